@@ -1,0 +1,52 @@
+"""kmeans_compress: image compression by K-Means colour quantization.
+
+Load any image, fit scikit-learn ``KMeans`` on its distinct colours weighted by their pixel
+counts, rebuild it from k colours and save it as a real indexed PNG, with its size and quality
+measured.
+
+>>> from kmeans_compress import load_image, quantize, save_palette_png, psnr
+>>> image = load_image("images/parrots.png")                    # doctest: +SKIP
+>>> result = quantize(image, 16)                                 # doctest: +SKIP
+>>> psnr(image, result.image)                                    # doctest: +SKIP
+"""
+
+from .colorspace import COLOR_SPACES
+from .compress import CompressionReport, compress_file
+from .io import (
+    InvalidImageError,
+    OutputExistsError,
+    encode_palette_png,
+    image_from_array,
+    load_image,
+    png_bit_depth,
+    save_palette_png,
+)
+from .metrics import bits_per_pixel, compression_ratio, file_size, mse, psnr, raw_size, ssim
+from .quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "COLOR_SPACES",
+    "ColorHistogram",
+    "CompressionReport",
+    "InvalidImageError",
+    "KMeansQuantizer",
+    "OutputExistsError",
+    "QuantizeResult",
+    "__version__",
+    "bits_per_pixel",
+    "compress_file",
+    "compression_ratio",
+    "encode_palette_png",
+    "file_size",
+    "image_from_array",
+    "load_image",
+    "mse",
+    "png_bit_depth",
+    "psnr",
+    "quantize",
+    "raw_size",
+    "save_palette_png",
+    "ssim",
+]

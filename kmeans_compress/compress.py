@@ -1,0 +1,142 @@
+"""One image file in, one indexed PNG out, with a report of what it cost.
+
+This is the job the command line runs for each input, and what the notebook calls to save.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from pathlib import Path
+
+from .io import encode_palette_png, load_image, write_bytes_atomic
+from .metrics import bits_per_pixel, compression_ratio, psnr, raw_size, ssim
+from .quantize import KMeansQuantizer
+
+__all__ = ["CompressionReport", "compress_file", "default_output_path"]
+
+
+@dataclasses.dataclass
+class CompressionReport:
+    """Figures for one compressed image.
+
+    Attributes
+    ----------
+    input, output : str
+        Paths (``output`` is None when nothing was written).
+    k : int
+        Colours asked for.
+    n_colors : int
+        Colours used.
+    width, height : int
+    psnr : float
+        dB; ``inf`` when the output is exact.
+    ssim : float
+    bytes_in : int
+        Size of the input file.
+    bytes_out : int
+        Size of the indexed PNG.
+    raw_bytes : int
+        Uncompressed pixels, ``H * W * C``.
+    bits_per_pixel : float
+        ``8 * bytes_out / (H * W)``.
+    ratio : float
+        ``bytes_in / bytes_out``: times smaller than the input file.
+    ratio_raw : float
+        ``raw_bytes / bytes_out``: times smaller than raw 24-bit (32-bit with alpha) pixels.
+    seconds : float
+        Wall time for load, quantize, encode, write and metrics.
+    """
+
+    input: str
+    output: str | None
+    k: int
+    n_colors: int
+    width: int
+    height: int
+    psnr: float
+    ssim: float
+    bytes_in: int
+    bytes_out: int
+    raw_bytes: int
+    bits_per_pixel: float
+    ratio: float
+    ratio_raw: float
+    seconds: float
+
+    def to_dict(self):
+        """Plain dict; an infinite PSNR becomes None so that the dict is valid JSON."""
+        out = dataclasses.asdict(self)
+        if math.isinf(out["psnr"]):
+            out["psnr"] = None
+        return out
+
+    def summary(self):
+        """One human-readable line."""
+        psnr_txt = "inf" if math.isinf(self.psnr) else f"{self.psnr:.2f}"
+        return (
+            f"{self.input}: k={self.k} ({self.n_colors} used)  PSNR {psnr_txt} dB  SSIM {self.ssim:.4f}  "
+            f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({self.ratio:.2f}x smaller than the input, "
+            f"{self.bits_per_pixel:.2f} bits/pixel)  {self.seconds:.2f} s"
+            + (f"  -> {self.output}" if self.output else "")
+        )
+
+
+def default_output_path(input_path, k, out_dir=None):
+    """``<stem>-k<k>.png`` beside the input, or in ``out_dir`` when given."""
+    src = Path(input_path)
+    folder = Path(out_dir) if out_dir is not None else src.parent
+    return folder / f"{src.stem}-k{k}.png"
+
+
+def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False, random_state=0, **params):
+    """Quantize an image file to ``n_colors`` colours and save it as an indexed PNG.
+
+    Parameters
+    ----------
+    input_path : str or os.PathLike
+        Any image Pillow reads. Never modified.
+    output_path : str or os.PathLike, optional
+        Where to write; default :func:`default_output_path`. Refused if it is the input
+        (through links too) or, unless ``overwrite``, if it exists.
+    n_colors : int, default 16
+    overwrite : bool, default False
+    random_state : int, default 0
+    **params
+        Further :class:`~kmeans_compress.KMeansQuantizer` parameters.
+
+    Returns
+    -------
+    CompressionReport
+    """
+    start = time.perf_counter()
+    output_path = Path(output_path) if output_path is not None else default_output_path(input_path, n_colors)
+    image = load_image(input_path)
+    quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
+    data = encode_palette_png(quantizer.palette_, quantizer.labels_)
+    write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=[input_path])
+    quantized = quantizer.palette_[quantizer.labels_]
+    height, width = image.shape[:2]
+    bytes_in = os.path.getsize(input_path)
+    raw = raw_size(image)
+    report = CompressionReport(
+        input=os.fspath(input_path),
+        output=os.fspath(output_path),
+        k=int(n_colors),
+        n_colors=quantizer.n_colors_,
+        width=width,
+        height=height,
+        psnr=psnr(image, quantized),
+        ssim=ssim(image, quantized),
+        bytes_in=bytes_in,
+        bytes_out=len(data),
+        raw_bytes=raw,
+        bits_per_pixel=bits_per_pixel(len(data), height * width),
+        ratio=compression_ratio(bytes_in, len(data)),
+        ratio_raw=compression_ratio(raw, len(data)),
+        seconds=0.0,
+    )
+    report.seconds = time.perf_counter() - start
+    return report

@@ -1,0 +1,395 @@
+"""Reading any image Pillow can open, and writing indexed PNGs safely.
+
+One image contract for the whole package: ``ndarray`` of ``uint8``, shape ``(H, W, 3)``, or
+``(H, W, 4)`` when the image has a real (not all-opaque) alpha channel.
+
+Writes are atomic: the PNG is written to a temporary file in the target folder and then
+renamed, so an interrupted run never leaves a half-written file, and an existing file is never
+replaced unless asked. A path that is (or links to) one of the inputs is always refused.
+
+This module imports nothing from the package except :func:`~kmeans_compress.colorspace.to_uint8`.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+import struct
+import tempfile
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from .colorspace import to_uint8
+
+__all__ = [
+    "InvalidImageError",
+    "OutputExistsError",
+    "load_image",
+    "image_from_array",
+    "png_bit_depth",
+    "encode_palette_png",
+    "save_palette_png",
+    "check_output_path",
+    "write_bytes_atomic",
+]
+
+
+class InvalidImageError(ValueError):
+    """The input is not an image this package can read (message is one line)."""
+
+
+class OutputExistsError(FileExistsError):
+    """The output path exists (and ``overwrite`` was not given) or is one of the inputs."""
+
+
+def _one_line(text):
+    return " ".join(str(text).split())
+
+
+def _label(source):
+    if isinstance(source, (str, os.PathLike)):
+        return os.fspath(source)
+    return getattr(source, "name", None) or type(source).__name__
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+
+def load_image(source):
+    """Load an image as a ``uint8`` array, whatever its mode.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
+        A path or open file is decoded with Pillow (decompression-bomb protection stays on).
+        A ``PIL.Image`` is converted as is. An array goes through :func:`image_from_array`.
+
+    Returns
+    -------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        RGB, or RGBA when the image has an alpha channel that is not entirely opaque.
+
+    Raises
+    ------
+    InvalidImageError
+        When the file is missing, empty, not an image, truncated, corrupt, or larger than
+        Pillow's decompression-bomb limit. The message is a single line.
+
+    Notes
+    -----
+    * EXIF orientation is applied (``ImageOps.exif_transpose``).
+    * Modes: ``1`` and ``L`` become grey RGB; ``LA``, ``PA``, ``La``, ``RGBa`` and ``P`` with a
+      transparency entry become RGBA; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
+      by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
+      ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
+      data when their maximum exceeds 255, as 8-bit data otherwise, and ``F`` data whose
+      maximum is at most 1 as 0..1 floats; values outside the range are clipped.
+    * Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame is used, with
+      a ``UserWarning``.
+    """
+    if isinstance(source, np.ndarray):
+        return image_from_array(source)
+    if isinstance(source, Image.Image):
+        return _pil_to_array(_first_frame(source, _label(source)))
+    label = _label(source)
+    try:
+        with Image.open(source) as im:
+            im = _first_frame(im, label)
+            im.load()
+            return _pil_to_array(_apply_orientation(im, label))
+    except Image.DecompressionBombError as exc:
+        msg = f"{label}: refused, image too large ({_one_line(exc)})"
+        raise InvalidImageError(msg) from None
+    except FileNotFoundError:
+        msg = f"{label}: no such file"
+        raise InvalidImageError(msg) from None
+    except IsADirectoryError:
+        msg = f"{label}: is a directory, not an image file"
+        raise InvalidImageError(msg) from None
+    except PermissionError:
+        msg = f"{label}: permission denied"
+        raise InvalidImageError(msg) from None
+    except Image.UnidentifiedImageError:
+        msg = f"{label}: not an image file Pillow can read"
+        raise InvalidImageError(msg) from None
+    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError) as exc:
+        if isinstance(exc, InvalidImageError):
+            raise
+        msg = f"{label}: cannot decode image ({type(exc).__name__}: {_one_line(exc)})"
+        raise InvalidImageError(msg) from None
+
+
+def _first_frame(im, label):
+    n_frames = getattr(im, "n_frames", 1)
+    if n_frames > 1:
+        warnings.warn(f"{label} has {n_frames} frames; using the first", UserWarning, stacklevel=3)
+        im.seek(0)
+    return im
+
+
+def _apply_orientation(im, label):
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception as exc:  # noqa: BLE001 - corrupt EXIF must not make the image unreadable
+        warnings.warn(f"{label}: EXIF orientation ignored ({_one_line(exc)})", UserWarning, stacklevel=3)
+        return im
+
+
+def _scale_high_range(values, mode):
+    """Float array from a 16/32-bit or float mode -> uint8, following load_image's rules."""
+    values = values.astype(np.float64)
+    vmax = float(values.max()) if values.size else 0.0
+    if mode.startswith("I;16") or vmax > 255:
+        return to_uint8(np.clip(values, 0, 65535) * (255.0 / 65535.0))
+    if mode == "F" and vmax <= 1.0:
+        return to_uint8(values * 255.0)
+    return to_uint8(values)
+
+
+def _pil_to_array(im):
+    mode = im.mode
+    if mode in ("RGB", "RGBA"):
+        arr = np.asarray(im)
+    elif mode in ("1", "L"):
+        arr = np.asarray(im.convert("L"))
+    elif mode == "P":
+        has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
+        arr = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
+    elif mode in ("LA", "La", "PA", "RGBa"):
+        arr = np.asarray(im.convert("RGBA"))
+    elif mode.startswith("I;16") or mode in ("I", "F"):
+        arr = _scale_high_range(np.asarray(im), mode)
+    else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
+        try:
+            arr = np.asarray(im.convert("RGB"))
+        except ValueError:
+            msg = f"image mode {mode!r} cannot be converted to RGB"
+            raise InvalidImageError(msg) from None
+    return image_from_array(arr)
+
+
+def image_from_array(array):
+    """Bring an array to the package's image contract.
+
+    Parameters
+    ----------
+    array : ndarray, shape (H, W), (H, W, 1), (H, W, 2), (H, W, 3) or (H, W, 4)
+        ``uint8`` is taken as is; ``bool`` as 0/255; ``uint16`` is scaled from 0..65535; floats
+        must lie in 0..1 and are scaled by 255. Grey (with alpha, if 2 channels) becomes RGB(A).
+
+    Returns
+    -------
+    ndarray of uint8, shape (H, W, 3) or (H, W, 4), C-contiguous. An alpha channel that is
+    entirely 255 is dropped.
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (2, 3, 4)):
+        msg = (
+            f"Expected an image of shape (H, W), (H, W, 3) or (H, W, 4), got shape {arr.shape}. "
+            "A flat pixel array of shape (N, 3) must be reshaped to (H, W, 3) first."
+        )
+        raise ValueError(msg)
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        msg = f"Expected a non-empty image, got shape {arr.shape}."
+        raise ValueError(msg)
+    if arr.dtype == np.uint8:
+        pass
+    elif arr.dtype == np.bool_:
+        arr = arr.astype(np.uint8) * 255
+    elif arr.dtype == np.uint16:
+        arr = to_uint8(arr * (255.0 / 65535.0))
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.all(np.isfinite(arr)) or arr.min() < 0 or arr.max() > 1:
+            msg = (
+                f"Float images must hold values in [0, 1], got range "
+                f"[{np.nanmin(arr):.4g}, {np.nanmax(arr):.4g}]; scale them or pass uint8."
+            )
+            raise ValueError(msg)
+        arr = to_uint8(arr * 255.0)
+    else:
+        msg = f"Expected an image of dtype uint8, uint16, bool or float, got {arr.dtype}."
+        raise TypeError(msg)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 2:
+        arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
+    if arr.shape[2] == 4 and np.all(arr[:, :, 3] == 255):
+        arr = arr[:, :, :3]
+    return np.ascontiguousarray(arr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------------------------
+
+
+def png_bit_depth(n_colors):
+    """Smallest PNG palette bit depth (1, 2, 4 or 8) that holds ``n_colors`` entries.
+
+    Raises
+    ------
+    ValueError
+        If ``n_colors`` is not in 1..256.
+    """
+    if isinstance(n_colors, bool) or not isinstance(n_colors, (int, np.integer)) or not 1 <= n_colors <= 256:
+        msg = f"A PNG palette holds 1 to 256 colours, got {n_colors!r}."
+        raise ValueError(msg)
+    for bits in (1, 2, 4):
+        if n_colors <= 1 << bits:
+            return bits
+    return 8
+
+
+def encode_palette_png(palette, labels, *, compress_level=9):
+    """Encode an indexed (mode ``P``) PNG in memory.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+        ``k`` in 1..256. With 4 columns the alphas go into a ``tRNS`` chunk.
+    labels : ndarray of unsigned int, shape (H, W)
+        Index into ``palette`` for every pixel.
+    compress_level : int, default 9
+        zlib effort (9 is the maximum); Pillow's ``optimize`` is also on.
+
+    Returns
+    -------
+    bytes
+        The PNG file, at the smallest bit depth holding ``k`` colours (1, 2, 4 or 8 bits).
+    """
+    palette = np.asarray(palette)
+    labels = np.asarray(labels)
+    if palette.ndim != 2 or palette.shape[1] not in (3, 4) or palette.dtype != np.uint8:
+        msg = f"palette must be a uint8 array of shape (k, 3) or (k, 4), got {palette.dtype} {palette.shape}."
+        raise ValueError(msg)
+    k = palette.shape[0]
+    bits = png_bit_depth(k)
+    if labels.ndim != 2 or labels.size == 0:
+        msg = f"labels must be a non-empty 2-D array, got shape {labels.shape}."
+        raise ValueError(msg)
+    if labels.dtype.kind not in "ui" or labels.min() < 0 or labels.max() >= k:
+        msg = f"labels must be integers in 0..{k - 1}, got {labels.dtype} in [{labels.min()}, {labels.max()}]."
+        raise ValueError(msg)
+    height, width = labels.shape
+    raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
+    im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
+    im.putpalette(palette[:, :3].tobytes(), rawmode="RGB")
+    params = {"optimize": True, "compress_level": compress_level, "bits": bits}
+    if palette.shape[1] == 4:
+        alpha = palette[:, 3]
+        opaque_tail = len(alpha)
+        while opaque_tail > 0 and alpha[opaque_tail - 1] == 255:
+            opaque_tail -= 1
+        if opaque_tail:
+            params["transparency"] = alpha[:opaque_tail].tobytes()
+    buf = _io.BytesIO()
+    im.save(buf, format="PNG", **params)
+    return buf.getvalue()
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_output_path(path, *, overwrite=False, inputs=()):
+    """Refuse an output path that is an input, or that exists when ``overwrite`` is false.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    overwrite : bool, default False
+    inputs : iterable of paths
+        Files that must never be written (compared through symlinks and hard links).
+
+    Raises
+    ------
+    OutputExistsError
+    """
+    path = Path(path)
+    for src in inputs:
+        if isinstance(src, (str, os.PathLike)) and (Path(src).resolve() == path.resolve() or (path.exists() and _same_file(src, path))):
+            msg = f"{path}: refusing to write over an input file"
+            raise OutputExistsError(msg)
+    if path.is_dir():
+        msg = f"{path}: is a directory"
+        raise OutputExistsError(msg)
+    if path.exists() and not overwrite:
+        msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+        raise OutputExistsError(msg)
+
+
+def write_bytes_atomic(path, data, *, overwrite=False, inputs=()):
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Nothing is left behind if writing fails or is interrupted. Without ``overwrite`` the final
+    step is a hard link, which fails rather than replace a file that appeared meanwhile.
+
+    Returns
+    -------
+    int
+        Number of bytes written.
+    """
+    path = Path(path)
+    check_output_path(path, overwrite=overwrite, inputs=inputs)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        msg = f"{path}: folder {folder} does not exist"
+        raise FileNotFoundError(msg)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+                raise OutputExistsError(msg) from None
+            except OSError:  # file systems without hard links
+                if path.exists():
+                    msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+                    raise OutputExistsError(msg) from None
+                os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return len(data)
+
+
+def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compress_level=9):
+    """Save an indexed PNG atomically; see :func:`encode_palette_png` for the encoding.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+    labels : ndarray of unsigned int, shape (H, W)
+    overwrite : bool, default False
+        Replace an existing file. An input file is never replaced.
+    inputs : iterable of paths
+        Files that must not be written over (the images being compressed).
+    compress_level : int, default 9
+
+    Returns
+    -------
+    int
+        Size of the written file in bytes.
+    """
+    data = encode_palette_png(palette, labels, compress_level=compress_level)
+    return write_bytes_atomic(path, data, overwrite=overwrite, inputs=inputs)

@@ -1,0 +1,396 @@
+"""K-Means colour quantization: scikit-learn ``KMeans`` fitted on weighted distinct colours.
+
+The textbook way fits ``KMeans`` on every pixel. An image has far fewer distinct colours than
+pixels, and the k-means objective, ``sum over pixels of ||pixel - centre||^2``, is the same sum
+when each distinct colour is counted once with its pixel count as ``sample_weight``. So the
+quantizer builds a :class:`ColorHistogram` once (distinct colours, their counts, and a way back
+from colours to pixels), fits ``KMeans`` on the weighted colours, and labels every pixel by
+looking up its colour's label: no per-pixel Python loop and no per-pixel distance computation.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from scipy.spatial import cKDTree
+from sklearn.cluster import KMeans
+
+from .colorspace import COLOR_SPACES, colors_to_features, features_to_colors
+
+__all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
+
+# Above this many pixels, RGB colours are counted with a 2**24-bin bincount instead of a sort.
+_BINCOUNT_MIN_PIXELS = 1 << 21
+
+
+def label_dtype(n_colors):
+    """Smallest unsigned dtype that holds labels ``0 .. n_colors - 1``."""
+    if n_colors <= 1 << 8:
+        return np.dtype(np.uint8)
+    if n_colors <= 1 << 16:
+        return np.dtype(np.uint16)
+    return np.dtype(np.uint32)
+
+
+def _as_pixels(X):
+    """Validate ``X`` and return (pixels (N, C) uint8, shape of the label array)."""
+    if isinstance(X, ColorHistogram):
+        msg = "internal: histogram passed where pixels were expected"
+        raise TypeError(msg)
+    arr = np.asarray(X)
+    if arr.dtype != np.uint8:
+        msg = (
+            f"Expected uint8 pixel values, got dtype {arr.dtype}. "
+            "Load images with kmeans_compress.load_image, which converts any mode to uint8."
+        )
+        raise TypeError(msg)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4):
+        shape = arr.shape[:2]
+    elif arr.ndim == 2 and arr.shape[1] in (3, 4):
+        shape = (arr.shape[0],)
+    else:
+        msg = (
+            f"Expected an image of shape (H, W, 3|4) or pixels of shape (N, 3|4), got shape "
+            f"{arr.shape}. Reshape your data, e.g. image.reshape(-1, 3)."
+        )
+        raise ValueError(msg)
+    if arr.size == 0:
+        msg = f"Expected at least one pixel, got shape {arr.shape}."
+        raise ValueError(msg)
+    return np.ascontiguousarray(arr.reshape(-1, arr.shape[-1])), shape
+
+
+class ColorHistogram:
+    """The distinct colours of an image, their pixel counts, and the way back to pixels.
+
+    Build it with :meth:`from_image`; it is what :class:`KMeansQuantizer` fits on, and a sweep
+    over k builds it once per image.
+
+    Attributes
+    ----------
+    colors : ndarray of uint8, shape (M, C)
+        Distinct colours, sorted by their packed code. For RGBA, every fully transparent pixel is
+        one colour ``(0, 0, 0, 0)`` whatever RGB it stored.
+    counts : ndarray of int64, shape (M,)
+        Number of pixels of each colour (sums to ``n_pixels``).
+    shape : tuple
+        Shape of the label array: ``(H, W)`` for an image, ``(N,)`` for a pixel array.
+    """
+
+    def __init__(self, colors, counts, shape, *, codes=None, packed=None, inverse=None):
+        self.colors = colors
+        self.counts = counts
+        self.shape = tuple(shape)
+        self._codes = codes  # packed code of each distinct colour (LUT route)
+        self._packed = packed  # packed code of each pixel (LUT route)
+        self._inverse = inverse  # index of each pixel's colour (sort route)
+
+    @property
+    def n_colors(self):
+        """Number of distinct colours."""
+        return len(self.colors)
+
+    @property
+    def n_channels(self):
+        """3 for RGB, 4 for RGBA."""
+        return self.colors.shape[1]
+
+    @property
+    def n_pixels(self):
+        """Number of pixels."""
+        return int(np.prod(self.shape))
+
+    @classmethod
+    def from_image(cls, X):
+        """Count the distinct colours of an image or pixel array.
+
+        Parameters
+        ----------
+        X : ndarray of uint8, shape (H, W, 3|4) or (N, 3|4)
+
+        Returns
+        -------
+        ColorHistogram
+        """
+        pixels, shape = _as_pixels(X)
+        n_pix, n_ch = pixels.shape
+        if n_ch == 3:
+            packed = (
+                (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
+            )
+            if n_pix >= _BINCOUNT_MIN_PIXELS:
+                full = np.bincount(packed, minlength=1 << 24)
+                codes = np.flatnonzero(full).astype(np.uint32)
+                counts = full[codes]
+                del full
+                colors = np.empty((len(codes), 3), np.uint8)
+                colors[:, 0] = codes >> 16
+                colors[:, 1] = (codes >> 8) & 0xFF
+                colors[:, 2] = codes & 0xFF
+                return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
+        else:
+            pixels = pixels.copy()
+            pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
+            packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
+        codes, first, inverse, counts = np.unique(packed, return_index=True, return_inverse=True, return_counts=True)
+        colors = pixels[first]
+        return cls(colors, counts.astype(np.int64), shape, inverse=inverse.reshape(-1).astype(np.int32))
+
+    def pixel_labels(self, color_labels):
+        """Spread per-colour labels to every pixel.
+
+        Parameters
+        ----------
+        color_labels : ndarray of unsigned int, shape (M,)
+            A label for each distinct colour.
+
+        Returns
+        -------
+        ndarray, shape ``self.shape``, same dtype as ``color_labels``.
+        """
+        color_labels = np.asarray(color_labels)
+        if self._inverse is not None:
+            out = color_labels[self._inverse]
+        else:
+            lut = np.zeros(1 << 24, dtype=color_labels.dtype)
+            lut[self._codes] = color_labels
+            out = lut[self._packed]
+        return out.reshape(self.shape)
+
+
+def _check_params(n_colors, color_space, n_init, max_iter):
+    if isinstance(n_colors, bool) or not isinstance(n_colors, numbers.Integral) or not 1 <= n_colors <= 256:
+        msg = f"n_colors must be an integer from 1 to 256 (a PNG palette holds no more), got {n_colors!r}."
+        raise ValueError(msg)
+    if color_space not in COLOR_SPACES:
+        msg = f"color_space must be one of {COLOR_SPACES}, got {color_space!r}."
+        raise ValueError(msg)
+    if isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1:
+        msg = f"n_init must be a positive integer, got {n_init!r}."
+        raise ValueError(msg)
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        msg = f"max_iter must be a positive integer, got {max_iter!r}."
+        raise ValueError(msg)
+
+
+class KMeansQuantizer:
+    """Reduce an image to at most ``n_colors`` colours with scikit-learn ``KMeans``.
+
+    ``KMeans`` is fitted on the image's distinct colours weighted by their pixel counts
+    (``sample_weight``), which minimises the same sum of squared errors over pixels as fitting
+    every pixel, then every distinct colour is assigned to its nearest palette colour (after the
+    centres are rounded to 8 bits) and pixels take their colour's label.
+
+    Parameters
+    ----------
+    n_colors : int, default 16
+        Palette size k, 1 to 256.
+    color_space : {"rgb", "lab", "oklab"}, default "rgb"
+        Space in which distances are measured and centres averaged.
+    n_init : int, default 1
+        Number of k-means++ initialisations; the best inertia wins. Set explicitly so a change of
+        scikit-learn's default never changes results.
+    max_iter : int, default 300
+        Maximum Lloyd iterations per initialisation.
+    tol : float, default 1e-4
+        scikit-learn's relative tolerance on centre movement.
+    random_state : int, numpy.random.Generator or None, default 0
+        Seed for k-means++. A fixed default makes results reproducible: the same image, k and
+        seed give the same palette and the same PNG bytes.
+
+    Attributes
+    ----------
+    palette_ : ndarray of uint8, shape (n_colors_, C)
+        The colours used (C is 3, or 4 for an image with alpha), ordered by luminance.
+    n_colors_ : int
+        Colours actually used, at most ``n_colors`` (fewer when the image has fewer distinct
+        colours, or when two centres round to the same 8-bit colour).
+    inertia_ : float
+        Sum over pixels of the squared distance, in ``color_space`` features, between each
+        pixel and its palette colour (the k-means objective after rounding).
+    kmeans_ : sklearn.cluster.KMeans or None
+        The fitted estimator; None when the image has at most ``n_colors`` distinct colours
+        (then the palette is exactly those colours and no clustering is needed).
+    n_distinct_colors_ : int
+        Distinct colours in the fitted image.
+    labels_ : ndarray, shape (H, W) or (N,)
+        Palette index of every pixel of the fitted image, smallest unsigned dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from kmeans_compress import KMeansQuantizer
+    >>> image = np.zeros((4, 4, 3), np.uint8); image[:, 2:] = (255, 0, 0)
+    >>> q = KMeansQuantizer(n_colors=2).fit(image)
+    >>> q.palette_.tolist()
+    [[0, 0, 0], [255, 0, 0]]
+    """
+
+    def __init__(self, n_colors=16, *, color_space="rgb", n_init=1, max_iter=300, tol=1e-4, random_state=0):
+        self.n_colors = n_colors
+        self.color_space = color_space
+        self.n_init = n_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Fit the palette.
+
+        Parameters
+        ----------
+        X : ndarray of uint8, shape (H, W, 3|4) or (N, 3|4), or ColorHistogram
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        _check_params(self.n_colors, self.color_space, self.n_init, self.max_iter)
+        hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
+        features = colors_to_features(hist.colors, self.color_space)
+        if hist.n_colors <= self.n_colors:
+            if hist.n_colors < self.n_colors:
+                warnings.warn(
+                    f"n_colors={self.n_colors} is more than the {hist.n_colors} distinct colours in the "
+                    f"image; using those {hist.n_colors} colours exactly.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+            self.kmeans_ = None
+            palette = hist.colors
+        else:
+            self.kmeans_ = KMeans(
+                n_clusters=self.n_colors,
+                init="k-means++",
+                n_init=self.n_init,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                random_state=self.random_state,
+                algorithm="lloyd",
+            ).fit(features, sample_weight=hist.counts)
+            palette = features_to_colors(self.kmeans_.cluster_centers_, self.color_space)
+        self._set_palette(hist, features, palette)
+        return self
+
+    def _set_palette(self, hist, features, palette):
+        """Assign colours to the nearest entry of ``palette``; keep the used entries in order."""
+        palette = np.unique(palette, axis=0)  # drop centres that rounded to the same colour
+        pal_feats = colors_to_features(palette, self.color_space)
+        dist, color_labels = cKDTree(pal_feats).query(features, k=1)
+        used = np.bincount(color_labels, minlength=len(palette)) > 0
+        palette, pal_feats = palette[used], pal_feats[used]
+        order = np.argsort(_luminance(palette), kind="stable")
+        palette = palette[order]
+        remap = np.empty(len(used), np.intp)
+        remap[np.flatnonzero(used)[order]] = np.arange(len(palette))
+        dtype = label_dtype(len(palette))
+        color_labels = remap[color_labels].astype(dtype)
+        self.palette_ = np.ascontiguousarray(palette)
+        self.n_colors_ = int(len(palette))
+        self.n_distinct_colors_ = hist.n_colors
+        self.inertia_ = float(np.dot(hist.counts, dist**2))
+        self.labels_ = hist.pixel_labels(color_labels)
+        self._color_labels = color_labels
+
+    # -- using the fitted palette --------------------------------------------------------------
+
+    def _check_fitted(self):
+        if not hasattr(self, "palette_"):
+            msg = "This KMeansQuantizer instance is not fitted yet. Call 'fit' with an image first."
+            raise AttributeError(msg)
+
+    def predict(self, X):
+        """Index of the nearest palette colour for every pixel of ``X``.
+
+        Parameters
+        ----------
+        X : ndarray of uint8, shape (H, W, C) or (N, C), C matching the fitted image
+
+        Returns
+        -------
+        ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+        """
+        self._check_fitted()
+        hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
+        if hist.n_channels != self.palette_.shape[1]:
+            msg = (
+                f"X has {hist.n_channels} channels but the quantizer was fitted on "
+                f"{self.palette_.shape[1]}."
+            )
+            raise ValueError(msg)
+        feats = colors_to_features(hist.colors, self.color_space)
+        pal_feats = colors_to_features(self.palette_, self.color_space)
+        _, color_labels = cKDTree(pal_feats).query(feats, k=1)
+        return hist.pixel_labels(color_labels.astype(label_dtype(self.n_colors_)))
+
+    def fit_predict(self, X, y=None):
+        """Fit on ``X`` and return its labels (same as ``fit(X).labels_``)."""
+        return self.fit(X).labels_
+
+    def transform(self, X):
+        """Quantized copy of ``X``: ``palette_[predict(X)]``."""
+        return self.palette_[self.predict(X)]
+
+
+def _luminance(colors):
+    rgb = colors[:, :3].astype(np.float64)
+    lum = rgb @ np.array([0.299, 0.587, 0.114])
+    if colors.shape[1] == 4:
+        lum = lum * colors[:, 3] / 255.0 + colors[:, 3] * 1e-3
+    return lum
+
+
+class QuantizeResult:
+    """What :func:`quantize` returns.
+
+    Attributes
+    ----------
+    image : ndarray of uint8, shape (H, W, C)
+        The rebuilt image, ``palette[labels]``.
+    palette : ndarray of uint8, shape (n_colors, C)
+    labels : ndarray, shape (H, W), smallest unsigned dtype
+    quantizer : KMeansQuantizer
+        The fitted estimator (``inertia_``, ``kmeans_``, ...).
+    """
+
+    def __init__(self, quantizer):
+        self.quantizer = quantizer
+        self.palette = quantizer.palette_
+        self.labels = quantizer.labels_
+        self.image = self.palette[self.labels]
+
+    @property
+    def n_colors(self):
+        """Colours actually used."""
+        return self.quantizer.n_colors_
+
+    @property
+    def inertia(self):
+        """The fitted quantizer's ``inertia_``."""
+        return self.quantizer.inertia_
+
+    def __repr__(self):
+        return f"QuantizeResult(n_colors={self.n_colors}, shape={self.image.shape}, inertia={self.inertia:.4g})"
+
+
+def quantize(image, n_colors=16, **params):
+    """Quantize an image to at most ``n_colors`` colours in one call.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3|4)
+        See :func:`kmeans_compress.load_image`.
+    n_colors : int, default 16
+    **params
+        Keyword arguments of :class:`KMeansQuantizer` (``color_space``, ``random_state``, ...).
+
+    Returns
+    -------
+    QuantizeResult
+    """
+    return QuantizeResult(KMeansQuantizer(n_colors, **params).fit(image))
