@@ -110,7 +110,8 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     input_path : str or os.PathLike
         Any image Pillow reads. Never modified.
     output_path : str or os.PathLike, optional
-        Where to write; default :func:`default_output_path`. Refused if it is the input
+        Where to write (its folder is created if missing); default :func:`default_output_path`.
+        Refused if it is the input
         (through links too) or, unless ``overwrite``, if it exists.
     n_colors : int, default 16
     overwrite : bool, default False
@@ -128,6 +129,7 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     image = load_image(input_path)
     quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
     data = encode_palette_png(quantizer.palette_, quantizer.labels_)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
     write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=[input_path])
     quantized = quantizer.palette_[quantizer.labels_]
     height, width = image.shape[:2]
