@@ -1,6 +1,7 @@
 """The ``kmeans-compress`` command line.
 
-``kmeans-compress INPUT... -k 16 [-o OUTPUT | --out-dir DIR] [--force] [--seed N] [--json]``
+``kmeans-compress INPUT... -k 16 [-o OUTPUT | --out-dir DIR] [--force] [--seed N]
+[--color-space rgb|lab|oklab] [--dither] [--json]``
 
 One line per input on stdout (or one JSON object per line with ``--json``); a file that fails
 gets one line on stderr and the others still run. Exit status: 0 when every file succeeded,
@@ -16,6 +17,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .colorspace import COLOR_SPACES
 from .compress import compress_file, default_output_path
 from .io import InvalidImageError, OutputExistsError
 
@@ -40,7 +42,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Compress images by K-Means colour quantization into indexed (palette) PNGs, "
-        "and report size and quality (PSNR, SSIM).",
+        "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",
     )
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files (any format Pillow reads)")
     parser.add_argument("-k", "--colors", dest="k", type=_k, default=16, help="palette size, 1 to 256 (default 16)")
@@ -49,6 +51,18 @@ def build_parser():
     where.add_argument("--out-dir", help="folder for outputs, named <stem>-k<k>.png (default: beside each input)")
     parser.add_argument("--force", action="store_true", help="replace existing output files (never an input)")
     parser.add_argument("--seed", type=int, default=0, help="random_state for k-means++ (default 0)")
+    parser.add_argument(
+        "--color-space",
+        choices=COLOR_SPACES,
+        default="rgb",
+        help="space the palette is fitted in: rgb, lab (CIELAB) or oklab (default rgb)",
+    )
+    parser.add_argument(
+        "--dither",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; RGB only (default off)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -79,7 +93,16 @@ def main(argv=None):
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                report = compress_file(src, dst, n_colors=args.k, overwrite=args.force, random_state=args.seed)
+                report = compress_file(
+                    src,
+                    dst,
+                    n_colors=args.k,
+                    overwrite=args.force,
+                    random_state=args.seed,
+                    inputs=args.inputs,
+                    color_space=args.color_space,
+                    dither=args.dither,
+                )
             for w in caught:
                 if issubclass(w.category, UserWarning):
                     print(f"{PROG}: warning: {' '.join(str(w.message).split())}", file=sys.stderr)

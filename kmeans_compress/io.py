@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import io as _io
 import os
-import struct
 import tempfile
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +66,8 @@ def load_image(source):
     ----------
     source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
         A path or open file is decoded with Pillow (decompression-bomb protection stays on).
-        A ``PIL.Image`` is converted as is. An array goes through :func:`image_from_array`.
+        A ``PIL.Image`` is converted (its first frame, turned upright by its EXIF orientation).
+        An array goes through :func:`image_from_array`.
 
     Returns
     -------
@@ -78,8 +77,12 @@ def load_image(source):
     Raises
     ------
     InvalidImageError
-        When the file is missing, empty, not an image, truncated, corrupt, or larger than
-        Pillow's decompression-bomb limit. The message is a single line.
+        When the file is missing, empty, not an image, truncated, corrupt, or declares more
+        pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million by default; Pillow itself
+        only warns up to twice that, this function refuses, before decoding anything). The
+        message is a single line that starts with the file name.
+    TypeError
+        When ``source`` is none of the types above.
 
     Notes
     -----
@@ -95,16 +98,29 @@ def load_image(source):
     """
     if isinstance(source, np.ndarray):
         return image_from_array(source)
-    if isinstance(source, Image.Image):
-        return _pil_to_array(_first_frame(source, _label(source)))
     label = _label(source)
+    if isinstance(source, Image.Image):
+        return _pil_to_array(_apply_orientation(_first_frame(source, label), label))
+    if not isinstance(source, (str, bytes, os.PathLike)) and not hasattr(source, "read"):
+        msg = (
+            f"Expected a path, a binary file object, a PIL.Image or an ndarray, got "
+            f"{type(source).__name__}."
+        )
+        raise TypeError(msg)
     try:
-        with Image.open(source) as im:
-            im = _first_frame(im, label)
-            im.load()
-            return _pil_to_array(_apply_orientation(im, label))
-    except Image.DecompressionBombError as exc:
-        msg = f"{label}: refused, image too large ({_one_line(exc)})"
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too, before
+            # any pixel memory is allocated.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                im = _first_frame(im, label)
+                im.load()
+                return _pil_to_array(_apply_orientation(im, label))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        msg = (
+            f"{label}: refused, image too large ({_one_line(exc)} "
+            "Raise PIL.Image.MAX_IMAGE_PIXELS to allow it.)"
+        )
         raise InvalidImageError(msg) from None
     except FileNotFoundError:
         msg = f"{label}: no such file"
@@ -118,9 +134,11 @@ def load_image(source):
     except Image.UnidentifiedImageError:
         msg = f"{label}: not an image file Pillow can read"
         raise InvalidImageError(msg) from None
-    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError) as exc:
-        if isinstance(exc, InvalidImageError):
-            raise
+    except InvalidImageError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on corrupt data
         msg = f"{label}: cannot decode image ({type(exc).__name__}: {_one_line(exc)})"
         raise InvalidImageError(msg) from None
 

@@ -1,0 +1,90 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kmeans_compress.cli import main
+
+
+@pytest.fixture
+def photo(tmp_path, gradient):
+    path = tmp_path / "photo.png"
+    Image.fromarray(np.repeat(np.repeat(gradient, 2, 0), 2, 1)).save(path)
+    return path
+
+
+def test_compress_one_file(photo, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    assert main([str(photo), "-k", "8", "-o", str(out)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert "k=8 (8 used)" in line and "PSNR" in line and "SSIM" in line and str(out) in line
+    im = Image.open(out)
+    assert im.mode == "P" and len(im.getpalette()) // 3 == 8
+
+
+def test_json_output_and_default_path(photo, capsys):
+    assert main([str(photo), "-k", "4", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["k"] == 4 and record["n_colors"] == 4
+    assert record["output"].endswith("photo-k4.png")
+    assert record["bytes_out"] == (photo.parent / "photo-k4.png").stat().st_size
+    assert record["ratio"] == pytest.approx(record["bytes_in"] / record["bytes_out"])
+
+
+def test_same_bytes_twice(photo, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main([str(photo), "-k", "16", "-o", str(a)]) == 0
+    assert main([str(photo), "-k", "16", "-o", str(b)]) == 0
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_refuses_existing_output_unless_force(photo, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep me")
+    assert main([str(photo), "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "already exists" in err and err.count("\n") == 1
+    assert out.read_bytes() == b"keep me"
+    assert main([str(photo), "-o", str(out), "--force"]) == 0
+    assert out.read_bytes() != b"keep me"
+
+
+def test_never_overwrites_the_input(photo, capsys):
+    before = photo.read_bytes()
+    assert main([str(photo), "-o", str(photo), "--force"]) == 1
+    assert "input file" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+
+
+def test_one_bad_file_does_not_stop_the_others(photo, tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_text("not an image")
+    status = main([str(bad), str(photo), "--out-dir", str(tmp_path / "out"), "-k", "4"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.count("\n") == 1 and "bad.png" in captured.err and "Traceback" not in captured.err
+    assert (tmp_path / "out" / "photo-k4.png").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["x.png", "-k", "0"], ["x.png", "-k", "300"], ["x.png", "-k", "many"], [], ["a.png", "b.png", "-o", "c.png"]],
+    ids=["k0", "k300", "k-text", "no-input", "o-with-two"],
+)
+def test_usage_errors_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_output_folder_is_created(photo, tmp_path):
+    out = tmp_path / "new" / "folder" / "x.png"
+    assert main([str(photo), "-k", "2", "-o", str(out)]) == 0
+    assert Image.open(out).mode == "P"
+
+
+def test_no_output_folder_for_a_bad_input(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    assert main([str(bad), "-o", str(tmp_path / "never" / "x.png")]) == 1
+    assert not (tmp_path / "never").exists()
