@@ -99,6 +99,7 @@ def main(argv=None):
                     n_colors=args.k,
                     overwrite=args.force,
                     random_state=args.seed,
+                    inputs=args.inputs,
                     color_space=args.color_space,
                     dither=args.dither,
                 )

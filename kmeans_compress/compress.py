@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from .io import encode_palette_png, load_image, write_bytes_atomic
+from .io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
 from .metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
 from .quantize import KMeansQuantizer
 
@@ -102,7 +102,9 @@ def default_output_path(input_path, k, out_dir=None):
     return folder / f"{src.stem}-k{k}.png"
 
 
-def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False, random_state=0, **params):
+def compress_file(
+    input_path, output_path=None, *, n_colors=16, overwrite=False, random_state=0, inputs=(), **params
+):
     """Quantize an image file to ``n_colors`` colours and save it as an indexed PNG.
 
     Parameters
@@ -116,6 +118,9 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     n_colors : int, default 16
     overwrite : bool, default False
     random_state : int, default 0
+    inputs : iterable of paths, optional
+        Other files that must never be written over, such as the other inputs of a batch
+        (``input_path`` itself is always protected).
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``,
         ``dither``, ...).
@@ -126,11 +131,13 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     """
     start = time.perf_counter()
     output_path = Path(output_path) if output_path is not None else default_output_path(input_path, n_colors)
+    protected = [input_path, *inputs]
+    check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
     image = load_image(input_path)
     quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
     data = encode_palette_png(quantizer.palette_, quantizer.labels_)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=[input_path])
+    write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=protected)
     quantized = quantizer.palette_[quantizer.labels_]
     height, width = image.shape[:2]
     bytes_in = os.path.getsize(input_path)

@@ -221,7 +221,9 @@ class KMeansQuantizer:
         pixel and its palette colour (the k-means objective after rounding).
     kmeans_ : sklearn.cluster.KMeans or None
         The fitted estimator; None when the image has at most ``n_colors`` distinct colours
-        (then the palette is exactly those colours and no clustering is needed).
+        (then the palette is exactly those colours and no clustering is needed). For an image
+        with fully transparent pixels and ``n_colors >= 2``, it has ``n_colors - 1`` clusters,
+        fitted on the other colours: the transparent pixels keep an exact ``(0, 0, 0, 0)`` entry.
     n_distinct_colors_ : int
         Distinct colours in the fitted image.
     labels_ : ndarray, shape (H, W) or (N,)
@@ -278,16 +280,21 @@ class KMeansQuantizer:
             self.kmeans_ = None
             palette = hist.colors
         else:
+            # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
+            # entry of their own: left to k-means they blend with faint edge pixels into an
+            # almost invisible haze (alpha 1 to 3) over the whole background.
+            clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
             self.kmeans_ = KMeans(
-                n_clusters=self.n_colors,
+                n_clusters=self.n_colors - int(clear.any()),
                 init="k-means++",
                 n_init=self.n_init,
                 max_iter=self.max_iter,
                 tol=self.tol,
                 random_state=self.random_state,
                 algorithm="lloyd",
-            ).fit(features, sample_weight=hist.counts)
+            ).fit(features[~clear], sample_weight=hist.counts[~clear])
             palette = features_to_colors(self.kmeans_.cluster_centers_, self.color_space)
+            palette = np.vstack([hist.colors[clear], palette])
         self._set_palette(hist, features, palette)
         if self.dither:
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
