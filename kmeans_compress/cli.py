@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import warnings
 from pathlib import Path
@@ -77,6 +78,8 @@ def _error(path, exc):
 
 def main(argv=None):
     """Run the command line; returns the exit status instead of exiting."""
+    if not logging.getLogger("PIL").handlers:  # Pillow logs errors on corrupt TIFFs: one line per file
+        logging.getLogger("PIL").addHandler(logging.NullHandler())
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

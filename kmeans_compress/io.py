@@ -91,7 +91,7 @@ def load_image(source):
       transparency entry become RGBA; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
       by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
       ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
-      data when their maximum exceeds 255, as 8-bit data otherwise, and ``F`` data whose
+      data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit otherwise, and ``F`` data whose
       maximum is at most 1 as 0..1 floats; values outside the range are clipped.
     * Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame is used, with
       a ``UserWarning``.
@@ -114,8 +114,9 @@ def load_image(source):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as im:
                 im = _first_frame(im, label)
+                sixteen_bit = _stored_as_16_bit(im)  # the tile list is gone after load()
                 im.load()
-                return _pil_to_array(_apply_orientation(im, label))
+                return _pil_to_array(_apply_orientation(im, label), sixteen_bit=sixteen_bit)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         msg = (
             f"{label}: refused, image too large ({_one_line(exc)} "
@@ -159,18 +160,32 @@ def _apply_orientation(im, label):
         return im
 
 
-def _scale_high_range(values, mode):
+def _stored_as_16_bit(im):
+    """True when the file stores 16-bit samples that Pillow decodes into a 32-bit ``I`` image.
+
+    Older Pillow (10.1, for one) opens 16-bit greyscale PNGs as mode ``I`` (raw mode ``I;16B``);
+    without this a dark 16-bit scan (every value at most 255) would be taken for 8-bit data.
+    """
+    for tile in getattr(im, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and rawmode.startswith("I;16"):
+            return True
+    return False
+
+
+def _scale_high_range(values, mode, sixteen_bit=False):
     """Float array from a 16/32-bit or float mode -> uint8, following load_image's rules."""
     values = values.astype(np.float64)
     vmax = float(values.max()) if values.size else 0.0
-    if mode.startswith("I;16") or vmax > 255:
+    if mode.startswith("I;16") or sixteen_bit or vmax > 255:
         return to_uint8(np.clip(values, 0, 65535) * (255.0 / 65535.0))
     if mode == "F" and vmax <= 1.0:
         return to_uint8(values * 255.0)
     return to_uint8(values)
 
 
-def _pil_to_array(im):
+def _pil_to_array(im, *, sixteen_bit=False):
     mode = im.mode
     if mode in ("RGB", "RGBA"):
         arr = np.asarray(im)
@@ -182,7 +197,7 @@ def _pil_to_array(im):
     elif mode in ("LA", "La", "PA", "RGBa"):
         arr = np.asarray(im.convert("RGBA"))
     elif mode.startswith("I;16") or mode in ("I", "F"):
-        arr = _scale_high_range(np.asarray(im), mode)
+        arr = _scale_high_range(np.asarray(im), mode, sixteen_bit and mode == "I")
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
         try:
             arr = np.asarray(im.convert("RGB"))

@@ -366,3 +366,63 @@ def test_corrupt_exif_does_not_make_the_image_unreadable(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert load_image(path).shape == (6, 5, 3)
+
+
+# --- randomly damaged files -----------------------------------------------------------------------
+
+
+def damaged(data, rng):
+    """``data`` with a few random bytes changed, deleted or inserted."""
+    out = bytearray(data)
+    for _ in range(int(rng.integers(1, 9))):
+        at = int(rng.integers(len(out)))
+        op = rng.random()
+        if op < 0.6:
+            out[at] = int(rng.integers(256))
+        elif op < 0.8:
+            del out[at : at + int(rng.integers(1, 50))]
+        else:
+            out[at:at] = rng.integers(0, 256, int(rng.integers(1, 20)), dtype=np.uint8).tobytes()
+    return bytes(out)
+
+
+FUZZ_FORMATS = ["PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "ICO", "TGA"]
+
+
+@pytest.mark.parametrize("fmt", FUZZ_FORMATS)
+def test_randomly_damaged_files_load_or_refuse_cleanly(fmt):
+    """200 damaged copies per format: each gives a uint8 image or InvalidImageError, one line."""
+    good = encoded(Image.fromarray(noise(24, 32)), fmt)
+    rng = np.random.default_rng(sum(map(ord, fmt)))
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(200):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                image = load_image(io.BytesIO(damaged(good, rng)))
+        except InvalidImageError as exc:
+            assert "\n" not in str(exc)
+            outcomes["refused"] += 1
+        else:
+            assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4)
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > 0
+
+
+@pytest.mark.parametrize("fmt", FUZZ_FORMATS)
+def test_cli_on_damaged_files_one_line_each(tmp_path, capfd, fmt):
+    """Through the command line (stderr read at the file-descriptor level, so C libraries'
+    messages would show): every damaged file gives exit 0 or exactly one error line."""
+    good = encoded(Image.fromarray(noise(24, 32)), fmt)
+    rng = np.random.default_rng(1 + sum(map(ord, fmt)))
+    for i in range(8):
+        path = write(tmp_path, f"damaged{i}.{fmt.lower()}", damaged(good, rng))
+        status = main([str(path), "-k", "4", "-o", str(tmp_path / f"out{i}.png")])
+        out, err = capfd.readouterr()
+        errors = [line for line in err.splitlines() if "warning:" not in line]
+        assert "Traceback" not in err
+        if status == 1:
+            assert len(errors) == 1 and errors[0].startswith("kmeans-compress: error: "), err
+            assert out == ""
+        else:
+            assert status == 0 and errors == [] and len(out.splitlines()) == 1, err
