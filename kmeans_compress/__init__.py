@@ -12,6 +12,7 @@ measured.
 
 from .colorspace import COLOR_SPACES
 from .compress import CompressionReport, compress_file
+from .dither import floyd_steinberg
 from .io import (
     InvalidImageError,
     OutputExistsError,
@@ -21,7 +22,7 @@ from .io import (
     png_bit_depth,
     save_palette_png,
 )
-from .metrics import bits_per_pixel, compression_ratio, file_size, mse, psnr, raw_size, ssim
+from .metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
 from .quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
 
 __version__ = "0.1.0"
@@ -38,8 +39,10 @@ __all__ = [
     "bits_per_pixel",
     "compress_file",
     "compression_ratio",
+    "delta_e",
     "encode_palette_png",
     "file_size",
+    "floyd_steinberg",
     "image_from_array",
     "load_image",
     "mse",
@@ -48,5 +51,6 @@ __all__ = [
     "quantize",
     "raw_size",
     "save_palette_png",
+    "smooth_image",
     "ssim",
 ]

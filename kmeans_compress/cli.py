@@ -1,6 +1,7 @@
 """The ``kmeans-compress`` command line.
 
-``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--force] [--seed N] [--json]``
+``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--force] [--seed N]
+[--color-space rgb|lab|oklab] [--dither] [--json]``
 
 INPUT may be files, folders (their images; ``--recursive`` for subfolders) and glob patterns.
 One line per input on stdout (or one JSON object per line with ``--json``), in the order of the
@@ -24,6 +25,7 @@ import argparse
 import concurrent.futures
 import glob
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -33,6 +35,7 @@ import warnings
 from pathlib import Path
 
 from . import __version__
+from .colorspace import COLOR_SPACES
 from .compress import compress_file, default_output_path
 
 __all__ = ["main", "build_parser", "expand_inputs"]
@@ -101,7 +104,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Compress images by K-Means colour quantization into indexed (palette) PNGs, "
-        "and report size and quality (PSNR, SSIM).",
+        "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",
     )
     parser.add_argument(
         "inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns (any format Pillow reads)"
@@ -124,6 +127,18 @@ def build_parser():
         help="write the PNG even when it is larger than the input file (default: keep the original, write nothing)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random_state for k-means++ (default 0)")
+    parser.add_argument(
+        "--color-space",
+        choices=COLOR_SPACES,
+        default="rgb",
+        help="space the palette is fitted in: rgb, lab (CIELAB) or oklab (default rgb)",
+    )
+    parser.add_argument(
+        "--dither",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; RGB only (default off)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
 
     choose = parser.add_argument_group("choosing k (-k auto)")
@@ -157,7 +172,13 @@ def build_parser():
 
 def _quantizer_params(args):
     """Keyword arguments for KMeansQuantizer / compress_file / the sweep, from the options."""
-    return {}
+    return {"color_space": args.color_space, "dither": args.dither}
+
+
+def _quiet_pil_logger():
+    """Pillow logs errors on corrupt TIFFs: keep each bad file to one line of ours."""
+    if not logging.getLogger("PIL").handlers:
+        logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -265,7 +286,12 @@ def _compress_task(task):
     from .sweep import ImageSweep, choose_knee, smallest_k
 
     src, k = task["src"], task["k"]
-    common = {"overwrite": task["force"], "random_state": task["seed"], "skip_if_larger": not task["allow_larger"]}
+    common = {
+        "overwrite": task["force"],
+        "random_state": task["seed"],
+        "skip_if_larger": not task["allow_larger"],
+        "inputs": task["inputs"],
+    }
     if task["out_folder"] is not None:
         os.makedirs(task["out_folder"], exist_ok=True)
     if k != "auto":
@@ -345,6 +371,7 @@ def _run_task(task, callback=None):
 
 def _init_worker():
     """Worker processes share the CPUs between them: one thread each for BLAS/OpenMP."""
+    _quiet_pil_logger()
     try:
         from threadpoolctl import threadpool_limits
 
@@ -514,6 +541,7 @@ def _check_usage(args, n_files):
 
 def main(argv=None):
     """Run the command line; returns the exit status instead of exiting."""
+    _quiet_pil_logger()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -534,6 +562,7 @@ def main(argv=None):
     mode = "sweep" if args.sweep is not None else "compress"
     k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
     params = _quantizer_params(args)
+    all_inputs = [src for src, _ in items]  # never written over, whatever the output names
     tasks = [
         {
             "index": i,
@@ -550,6 +579,7 @@ def main(argv=None):
             "min_ssim": args.min_ssim,
             "compare": args.compare,
             "params": params,
+            "inputs": all_inputs,
         }
         for i, (src, root) in enumerate(items)
     ]

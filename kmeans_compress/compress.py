@@ -11,8 +11,8 @@ import os
 import time
 from pathlib import Path
 
-from .io import encode_palette_png, load_image, write_bytes_atomic
-from .metrics import bits_per_pixel, compression_ratio, psnr, raw_size, ssim
+from .io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
+from .metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
 from .quantize import KMeansQuantizer
 
 __all__ = ["CompressionReport", "compress_file", "default_output_path"]
@@ -48,6 +48,13 @@ class CompressionReport:
         ``raw_bytes / bytes_out``: times smaller than raw 24-bit (32-bit with alpha) pixels.
     seconds : float
         Wall time for load, quantize, encode, write and metrics.
+    delta_e : float
+        Mean CIEDE2000 colour difference, pixel by pixel (:func:`~kmeans_compress.delta_e`;
+        RGBA composited over black, i.e. premultiplied); 0 when exact.
+    color_space : str
+        Space the palette was fitted in.
+    dither : bool
+        Whether the labels were Floyd–Steinberg dithered (never for images with alpha).
     kept_original : bool
         True when nothing was written because the indexed PNG would have been larger than the
         input file (``skip_if_larger=True``); ``output`` is then None and ``bytes_out`` is the
@@ -69,6 +76,9 @@ class CompressionReport:
     ratio: float
     ratio_raw: float
     seconds: float
+    delta_e: float = math.nan
+    color_space: str = "rgb"
+    dither: bool = False
     kept_original: bool = False
 
     def to_dict(self):
@@ -83,6 +93,7 @@ class CompressionReport:
         psnr_txt = "inf" if math.isinf(self.psnr) else f"{self.psnr:.2f}"
         return (
             f"{self.input}: k={self.k} ({self.n_colors} used)  PSNR {psnr_txt} dB  SSIM {self.ssim:.4f}  "
+            f"dE00 {self.delta_e:.2f}  "
             f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({self.ratio:.2f}x smaller than the input, "
             f"{self.bits_per_pixel:.2f} bits/pixel)  {self.seconds:.2f} s"
             + (f"  -> {self.output}" if self.output else "")
@@ -109,6 +120,7 @@ def compress_file(
     n_colors=16,
     overwrite=False,
     random_state=0,
+    inputs=(),
     skip_if_larger=False,
     quantizer=None,
     **params,
@@ -120,11 +132,15 @@ def compress_file(
     input_path : str or os.PathLike
         Any image Pillow reads. Never modified.
     output_path : str or os.PathLike, optional
-        Where to write; default :func:`default_output_path`. Refused if it is the input
+        Where to write (its folder is created if missing); default :func:`default_output_path`.
+        Refused if it is the input
         (through links too) or, unless ``overwrite``, if it exists.
     n_colors : int, default 16
     overwrite : bool, default False
     random_state : int, default 0
+    inputs : iterable of paths, optional
+        Other files that must never be written over, such as the other inputs of a batch
+        (``input_path`` itself is always protected).
     skip_if_larger : bool, default False
         When the indexed PNG would be larger than the input file, write nothing and return a
         report with ``kept_original=True`` and ``output=None`` (the command line's default).
@@ -132,7 +148,8 @@ def compress_file(
         A quantizer already fitted on this image (e.g. kept by a sweep that chose k), used
         instead of fitting again; ``n_colors`` should be its ``n_colors``.
     **params
-        Further :class:`~kmeans_compress.KMeansQuantizer` parameters.
+        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``,
+        ``dither``, ...).
 
     Returns
     -------
@@ -140,6 +157,8 @@ def compress_file(
     """
     start = time.perf_counter()
     output_path = Path(output_path) if output_path is not None else default_output_path(input_path, n_colors)
+    protected = [input_path, *inputs]
+    check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
     image = load_image(input_path)
     if quantizer is None:
         quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
@@ -147,7 +166,8 @@ def compress_file(
     bytes_in = os.path.getsize(input_path)
     kept_original = skip_if_larger and len(data) > bytes_in
     if not kept_original:
-        write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=[input_path])
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=protected)
     quantized = quantizer.palette_[quantizer.labels_]
     height, width = image.shape[:2]
     raw = raw_size(image)
@@ -167,6 +187,9 @@ def compress_file(
         ratio=compression_ratio(bytes_in, len(data)),
         ratio_raw=compression_ratio(raw, len(data)),
         seconds=0.0,
+        delta_e=delta_e(image, quantized),
+        color_space=quantizer.color_space,
+        dither=bool(quantizer.dither) and image.shape[2] == 3,
         kept_original=kept_original,
     )
     report.seconds = time.perf_counter() - start

@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import io as _io
 import os
-import struct
 import tempfile
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +66,8 @@ def load_image(source):
     ----------
     source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
         A path or open file is decoded with Pillow (decompression-bomb protection stays on).
-        A ``PIL.Image`` is converted as is. An array goes through :func:`image_from_array`.
+        A ``PIL.Image`` is converted (its first frame, turned upright by its EXIF orientation).
+        An array goes through :func:`image_from_array`.
 
     Returns
     -------
@@ -78,8 +77,12 @@ def load_image(source):
     Raises
     ------
     InvalidImageError
-        When the file is missing, empty, not an image, truncated, corrupt, or larger than
-        Pillow's decompression-bomb limit. The message is a single line.
+        When the file is missing, empty, not an image, truncated, corrupt, or declares more
+        pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million by default; Pillow itself
+        only warns up to twice that, this function refuses, before decoding anything). The
+        message is a single line that starts with the file name.
+    TypeError
+        When ``source`` is none of the types above.
 
     Notes
     -----
@@ -88,23 +91,37 @@ def load_image(source):
       transparency entry become RGBA; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
       by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
       ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
-      data when their maximum exceeds 255, as 8-bit data otherwise, and ``F`` data whose
+      data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit otherwise, and ``F`` data whose
       maximum is at most 1 as 0..1 floats; values outside the range are clipped.
     * Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame is used, with
       a ``UserWarning``.
     """
     if isinstance(source, np.ndarray):
         return image_from_array(source)
-    if isinstance(source, Image.Image):
-        return _pil_to_array(_first_frame(source, _label(source)))
     label = _label(source)
+    if isinstance(source, Image.Image):
+        return _pil_to_array(_apply_orientation(_first_frame(source, label), label))
+    if not isinstance(source, (str, bytes, os.PathLike)) and not hasattr(source, "read"):
+        msg = (
+            f"Expected a path, a binary file object, a PIL.Image or an ndarray, got "
+            f"{type(source).__name__}."
+        )
+        raise TypeError(msg)
     try:
-        with Image.open(source) as im:
-            im = _first_frame(im, label)
-            im.load()
-            return _pil_to_array(_apply_orientation(im, label))
-    except Image.DecompressionBombError as exc:
-        msg = f"{label}: refused, image too large ({_one_line(exc)})"
+        with warnings.catch_warnings():
+            # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too, before
+            # any pixel memory is allocated.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(source) as im:
+                im = _first_frame(im, label)
+                sixteen_bit = _stored_as_16_bit(im)  # the tile list is gone after load()
+                im.load()
+                return _pil_to_array(_apply_orientation(im, label), sixteen_bit=sixteen_bit)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        msg = (
+            f"{label}: refused, image too large ({_one_line(exc)} "
+            "Raise PIL.Image.MAX_IMAGE_PIXELS to allow it.)"
+        )
         raise InvalidImageError(msg) from None
     except FileNotFoundError:
         msg = f"{label}: no such file"
@@ -118,9 +135,11 @@ def load_image(source):
     except Image.UnidentifiedImageError:
         msg = f"{label}: not an image file Pillow can read"
         raise InvalidImageError(msg) from None
-    except (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError) as exc:
-        if isinstance(exc, InvalidImageError):
-            raise
+    except InvalidImageError:
+        raise
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on corrupt data
         msg = f"{label}: cannot decode image ({type(exc).__name__}: {_one_line(exc)})"
         raise InvalidImageError(msg) from None
 
@@ -141,18 +160,32 @@ def _apply_orientation(im, label):
         return im
 
 
-def _scale_high_range(values, mode):
+def _stored_as_16_bit(im):
+    """True when the file stores 16-bit samples that Pillow decodes into a 32-bit ``I`` image.
+
+    Older Pillow (10.1, for one) opens 16-bit greyscale PNGs as mode ``I`` (raw mode ``I;16B``);
+    without this a dark 16-bit scan (every value at most 255) would be taken for 8-bit data.
+    """
+    for tile in getattr(im, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and rawmode.startswith("I;16"):
+            return True
+    return False
+
+
+def _scale_high_range(values, mode, sixteen_bit=False):
     """Float array from a 16/32-bit or float mode -> uint8, following load_image's rules."""
     values = values.astype(np.float64)
     vmax = float(values.max()) if values.size else 0.0
-    if mode.startswith("I;16") or vmax > 255:
+    if mode.startswith("I;16") or sixteen_bit or vmax > 255:
         return to_uint8(np.clip(values, 0, 65535) * (255.0 / 65535.0))
     if mode == "F" and vmax <= 1.0:
         return to_uint8(values * 255.0)
     return to_uint8(values)
 
 
-def _pil_to_array(im):
+def _pil_to_array(im, *, sixteen_bit=False):
     mode = im.mode
     if mode in ("RGB", "RGBA"):
         arr = np.asarray(im)
@@ -164,7 +197,7 @@ def _pil_to_array(im):
     elif mode in ("LA", "La", "PA", "RGBa"):
         arr = np.asarray(im.convert("RGBA"))
     elif mode.startswith("I;16") or mode in ("I", "F"):
-        arr = _scale_high_range(np.asarray(im), mode)
+        arr = _scale_high_range(np.asarray(im), mode, sixteen_bit and mode == "I")
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
         try:
             arr = np.asarray(im.convert("RGB"))

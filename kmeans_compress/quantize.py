@@ -18,6 +18,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 
 from .colorspace import COLOR_SPACES, colors_to_features, features_to_colors
+from .dither import floyd_steinberg
 
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
 
@@ -199,6 +200,14 @@ class KMeansQuantizer:
     random_state : int, numpy.random.Generator or None, default 0
         Seed for k-means++. A fixed default makes results reproducible: the same image, k and
         seed give the same palette and the same PNG bytes.
+    dither : bool, default False
+        Remap pixels to the palette with Floyd–Steinberg error diffusion
+        (:func:`~kmeans_compress.dither.floyd_steinberg`, Pillow's C loop, in RGB) instead of
+        taking each pixel's nearest palette colour. It changes ``labels_``, :meth:`predict` and
+        :meth:`transform`, not the palette or ``inertia_`` (the k-means objective, measured on
+        nearest colours). Smooth gradients lose their bands; flat-colour images gain noise and
+        bytes. Images with alpha are never dithered (Pillow cannot error-diffuse onto an RGBA
+        palette): they get nearest colours and a ``UserWarning``.
 
     Attributes
     ----------
@@ -212,11 +221,14 @@ class KMeansQuantizer:
         pixel and its palette colour (the k-means objective after rounding).
     kmeans_ : sklearn.cluster.KMeans or None
         The fitted estimator; None when the image has at most ``n_colors`` distinct colours
-        (then the palette is exactly those colours and no clustering is needed).
+        (then the palette is exactly those colours and no clustering is needed). For an image
+        with fully transparent pixels and ``n_colors >= 2``, it has ``n_colors - 1`` clusters,
+        fitted on the other colours: the transparent pixels keep an exact ``(0, 0, 0, 0)`` entry.
     n_distinct_colors_ : int
         Distinct colours in the fitted image.
     labels_ : ndarray, shape (H, W) or (N,)
-        Palette index of every pixel of the fitted image, smallest unsigned dtype.
+        Palette index of every pixel of the fitted image, smallest unsigned dtype (dithered when
+        ``dither`` is true).
 
     Examples
     --------
@@ -228,13 +240,16 @@ class KMeansQuantizer:
     [[0, 0, 0], [255, 0, 0]]
     """
 
-    def __init__(self, n_colors=16, *, color_space="rgb", n_init=1, max_iter=300, tol=1e-4, random_state=0):
+    def __init__(
+        self, n_colors=16, *, color_space="rgb", n_init=1, max_iter=300, tol=1e-4, random_state=0, dither=False
+    ):
         self.n_colors = n_colors
         self.color_space = color_space
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
         self.random_state = random_state
+        self.dither = dither
 
     # -- fitting ---------------------------------------------------------------------------
 
@@ -251,6 +266,7 @@ class KMeansQuantizer:
         self
         """
         _check_params(self.n_colors, self.color_space, self.n_init, self.max_iter)
+        self._check_dither()
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         features = colors_to_features(hist.colors, self.color_space)
         if hist.n_colors <= self.n_colors:
@@ -264,18 +280,45 @@ class KMeansQuantizer:
             self.kmeans_ = None
             palette = hist.colors
         else:
+            # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
+            # entry of their own: left to k-means they blend with faint edge pixels into an
+            # almost invisible haze (alpha 1 to 3) over the whole background.
+            clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
             self.kmeans_ = KMeans(
-                n_clusters=self.n_colors,
+                n_clusters=self.n_colors - int(clear.any()),
                 init="k-means++",
                 n_init=self.n_init,
                 max_iter=self.max_iter,
                 tol=self.tol,
                 random_state=self.random_state,
                 algorithm="lloyd",
-            ).fit(features, sample_weight=hist.counts)
+            ).fit(features[~clear], sample_weight=hist.counts[~clear])
             palette = features_to_colors(self.kmeans_.cluster_centers_, self.color_space)
+            palette = np.vstack([hist.colors[clear], palette])
         self._set_palette(hist, features, palette)
+        if self.dither:
+            dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
+            if dithered is not None:
+                self.labels_ = dithered
         return self
+
+    def _dithered_labels(self, X, hist):
+        """Floyd–Steinberg labels of the image ``X`` (rebuilt from ``hist`` when None)."""
+        if hist.n_channels == 4:
+            warnings.warn(
+                "dither=True is ignored for images with alpha (Pillow cannot error-diffuse onto an RGBA "
+                "palette); pixels take their nearest palette colour.",
+                UserWarning,
+                stacklevel=3,
+            )
+            return None
+        if X is None:  # a histogram holds the image: its colours indexed by each pixel's colour
+            image = hist.colors[hist.pixel_labels(np.arange(hist.n_colors, dtype=np.uint32))]
+        else:
+            image = np.asarray(X)
+        image = image.reshape((*hist.shape, 3) if len(hist.shape) == 2 else (1, -1, 3))
+        labels = floyd_steinberg(image, self.palette_)
+        return labels.reshape(hist.shape).astype(label_dtype(self.n_colors_), copy=False)
 
     def _set_palette(self, hist, features, palette):
         """Assign colours to the nearest entry of ``palette``; keep the used entries in order."""
@@ -299,6 +342,11 @@ class KMeansQuantizer:
 
     # -- using the fitted palette --------------------------------------------------------------
 
+    def _check_dither(self):
+        if not isinstance(self.dither, (bool, np.bool_)):
+            msg = f"dither must be True or False, got {self.dither!r}."
+            raise ValueError(msg)
+
     def _check_fitted(self):
         if not hasattr(self, "palette_"):
             msg = "This KMeansQuantizer instance is not fitted yet. Call 'fit' with an image first."
@@ -306,6 +354,9 @@ class KMeansQuantizer:
 
     def predict(self, X):
         """Index of the nearest palette colour for every pixel of ``X``.
+
+        With ``dither=True`` (RGB only) the indices are Floyd–Steinberg dithered instead; an
+        ``(N, C)`` pixel array is then treated as one row of N pixels.
 
         Parameters
         ----------
@@ -323,6 +374,11 @@ class KMeansQuantizer:
                 f"{self.palette_.shape[1]}."
             )
             raise ValueError(msg)
+        if self.dither:
+            self._check_dither()
+            dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
+            if dithered is not None:
+                return dithered
         feats = colors_to_features(hist.colors, self.color_space)
         pal_feats = colors_to_features(self.palette_, self.color_space)
         _, color_labels = cKDTree(pal_feats).query(feats, k=1)
@@ -333,7 +389,7 @@ class KMeansQuantizer:
         return self.fit(X).labels_
 
     def transform(self, X):
-        """Quantized copy of ``X``: ``palette_[predict(X)]``."""
+        """Quantized copy of ``X``: ``palette_[predict(X)]`` (dithered when ``dither`` is true)."""
         return self.palette_[self.predict(X)]
 
 
@@ -387,7 +443,7 @@ def quantize(image, n_colors=16, **params):
         See :func:`kmeans_compress.load_image`.
     n_colors : int, default 16
     **params
-        Keyword arguments of :class:`KMeansQuantizer` (``color_space``, ``random_state``, ...).
+        Keyword arguments of :class:`KMeansQuantizer` (``color_space``, ``dither``, ``random_state``, ...).
 
     Returns
     -------

@@ -78,3 +78,16 @@ def test_one_bad_file_does_not_stop_the_others(photo, tmp_path, capsys):
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_output_folder_is_created(photo, tmp_path):
+    out = tmp_path / "new" / "folder" / "x.png"
+    assert main([str(photo), "-k", "2", "-o", str(out)]) == 0
+    assert Image.open(out).mode == "P"
+
+
+def test_no_output_folder_for_a_bad_input(tmp_path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    assert main([str(bad), "-o", str(tmp_path / "never" / "x.png")]) == 1
+    assert not (tmp_path / "never").exists()
