@@ -89,7 +89,11 @@ def main(argv=None):
         print(f"{PROG}: error: -o/--output takes a single INPUT; use --out-dir for several", file=sys.stderr)
         return EXIT_USAGE
     if args.out_dir and not Path(args.out_dir).is_dir():
-        Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(args.out_dir).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"{PROG}: error: cannot create --out-dir {args.out_dir}: {' '.join(str(exc).split())}", file=sys.stderr)
+            return EXIT_FAILED
     failures = 0
     for src in args.inputs:
         dst = args.output if args.output else default_output_path(src, args.k, args.out_dir)
