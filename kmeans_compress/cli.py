@@ -555,7 +555,8 @@ def main(argv=None):
         try:
             Path(args.out_dir).mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return _usage_error(f"--out-dir {args.out_dir}: cannot create this folder ({_one_line(exc.strerror or exc)})")
+            print(f"{PROG}: error: cannot create --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
+            return EXIT_FAILED
     for text in input_errors:
         print(f"{PROG}: error: {text}", file=sys.stderr)
 

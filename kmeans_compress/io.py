@@ -348,6 +348,9 @@ def check_output_path(path, *, overwrite=False, inputs=()):
     Raises
     ------
     OutputExistsError
+        When ``path`` is an input, a directory, something other than a regular file (a device
+        such as ``/dev/null``, a pipe, a socket; also through a symlink), or exists and
+        ``overwrite`` is false.
     """
     path = Path(path)
     for src in inputs:
@@ -356,6 +359,11 @@ def check_output_path(path, *, overwrite=False, inputs=()):
             raise OutputExistsError(msg)
     if path.is_dir():
         msg = f"{path}: is a directory"
+        raise OutputExistsError(msg)
+    if path.exists() and not path.is_file():
+        # The rename would put a regular file in place of a device, pipe or socket (for root,
+        # ``-o /dev/null --force`` would replace /dev/null itself).
+        msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
         msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
