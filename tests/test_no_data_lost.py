@@ -227,3 +227,32 @@ def test_existing_output_is_kept_without_force(photo, capsys):
     assert main([str(photo), "-k", "4", "-o", str(out)]) == 1
     assert "already exists" in capsys.readouterr().err
     assert snapshot(photo.parent) == before
+
+
+@pytest.mark.parametrize("via_symlink", [False, True], ids=["fifo", "symlink_to_fifo"])
+def test_special_file_output_is_refused_even_with_force(photo, capsys, via_symlink):
+    """A rename over a device or pipe would replace the node itself (as root, ``-o /dev/null
+    --force`` replaced /dev/null with a regular file). Tested on a FIFO in a temporary folder."""
+    fifo = photo.parent / "pipe"
+    os.mkfifo(fifo)
+    out = fifo
+    if via_symlink:
+        out = photo.parent / "link"
+        os.symlink(fifo, out)
+    with pytest.raises(OutputExistsError, match="not a regular file"):
+        check_output_path(out, overwrite=True)
+    assert main([str(photo), "-k", "4", "-o", str(out), "--force"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not a regular file" in err
+    assert fifo.is_fifo()
+    assert not via_symlink or out.is_symlink()
+
+
+def test_out_dir_that_is_a_file_is_one_line(photo, capsys):
+    not_a_dir = photo.parent / "file.txt"
+    not_a_dir.write_text("x")
+    before = snapshot(photo.parent)
+    assert main([str(photo), "-k", "4", "--out-dir", str(not_a_dir)]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.err.splitlines()) == 1 and "cannot create --out-dir" in captured.err
+    assert snapshot(photo.parent) == before

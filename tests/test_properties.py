@@ -124,3 +124,25 @@ def test_compress_file_writes_what_was_measured(tmp_path_factory, image, k):
     assert written.shape == image.shape
     expected = quiet_quantize(image, k).image
     assert np.array_equal(written, expected)
+
+
+def test_same_bytes_in_a_fresh_process_with_one_thread():
+    """Same versions and seed give the same bytes across processes and OpenMP thread counts
+    (scikit-learn's multi-threaded sums can differ in the last bits; the 8-bit palette does not)."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    code = (
+        "import hashlib\n"
+        "from kmeans_compress import load_image, quantize, encode_palette_png\n"
+        "r = quantize(load_image('images/badge_rgba.png'), 16, random_state=3)\n"
+        "print(hashlib.sha256(encode_palette_png(r.palette, r.labels)).hexdigest())\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "123"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True)
+    result = quantize(load_image(root / "images" / "badge_rgba.png"), 16, random_state=3)
+    assert done.stdout.strip() == hashlib.sha256(encode_palette_png(result.palette, result.labels)).hexdigest()
