@@ -88,7 +88,8 @@ def load_image(source):
     -----
     * EXIF orientation is applied (``ImageOps.exif_transpose``).
     * Modes: ``1`` and ``L`` become grey RGB; ``LA``, ``PA``, ``La``, ``RGBa`` and ``P`` with a
-      transparency entry become RGBA; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
+      transparency entry become RGBA, and so do grey and RGB images with a PNG colour key
+      (``tRNS``: the pixels of that one value are fully transparent); ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
       by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
       ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
       data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit otherwise, and ``F`` data whose
@@ -187,17 +188,22 @@ def _scale_high_range(values, mode, sixteen_bit=False):
 
 def _pil_to_array(im, *, sixteen_bit=False):
     mode = im.mode
+    # A PNG colour key (tRNS chunk on a grey or RGB image): pixels of that value are transparent.
+    key = im.info.get("transparency") if mode in ("1", "L", "RGB", "I", "I;16", "I;16B") else None
     if mode in ("RGB", "RGBA"):
-        arr = np.asarray(im)
+        arr = np.asarray(im.convert("RGBA") if key is not None else im)
     elif mode in ("1", "L"):
-        arr = np.asarray(im.convert("L"))
+        arr = np.asarray(im.convert("RGBA" if key is not None else "L"))
     elif mode == "P":
         has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
         arr = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
     elif mode in ("LA", "La", "PA", "RGBa"):
         arr = np.asarray(im.convert("RGBA"))
     elif mode.startswith("I;16") or mode in ("I", "F"):
-        arr = _scale_high_range(np.asarray(im), mode, sixteen_bit and mode == "I")
+        values = np.asarray(im)
+        arr = _scale_high_range(values, mode, sixteen_bit and mode == "I")
+        if isinstance(key, int):
+            arr = np.dstack([arr, arr, arr, np.where(values == key, 0, 255).astype(np.uint8)])
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
         try:
             arr = np.asarray(im.convert("RGB"))

@@ -75,6 +75,17 @@ def bomb(width, height):
     return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + png_chunk(b"IEND", b"")
 
 
+def text_chunk_bomb(kind=b"zTXt", megabytes=64):
+    """A small PNG whose compressed text chunk inflates to ``megabytes`` of zeros (64 times
+    Pillow's MAX_TEXT_CHUNK; built in 1 MiB pieces, so the test itself stays small)."""
+    packer = zlib.compressobj(1)
+    zeros = bytes(1 << 20)
+    stream = b"".join(packer.compress(zeros) for _ in range(megabytes)) + packer.flush()
+    png = encoded(Image.fromarray(noise(4, 4)), "PNG")
+    ihdr_end = len(PNG_SIGNATURE) + 25  # signature, then the 25-byte IHDR chunk
+    return png[:ihdr_end] + png_chunk(kind, b"Comment\0\0" + stream) + png[ihdr_end:]
+
+
 def truncated(fmt):
     data = encoded(Image.fromarray(noise(64, 64)), fmt)
     return data[: len(data) // 2]
@@ -91,6 +102,8 @@ REFUSED = {
     "bomb_100000x100000.png": lambda: bomb(100_000, 100_000),
     # between MAX_IMAGE_PIXELS and twice that: Pillow only warns; we refuse too
     "bomb_10000x9500.png": lambda: bomb(10_000, 9_500),
+    # a text chunk that inflates to 64 MiB: Pillow stops at MAX_TEXT_CHUNK (1 MiB)
+    "text_chunk_bomb.png": text_chunk_bomb,
 }
 
 
@@ -428,3 +441,36 @@ def test_cli_on_damaged_files_one_line_each(tmp_path, capfd, fmt):
             assert out == ""
         else:
             assert status == 0 and errors == [] and len(out.splitlines()) == 1, err
+
+
+@pytest.mark.parametrize(
+    ("pixels", "key"),
+    [
+        (np.array([[[255, 0, 0], [0, 255, 0], [255, 0, 0]]], np.uint8), (255, 0, 0)),
+        (np.array([[0, 128, 255]], np.uint8), 128),
+    ],
+    ids=["rgb", "grey"],
+)
+def test_png_colour_key_transparency_is_kept(tmp_path, capsys, pixels, key):
+    """A tRNS chunk on an RGB or grey PNG makes every pixel of that one value transparent."""
+    path = tmp_path / "key.png"
+    Image.fromarray(pixels).save(path, transparency=key)
+    image = load_image(path)
+    assert image.shape == (1, 3, 4)
+    with Image.open(path) as im:
+        assert np.array_equal(image, np.asarray(im.convert("RGBA")))
+    assert (image[..., 3] == 0).sum() in (1, 2) and (image[..., 3] == 255).sum() >= 1
+    assert_cli_writes_only_output(tmp_path, capsys, path)
+    with Image.open(tmp_path / "out.png") as out:
+        assert np.array_equal(np.asarray(out.convert("RGBA"))[..., 3], image[..., 3])
+
+
+def test_16_bit_grey_png_colour_key(tmp_path):
+    values = np.array([[0, 1000, 65535, 1000]], dtype=">u2")
+    trns = png_chunk(b"tRNS", struct.pack(">H", 1000))
+    png = raw_png(4, 1, 16, 0, [values.tobytes()])
+    at = png.index(b"IDAT") - 4
+    path = write(tmp_path, "key16.png", png[:at] + trns + png[at:])
+    image = load_image(path)
+    assert image[0, :, 3].tolist() == [255, 0, 255, 0]
+    assert image[0, :, 0].tolist() == [0, 4, 255, 4]
