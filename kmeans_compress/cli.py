@@ -657,8 +657,10 @@ def _pixels(path):
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            return im.size[0] * im.size[1]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a decompression-bomb warning: the task reports it
+            with Image.open(path) as im:
+                return im.size[0] * im.size[1]
     except Exception:  # noqa: BLE001 - only an estimate
         return 0
 
