@@ -22,7 +22,7 @@ from .io import (
     png_bit_depth,
     save_palette_png,
 )
-from .metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, ssim
+from .metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
 from .quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
 
 __version__ = "0.1.0"
@@ -51,5 +51,6 @@ __all__ = [
     "quantize",
     "raw_size",
     "save_palette_png",
+    "smooth_image",
     "ssim",
 ]

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from .io import encode_palette_png, load_image, write_bytes_atomic
+from .io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
 from .metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
 from .quantize import KMeansQuantizer
 
@@ -55,6 +55,10 @@ class CompressionReport:
         Space the palette was fitted in.
     dither : bool
         Whether the labels were Floyd–Steinberg dithered (never for images with alpha).
+    kept_original : bool
+        True when nothing was written because the indexed PNG would have been larger than the
+        input file (``skip_if_larger=True``); ``output`` is then None and ``bytes_out`` is the
+        size the PNG would have had.
     """
 
     input: str
@@ -75,6 +79,7 @@ class CompressionReport:
     delta_e: float = math.nan
     color_space: str = "rgb"
     dither: bool = False
+    kept_original: bool = False
 
     def to_dict(self):
         """Plain dict; an infinite PSNR becomes None so that the dict is valid JSON."""
@@ -92,6 +97,12 @@ class CompressionReport:
             f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({self.ratio:.2f}x smaller than the input, "
             f"{self.bits_per_pixel:.2f} bits/pixel)  {self.seconds:.2f} s"
             + (f"  -> {self.output}" if self.output else "")
+            + (
+                f"  kept original: the PNG would be larger than the input ({self.bytes_out:,} B > "
+                f"{self.bytes_in:,} B), nothing written"
+                if self.kept_original
+                else ""
+            )
         )
 
 
@@ -102,7 +113,18 @@ def default_output_path(input_path, k, out_dir=None):
     return folder / f"{src.stem}-k{k}.png"
 
 
-def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False, random_state=0, **params):
+def compress_file(
+    input_path,
+    output_path=None,
+    *,
+    n_colors=16,
+    overwrite=False,
+    random_state=0,
+    inputs=(),
+    skip_if_larger=False,
+    quantizer=None,
+    **params,
+):
     """Quantize an image file to ``n_colors`` colours and save it as an indexed PNG.
 
     Parameters
@@ -116,6 +138,15 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     n_colors : int, default 16
     overwrite : bool, default False
     random_state : int, default 0
+    inputs : iterable of paths, optional
+        Other files that must never be written over, such as the other inputs of a batch
+        (``input_path`` itself is always protected).
+    skip_if_larger : bool, default False
+        When the indexed PNG would be larger than the input file, write nothing and return a
+        report with ``kept_original=True`` and ``output=None`` (the command line's default).
+    quantizer : KMeansQuantizer, optional
+        A quantizer already fitted on this image (e.g. kept by a sweep that chose k), used
+        instead of fitting again; ``n_colors`` should be its ``n_colors``.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``,
         ``dither``, ...).
@@ -126,18 +157,23 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
     """
     start = time.perf_counter()
     output_path = Path(output_path) if output_path is not None else default_output_path(input_path, n_colors)
+    protected = [input_path, *inputs]
+    check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
     image = load_image(input_path)
-    quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
+    if quantizer is None:
+        quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
     data = encode_palette_png(quantizer.palette_, quantizer.labels_)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=[input_path])
+    bytes_in = os.path.getsize(input_path)
+    kept_original = skip_if_larger and len(data) > bytes_in
+    if not kept_original:
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=protected)
     quantized = quantizer.palette_[quantizer.labels_]
     height, width = image.shape[:2]
-    bytes_in = os.path.getsize(input_path)
     raw = raw_size(image)
     report = CompressionReport(
         input=os.fspath(input_path),
-        output=os.fspath(output_path),
+        output=None if kept_original else os.fspath(output_path),
         k=int(n_colors),
         n_colors=quantizer.n_colors_,
         width=width,
@@ -154,6 +190,7 @@ def compress_file(input_path, output_path=None, *, n_colors=16, overwrite=False,
         delta_e=delta_e(image, quantized),
         color_space=quantizer.color_space,
         dither=bool(quantizer.dither) and image.shape[2] == 3,
+        kept_original=kept_original,
     )
     report.seconds = time.perf_counter() - start
     return report

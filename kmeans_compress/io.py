@@ -88,10 +88,11 @@ def load_image(source):
     -----
     * EXIF orientation is applied (``ImageOps.exif_transpose``).
     * Modes: ``1`` and ``L`` become grey RGB; ``LA``, ``PA``, ``La``, ``RGBa`` and ``P`` with a
-      transparency entry become RGBA; ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
+      transparency entry become RGBA, and so do grey and RGB images with a PNG colour key
+      (``tRNS``: the pixels of that one value are fully transparent); ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
       by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
       ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
-      data when their maximum exceeds 255, as 8-bit data otherwise, and ``F`` data whose
+      data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit otherwise, and ``F`` data whose
       maximum is at most 1 as 0..1 floats; values outside the range are clipped.
     * Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame is used, with
       a ``UserWarning``.
@@ -114,8 +115,9 @@ def load_image(source):
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source) as im:
                 im = _first_frame(im, label)
+                sixteen_bit = _stored_as_16_bit(im)  # the tile list is gone after load()
                 im.load()
-                return _pil_to_array(_apply_orientation(im, label))
+                return _pil_to_array(_apply_orientation(im, label), sixteen_bit=sixteen_bit)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         msg = (
             f"{label}: refused, image too large ({_one_line(exc)} "
@@ -159,30 +161,49 @@ def _apply_orientation(im, label):
         return im
 
 
-def _scale_high_range(values, mode):
+def _stored_as_16_bit(im):
+    """True when the file stores 16-bit samples that Pillow decodes into a 32-bit ``I`` image.
+
+    Older Pillow (10.1, for one) opens 16-bit greyscale PNGs as mode ``I`` (raw mode ``I;16B``);
+    without this a dark 16-bit scan (every value at most 255) would be taken for 8-bit data.
+    """
+    for tile in getattr(im, "tile", None) or ():
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args[0] if isinstance(args, tuple) and args else args
+        if isinstance(rawmode, str) and rawmode.startswith("I;16"):
+            return True
+    return False
+
+
+def _scale_high_range(values, mode, sixteen_bit=False):
     """Float array from a 16/32-bit or float mode -> uint8, following load_image's rules."""
     values = values.astype(np.float64)
     vmax = float(values.max()) if values.size else 0.0
-    if mode.startswith("I;16") or vmax > 255:
+    if mode.startswith("I;16") or sixteen_bit or vmax > 255:
         return to_uint8(np.clip(values, 0, 65535) * (255.0 / 65535.0))
     if mode == "F" and vmax <= 1.0:
         return to_uint8(values * 255.0)
     return to_uint8(values)
 
 
-def _pil_to_array(im):
+def _pil_to_array(im, *, sixteen_bit=False):
     mode = im.mode
+    # A PNG colour key (tRNS chunk on a grey or RGB image): pixels of that value are transparent.
+    key = im.info.get("transparency") if mode in ("1", "L", "RGB", "I", "I;16", "I;16B") else None
     if mode in ("RGB", "RGBA"):
-        arr = np.asarray(im)
+        arr = np.asarray(im.convert("RGBA") if key is not None else im)
     elif mode in ("1", "L"):
-        arr = np.asarray(im.convert("L"))
+        arr = np.asarray(im.convert("RGBA" if key is not None else "L"))
     elif mode == "P":
         has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
         arr = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
     elif mode in ("LA", "La", "PA", "RGBa"):
         arr = np.asarray(im.convert("RGBA"))
     elif mode.startswith("I;16") or mode in ("I", "F"):
-        arr = _scale_high_range(np.asarray(im), mode)
+        values = np.asarray(im)
+        arr = _scale_high_range(values, mode, sixteen_bit and mode == "I")
+        if isinstance(key, int):
+            arr = np.dstack([arr, arr, arr, np.where(values == key, 0, 255).astype(np.uint8)])
     else:  # CMYK, YCbCr, LAB, HSV, RGBX, ...
         try:
             arr = np.asarray(im.convert("RGB"))
@@ -391,6 +412,9 @@ def check_output_path(path, *, overwrite=False, inputs=()):
     Raises
     ------
     OutputExistsError
+        When ``path`` is an input, a directory, something other than a regular file (a device
+        such as ``/dev/null``, a pipe, a socket; also through a symlink), or exists and
+        ``overwrite`` is false.
     """
     path = Path(path)
     for src in inputs:
@@ -399,6 +423,11 @@ def check_output_path(path, *, overwrite=False, inputs=()):
             raise OutputExistsError(msg)
     if path.is_dir():
         msg = f"{path}: is a directory"
+        raise OutputExistsError(msg)
+    if path.exists() and not path.is_file():
+        # The rename would put a regular file in place of a device, pipe or socket (for root,
+        # ``-o /dev/null --force`` would replace /dev/null itself).
+        msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
         msg = f"{path}: already exists (use overwrite=True or --force to replace it)"

@@ -26,6 +26,7 @@ __all__ = [
     "psnr",
     "ssim",
     "delta_e",
+    "smooth_image",
 ]
 
 
@@ -253,6 +254,50 @@ def _delta_e_sum_pairs(ref, tst, bg):
     col_b = _composite(unpack(pairs & mask), bg)
     de = _ciede2000(srgb_to_lab(col_a[:, None, :]), srgb_to_lab(col_b[:, None, :]))[:, 0]
     return float(np.dot(de, counts))
+
+
+def smooth_image(image, *, sigma=1.0):
+    """Blur an image with a Gaussian in linear light: roughly what an eye sees from a distance.
+
+    Use it to judge dithering: a pixel-by-pixel measure counts the dithering noise as error,
+    while ``ssim(smooth_image(a), smooth_image(b))`` compares what is left once fine patterns
+    average out (banding is left; noise is not). :func:`delta_e` has the same option built in
+    (its ``sigma``), without the rounding to 8 bits.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+    sigma : float, default 1.0
+        Standard deviation of the Gaussian, in pixels (0 returns a copy).
+
+    Returns
+    -------
+    ndarray of uint8, same shape. sRGB is decoded to linear light, blurred per channel
+    (``mode="nearest"`` at the borders), encoded again, then rounded and clipped. With alpha,
+    colour is blurred premultiplied and alpha linearly, so transparent pixels do not bleed their
+    hidden RGB. Works on the whole image at once (about 50 bytes a pixel of float64 memory).
+    """
+    from scipy.ndimage import gaussian_filter
+
+    from .colorspace import to_uint8
+
+    img = np.asarray(image)
+    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (3, 4):
+        msg = f"Expected a uint8 image of shape (H, W, 3) or (H, W, 4), got {img.dtype} {img.shape}."
+        raise ValueError(msg)
+    if not (isinstance(sigma, (int, float, np.integer, np.floating)) and math.isfinite(sigma) and sigma >= 0):
+        msg = f"sigma must be a finite number >= 0, got {sigma!r}."
+        raise ValueError(msg)
+    if sigma == 0:
+        return img.copy()
+    linear = srgb_to_linear(img[..., :3] / 255.0)
+    if img.shape[2] == 3:
+        return to_uint8(linear_to_srgb(gaussian_filter(linear, sigma=(sigma, sigma, 0), mode="nearest")) * 255.0)
+    alpha = img[..., 3:4] / 255.0
+    alpha_s = gaussian_filter(alpha, sigma=(sigma, sigma, 0), mode="nearest")
+    premul = gaussian_filter(linear * alpha, sigma=(sigma, sigma, 0), mode="nearest")
+    colour = np.where(alpha_s > 0, premul / np.where(alpha_s > 0, alpha_s, 1.0), 0.0)
+    return np.concatenate([to_uint8(linear_to_srgb(colour) * 255.0), to_uint8(alpha_s * 255.0)], axis=2)
 
 
 def _smoothed_lab(pixels, bg, sigma):

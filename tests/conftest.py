@@ -17,3 +17,13 @@ def gradient():
     y, x = np.mgrid[0:32, 0:48]
     img = np.stack([x * 5, y * 7, (x + y) * 3], axis=-1)
     return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread_per_test_process():
+    """KMeans' OpenMP threads spin-wait: on a shared, loaded machine a tiny fit can take 30x
+    longer with 2 threads than with 1. Tests fit tiny images, so one thread is also the fastest."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield

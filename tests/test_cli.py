@@ -9,8 +9,11 @@ from kmeans_compress.cli import main
 
 @pytest.fixture
 def photo(tmp_path, gradient):
+    """A noisy gradient: like a photo, its indexed PNG is smaller than its RGB PNG (see --allow-larger)."""
     path = tmp_path / "photo.png"
-    Image.fromarray(np.repeat(np.repeat(gradient, 2, 0), 2, 1)).save(path)
+    big = np.repeat(np.repeat(gradient, 2, 0), 2, 1).astype(np.int16)
+    noise = np.random.default_rng(0).integers(-12, 13, big.shape)
+    Image.fromarray(np.clip(big + noise, 0, 255).astype(np.uint8)).save(path)
     return path
 
 

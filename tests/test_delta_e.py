@@ -5,7 +5,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from kmeans_compress import delta_e
+from kmeans_compress import delta_e, smooth_image
 from kmeans_compress import metrics as metrics_mod
 from kmeans_compress.colorspace import linear_to_srgb, srgb_to_linear
 
@@ -96,3 +96,28 @@ def test_validation(gradient, kwargs, match):
 def test_shape_mismatch_is_refused(gradient):
     with pytest.raises(ValueError, match="same shape"):
         delta_e(gradient, gradient[:-1])
+
+
+def test_smooth_image_averages_a_checkerboard_in_linear_light():
+    checker = np.where((np.indices((16, 16)).sum(0) % 2)[..., None] == 1, 255, 0).astype(np.uint8).repeat(3, 2)
+    out = smooth_image(checker, sigma=2.0)
+    assert out.dtype == np.uint8 and out.shape == checker.shape
+    assert np.abs(out[4:-4, 4:-4].astype(int) - 188).max() <= 2  # linear mean 0.5 is sRGB 188, not 128
+    np.testing.assert_array_equal(smooth_image(checker, sigma=0), checker)
+
+
+def test_smooth_image_rgba_hidden_colour_does_not_bleed():
+    img = np.zeros((8, 8, 4), np.uint8)
+    img[:, :4] = (255, 0, 0, 255)  # opaque red
+    img[:, 4:] = (0, 255, 0, 0)  # invisible green
+    out = smooth_image(img, sigma=1.0)
+    visible = out[..., 3] > 0
+    assert np.all(out[visible][:, 1] == 0)  # no green appears
+    assert out[0, 3, 3] < 255 and out[0, 4, 3] > 0  # alpha itself is blurred
+
+
+def test_smooth_image_validation():
+    with pytest.raises(ValueError, match=r"Expected a uint8 image .* got float64"):
+        smooth_image(np.zeros((2, 2, 3)))
+    with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got -2"):
+        smooth_image(np.zeros((2, 2, 3), np.uint8), sigma=-2)

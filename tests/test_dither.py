@@ -162,7 +162,7 @@ def test_cli_dither(tmp_path, capsys):
     src = tmp_path / "ramp.png"
     Image.fromarray(_grey_ramp()).save(src)
     out = tmp_path / "o.png"
-    assert main([str(src), "-k", "4", "--dither", "--json", "-o", str(out)]) == 0
+    assert main([str(src), "-k", "4", "--dither", "--json", "-o", str(out), "--allow-larger"]) == 0  # tiny ramp
     rec = json.loads(capsys.readouterr().out)
     assert rec["dither"] is True and rec["n_colors"] == 4
     with Image.open(out) as im:

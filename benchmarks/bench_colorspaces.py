@@ -1,0 +1,201 @@
+"""Colour space and dithering, measured: k x space x dither -> PSNR, SSIM, mean ΔE, bytes, seconds.
+
+Run from the repository root::
+
+    python benchmarks/bench_colorspaces.py                # corpus, images/, a synthetic gradient
+    python benchmarks/bench_colorspaces.py --corpus DIR --ks 8,16,64 --repeats 3
+
+For every image, k in ``--ks``, space in rgb/lab/oklab and dither off/on it quantizes with
+:func:`kmeans_compress.quantize` (``random_state=0``, the package defaults otherwise) and reports
+
+* ``seconds``: median over ``--repeats`` of the quantization alone (fit, label, dither); the
+  six space x dither settings are timed in turn within each repeat, so a burst of load on a
+  shared machine hits them alike;
+* ``psnr``, ``ssim``: the package's pixel-by-pixel measures;
+* ``ssim_s1``: SSIM of both images after :func:`kmeans_compress.smooth_image` (``sigma=1``);
+* ``de``: mean CIEDE2000 pixel by pixel (:func:`kmeans_compress.delta_e`, ``sigma=0``);
+* ``de_s1``: the same after a Gaussian of 1 pixel in linear light (``sigma=1``): what is left at
+  viewing distance, where dithering noise averages out and banding does not;
+* ``bytes``: the indexed PNG from :func:`kmeans_compress.encode_palette_png`.
+
+It prints one markdown table per image, then summaries (means over the photos, per k), and
+saves every row as CSV in ``benchmarks/results/`` (ignored by git). Dithering is not applied
+to images with alpha (the package warns and maps to the nearest colour); those rows say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import statistics
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from kmeans_compress import (  # noqa: E402
+    delta_e,
+    encode_palette_png,
+    load_image,
+    psnr,
+    quantize,
+    smooth_image,
+    ssim,
+)
+
+SPACES = ("rgb", "lab", "oklab")
+FIELDS = [
+    "image", "kind", "k", "space", "dither", "n_colors", "n_iter",
+    "psnr", "ssim", "ssim_s1", "de", "de_s1", "bytes", "seconds",
+]  # fmt: skip
+
+
+def synthetic_gradient(height=256, width=512):
+    """A smooth two-axis colour gradient (blue-violet to orange, darker to lighter): many colours, no edges."""
+    x = np.linspace(0.0, 1.0, width)[None, :]
+    y = np.linspace(0.0, 1.0, height)[:, None]
+    img = np.empty((height, width, 3))
+    img[..., 0] = 40 + 180 * x + 0 * y
+    img[..., 1] = 60 + 120 * y + 0 * x
+    img[..., 2] = 200 - 150 * x + 0 * y
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def collect_images(corpus, project_images):
+    """(name, kind, image) for the corpus photos, the project's images and the gradient."""
+    out = []
+    for path in sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []:
+        out.append((path.name, "photo", load_image(path)))
+    for path in sorted(Path(project_images).glob("*.png")):
+        image = load_image(path)
+        kind = "photo" if path.stem == "parrots" else ("rgba" if image.shape[2] == 4 else "graphic")
+        out.append((path.name, kind, image))
+    out.append(("gradient (synthetic)", "gradient", synthetic_gradient()))
+    return out
+
+
+def _quantize(image, k, space, dither):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # RGBA + dither, and k above the colours
+        return quantize(image, k, color_space=space, dither=dither, random_state=0, n_init=1)
+
+
+def measure_k(image, k, repeats):
+    """All space x dither settings at one k: timings interleaved, then the measures."""
+    settings = [(space, dither) for space in SPACES for dither in (False, True)]
+    times = {s: [] for s in settings}
+    results = {}
+    for _ in range(repeats):
+        for space, dither in settings:
+            start = time.perf_counter()
+            results[space, dither] = _quantize(image, k, space, dither)
+            times[space, dither].append(time.perf_counter() - start)
+    smooth_ref = smooth_image(image, sigma=1.0)
+    rows = []
+    for (space, dither), result in results.items():
+        q = result.image
+        kmeans = result.quantizer.kmeans_
+        rows.append(
+            {
+                "k": k,
+                "space": space,
+                "dither": dither,
+                "n_colors": result.n_colors,
+                "n_iter": 0 if kmeans is None else int(kmeans.n_iter_),
+                "psnr": psnr(image, q),
+                "ssim": ssim(image, q),
+                "ssim_s1": ssim(smooth_ref, smooth_image(q, sigma=1.0)),
+                "de": delta_e(image, q),
+                "de_s1": delta_e(image, q, sigma=1.0),
+                "bytes": len(encode_palette_png(result.palette, result.labels)),
+                "seconds": statistics.median(times[space, dither]),
+            }
+        )
+    return rows
+
+
+def _fmt(row):
+    dither = ("on" if row["dither"] else "off") + (" (n/a: alpha)" if row["dither"] and row["kind"] == "rgba" else "")
+    return (
+        f"| {row['k']} | {row['space']} | {dither} | {row['psnr']:.2f} | {row['ssim']:.4f} | {row['ssim_s1']:.4f} | "
+        f"{row['de']:.2f} | {row['de_s1']:.2f} | {row['bytes']:,} | {row['seconds']:.3f} |"
+    )
+
+
+HEADER = (
+    "| k | space | dither | PSNR dB | SSIM | SSIM σ=1 | ΔE00 | ΔE00 σ=1 | bytes | seconds |\n"
+    "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def summarise(rows, kind, ks):
+    """Means over the images of one kind: one line per (k, space, dither); ratios against rgb/off."""
+    sel = [r for r in rows if r["kind"] == kind]
+    names = sorted({r["image"] for r in sel})
+    if not sel:
+        return ""
+    lines = [
+        f"\nMean over {len(names)} {kind} image(s) ({', '.join(names)}); time ratio is against rgb without "
+        "dithering at the same k (mean of per-image ratios).\n",
+        "| k | space | dither | PSNR dB | SSIM | SSIM σ=1 | ΔE00 | ΔE00 σ=1 | bytes | seconds | time ratio |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k in ks:
+        base = {r["image"]: r["seconds"] for r in sel if r["k"] == k and r["space"] == "rgb" and not r["dither"]}
+        for space in SPACES:
+            for dither in (False, True):
+                grp = [r for r in sel if r["k"] == k and r["space"] == space and r["dither"] == dither]
+                if not grp:
+                    continue
+
+                def mean(key, grp=grp):
+                    return statistics.fmean(r[key] for r in grp)
+
+                ratio = statistics.fmean(r["seconds"] / base[r["image"]] for r in grp)
+                lines.append(
+                    f"| {k} | {space} | {'on' if dither else 'off'} | {mean('psnr'):.2f} | {mean('ssim'):.4f} | "
+                    f"{mean('ssim_s1'):.4f} | {mean('de'):.2f} | {mean('de_s1'):.2f} | {mean('bytes'):,.0f} | {mean('seconds'):.3f} | "
+                    f"{ratio:.2f} |"
+                )
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"), help="folder of PNG photos")
+    parser.add_argument("--images", default=str(ROOT / "images"), help="the project's images folder")
+    parser.add_argument("--ks", default="8,16,64", help="palette sizes, comma-separated (default 8,16,64)")
+    parser.add_argument("--repeats", type=int, default=5, help="timing repeats; the median is reported (default 5)")
+    parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_colorspaces.csv"))
+    args = parser.parse_args(argv)
+    ks = [int(k) for k in args.ks.split(",")]
+    images = collect_images(args.corpus, args.images)
+    if not any(kind == "photo" and name.startswith("kodim") for name, kind, _ in images):
+        print(f"note: no corpus photos found in {args.corpus} (use --corpus DIR)", file=sys.stderr)
+    rows = []
+    for name, kind, image in images:
+        print(f"\n### {name} ({image.shape[1]}x{image.shape[0]}, {kind})\n\n{HEADER}", flush=True)
+        for k in ks:
+            for row in measure_k(image, k, args.repeats):
+                row = {"image": name, "kind": kind, **row}
+                rows.append(row)
+                print(_fmt(row), flush=True)
+    for kind in ("photo", "graphic", "gradient"):
+        print(summarise(rows, kind, ks))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nsaved {len(rows)} rows to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

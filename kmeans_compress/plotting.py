@@ -1,0 +1,479 @@
+"""Figures for the notebook: palettes, colour scatter plots, side-by-side images, grids, curves.
+
+The only module of the package that imports matplotlib, and nothing else in the package imports
+it, so the command line starts fast and works without a display. Import it explicitly::
+
+    from kmeans_compress.plotting import plot_color_scatter, plot_side_by_side
+
+Every helper draws on the axes it is given (``ax=None`` makes a new figure through pyplot, so
+that Jupyter shows it), returns the :class:`~matplotlib.figure.Figure`, puts its parameter (k,
+sample size) in a title, and never calls ``plt.show()`` nor writes a file: saving is the
+caller's choice (``fig.savefig(...)``).
+
+Images follow the package contract, ``uint8`` ``(H, W, 3)`` or ``(H, W, 4)``. Images with alpha
+are drawn over a light checkerboard, so that transparency stays visible; scatter plots leave
+out fully transparent pixels and draw the others with their own alpha.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .colorspace import to_uint8
+from .io import encode_palette_png
+from .metrics import psnr, ssim
+
+__all__ = [
+    "plot_palette",
+    "plot_color_scatter",
+    "plot_side_by_side",
+    "plot_k_grid",
+    "plot_sweep_curves",
+    "to_hex",
+]
+
+_CHECKER_LIGHT, _CHECKER_DARK = 255.0, 204.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Validation and small helpers
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_image(image, name="image"):
+    arr = np.asarray(image)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in (3, 4):
+        msg = (
+            f"{name} must be a uint8 array of shape (H, W, 3) or (H, W, 4), got dtype {arr.dtype} "
+            f"and shape {arr.shape}. Load images with kmeans_compress.load_image."
+        )
+        raise ValueError(msg)
+    return arr
+
+
+def _check_palette(palette):
+    arr = np.asarray(palette)
+    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] not in (3, 4) or len(arr) == 0:
+        msg = (
+            f"palette must be a uint8 array of shape (k, 3) or (k, 4) with k >= 1, got dtype "
+            f"{arr.dtype} and shape {arr.shape}."
+        )
+        raise ValueError(msg)
+    return arr
+
+
+def _axes_list(ax, n, *, projection=None, figsize):
+    """New figure with ``n`` axes in a row, or check the ``n`` axes given."""
+    if ax is None:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+        axes = [fig.add_subplot(1, n, i + 1, projection=projection) for i in range(n)]
+        return fig, axes
+    axes = list(np.ravel(np.asarray(ax, dtype=object)))
+    if len(axes) != n:
+        msg = f"ax must be {n} axes for this figure, got {len(axes)}."
+        raise ValueError(msg)
+    if projection is not None and any(a.name != projection for a in axes):
+        msg = f"ax must be {projection!r} axes (fig.add_subplot(projection={projection!r})), got {[a.name for a in axes]}."
+        raise ValueError(msg)
+    return axes[0].figure, axes
+
+
+def to_hex(color):
+    """``'#rrggbb'`` (or ``'#rrggbbaa'`` for four channels) for a uint8 colour."""
+    return "#" + "".join(f"{int(v):02x}" for v in color)
+
+
+def _kb(n_bytes):
+    return f"{n_bytes / 1000:.1f} kB"
+
+
+def _psnr_text(value):
+    return "exact" if math.isinf(value) else f"{value:.1f} dB"
+
+
+def _distinct_colors(image):
+    pixels = image.reshape(-1, image.shape[2])
+    return len(np.unique(pixels, axis=0))
+
+
+def _composite(image):
+    """RGB uint8 for display: RGBA is blended over a light checkerboard, RGB is returned as is."""
+    if image.shape[2] == 3:
+        return image
+    height, width = image.shape[:2]
+    cell = max(4, max(height, width) // 32)
+    yy, xx = np.indices((height, width))
+    checker = np.where(((yy // cell) + (xx // cell)) % 2 == 0, _CHECKER_LIGHT, _CHECKER_DARK)
+    alpha = image[..., 3:4].astype(np.float64) / 255.0
+    return to_uint8(image[..., :3] * alpha + checker[..., None] * (1.0 - alpha))
+
+
+def _show_image(ax, image, title):
+    ax.imshow(_composite(image))
+    ax.set_title(title)
+    ax.set_axis_off()
+
+
+# ---------------------------------------------------------------------------------------------
+# Palette
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32):
+    """Draw a palette as a grid of swatches, labelled with hex codes and shares of pixels.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+    counts : array_like of shape (k,), optional
+        Pixels per palette colour (e.g. ``np.bincount(labels.ravel())``); shown as a percentage
+        under each hex code.
+    ax : matplotlib Axes, optional
+    max_columns : int, default 16
+        Swatches per row.
+    label_max : int, default 32
+        Hex codes are written on the swatches only up to this many colours (beyond, they would
+        not fit).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    palette = _check_palette(palette)
+    k, n_ch = palette.shape
+    if counts is not None:
+        counts = np.asarray(counts, dtype=np.float64)
+        if counts.shape != (k,):
+            msg = f"counts must have one entry per palette colour, shape ({k},), got shape {counts.shape}."
+            raise ValueError(msg)
+    ncols = min(k, max_columns)
+    nrows = math.ceil(k / ncols)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * ncols), 0.8 * nrows + 0.7), layout="constrained")
+    fig = ax.figure
+    cell = 16
+    swatches = np.zeros((nrows * ncols, n_ch), np.uint8)
+    swatches[:k] = palette
+    if n_ch == 3:
+        swatches[k:] = 255  # empty cells: white
+    grid = swatches.reshape(nrows, ncols, 1, 1, n_ch)
+    grid = np.broadcast_to(grid, (nrows, ncols, cell, cell, n_ch)).transpose(0, 2, 1, 3, 4)
+    grid = np.ascontiguousarray(grid).reshape(nrows * cell, ncols * cell, n_ch)
+    ax.imshow(_composite(grid), interpolation="nearest", extent=(0, ncols, nrows, 0))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if k <= label_max:
+        share = None if counts is None else counts / max(counts.sum(), 1.0)
+        lum = palette[:, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+        if n_ch == 4:  # seen over the light checkerboard
+            a = palette[:, 3] / 255.0
+            lum = lum * a + 230.0 * (1.0 - a)
+        for i, color in enumerate(palette):
+            row, col = divmod(i, ncols)
+            text = to_hex(color)
+            if share is not None:
+                text += f"\n{share[i]:.1%}"
+            ax.text(
+                col + 0.5,
+                row + 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="black" if lum[i] > 128 else "white",
+            )
+    title = f"Palette, k = {k} colour{'s' if k != 1 else ''}"
+    if counts is not None:
+        title += " (share of pixels under each)" if k <= label_max else ""
+    ax.set_title(title)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour scatter plots
+# ---------------------------------------------------------------------------------------------
+
+
+def _scatter_rgb(ax, positions, colors, title, size):
+    ax.scatter(
+        positions[:, 0],
+        positions[:, 1],
+        positions[:, 2],
+        c=colors.astype(np.float64) / 255.0,
+        s=size,
+        depthshade=False,  # keep the true colours
+        linewidths=0,
+    )
+    ax.set_xlim(0, 255)
+    ax.set_ylim(0, 255)
+    ax.set_zlim(0, 255)
+    ticks = [0, 128, 255]
+    ax.set_xticks(ticks)
+    ax.set_yticks(ticks)
+    ax.set_zticks(ticks)
+    ax.set_xlabel("red")
+    ax.set_ylabel("green")
+    ax.set_zlabel("blue", labelpad=14)
+    ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels inside the panel
+    ax.set_title(title)
+
+
+def plot_color_scatter(image, quantized=None, *, palette=None, n_samples=3000, random_state=0, ax=None):
+    """Pixels as points in 3-D RGB space, each drawn in its own colour.
+
+    A fixed-seed random sample of the pixels is drawn (the same pixels in both panels). With
+    ``quantized``, a second panel shows the same pixels at the same places drawn in the colour
+    k-means gave them, so the clusters appear as regions of one colour; ``palette`` marks the k
+    centres (large crosses edged in black) on every panel.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        Fully transparent pixels (alpha 0) are left out; the others are drawn with their alpha.
+    quantized : ndarray of uint8, same shape as ``image``, optional
+    palette : ndarray of uint8, shape (k, 3) or (k, 4), optional
+        Fully transparent entries are not marked.
+    n_samples : int, default 3000
+        Pixels drawn (all of them when the image has fewer visible pixels).
+    random_state : int, default 0
+        Seed of the sample (``numpy.random.default_rng``).
+    ax : Axes3D or sequence of Axes3D, optional
+        One 3-D axes per panel (``fig.add_subplot(projection="3d")``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    image = _check_image(image)
+    if quantized is not None:
+        quantized = _check_image(quantized, "quantized")
+        if quantized.shape != image.shape:
+            msg = f"quantized must have the shape of image {image.shape}, got {quantized.shape}."
+            raise ValueError(msg)
+    if palette is not None:
+        palette = _check_palette(palette)
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+        msg = f"n_samples must be a positive integer, got {n_samples!r}."
+        raise ValueError(msg)
+    n_panels = 1 if quantized is None else 2
+    fig, axes = _axes_list(ax, n_panels, projection="3d", figsize=(5.5 * n_panels, 5.2))
+
+    n_ch = image.shape[2]
+    pixels = image.reshape(-1, n_ch)
+    visible = np.flatnonzero(pixels[:, 3] > 0) if n_ch == 4 else np.arange(len(pixels))
+    rng = np.random.default_rng(random_state)
+    n = min(n_samples, len(visible))
+    idx = np.sort(rng.choice(visible, size=n, replace=False))
+    size = 4.0 if n > 1000 else 12.0
+
+    k_text = "" if palette is None else f", k = {len(palette)} centres"
+    _scatter_rgb(axes[0], pixels[idx], pixels[idx], f"Original: {n:,} of {len(pixels):,} pixels{k_text}", size)
+    if quantized is not None:
+        q_pixels = quantized.reshape(-1, n_ch)[idx]
+        k = len(palette) if palette is not None else len(np.unique(q_pixels, axis=0))
+        _scatter_rgb(axes[1], pixels[idx], q_pixels, f"Each pixel in its palette colour, k = {k}", size)
+    if palette is not None:
+        shown = palette if palette.shape[1] == 3 else palette[palette[:, 3] > 0]
+        marker_size = max(30.0, 160.0 / math.sqrt(max(1, len(shown)) / 8))
+        for a in axes:
+            a.scatter(
+                shown[:, 0],
+                shown[:, 1],
+                shown[:, 2],
+                c=shown.astype(np.float64) / 255.0,
+                s=marker_size,
+                marker="X",
+                edgecolors="black",
+                linewidths=0.8,
+                depthshade=False,
+            )
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Images side by side and over k
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quantized_bytes=None, ax=None):
+    """The original and the quantized image side by side, with PSNR, SSIM and bytes in the titles.
+
+    Parameters
+    ----------
+    original, quantized : ndarray of uint8, shape (H, W, 3) or (H, W, 4), same shape
+    k : int, optional
+        Colours asked for; by default the number of distinct colours in ``quantized``.
+    original_bytes, quantized_bytes : int, optional
+        File sizes to show (e.g. ``file_size(path)`` and ``len(encode_palette_png(...))``).
+    ax : sequence of two Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    original = _check_image(original, "original")
+    quantized = _check_image(quantized, "quantized")
+    if quantized.shape != original.shape:
+        msg = f"quantized must have the shape of original {original.shape}, got {quantized.shape}."
+        raise ValueError(msg)
+    if k is None:
+        k = _distinct_colors(quantized)
+    height, width = original.shape[:2]
+    panel_w = 6.0
+    fig, axes = _axes_list(ax, 2, figsize=(2 * panel_w, panel_w * height / width + 1.0))
+    left = f"Original, {width}×{height}"
+    if original_bytes is not None:
+        left += f"\n{_kb(original_bytes)}"
+    right = f"k = {k}"
+    if quantized_bytes is not None:
+        right += f", {_kb(quantized_bytes)}"
+    right += f"\nPSNR {_psnr_text(psnr(original, quantized))}, SSIM {ssim(original, quantized):.3f}"
+    _show_image(axes[0], original, left)
+    _show_image(axes[1], quantized, right)
+    return fig
+
+
+def _result_image(value):
+    image = getattr(value, "image", value)
+    return _check_image(image, "each result")
+
+
+def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fig=None):
+    """A grid of the image quantized at several k, each titled with its k, PNG size and PSNR.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original (shown first when ``include_original``, and the reference for PSNR).
+    results : mapping of k to QuantizeResult or quantized image, or sequence of QuantizeResult
+        A :class:`~kmeans_compress.QuantizeResult` also gives the PNG size (encoded here
+        unless ``rows`` gives it); a bare image gives only PSNR.
+    rows : sequence of SweepRow, optional
+        Sweep records for the same k (from :func:`kmeans_compress.sweep.sweep`): their
+        ``png_bytes`` and ``psnr`` are used instead of being computed again.
+    ncols : int, default 4
+    include_original : bool, default True
+    fig : matplotlib Figure, optional
+        An empty figure to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    image = _check_image(image)
+    if not isinstance(results, Mapping):
+        results = {int(r.quantizer.n_colors): r for r in results}
+    if not results:
+        msg = "results must hold at least one quantized image."
+        raise ValueError(msg)
+    by_k = {int(r.k): r for r in rows} if rows is not None else {}
+    panels = [("original", image)] if include_original else []
+    panels += [(int(k), v) for k, v in results.items()]
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    height, width = image.shape[:2]
+    panel_w = 3.2
+    if fig is None:
+        fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * height / width + 1.0)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    for ax, (k, value) in zip(axes, panels):
+        if k == "original":
+            _show_image(ax, image, f"Original\n{_distinct_colors(image):,} colours")
+            continue
+        quantized = _result_image(value)
+        if quantized.shape != image.shape:
+            msg = f"the image for k = {k} has shape {quantized.shape}, expected {image.shape}."
+            raise ValueError(msg)
+        row = by_k.get(k)
+        if row is not None:
+            n_bytes, quality = row.png_bytes, row.psnr
+        else:
+            n_bytes = len(encode_palette_png(value.palette, value.labels)) if hasattr(value, "palette") else None
+            quality = psnr(image, quantized)
+        title = f"k = {k}\n"
+        title += (f"{_kb(n_bytes)}, " if n_bytes is not None else "") + f"PSNR {_psnr_text(quality)}"
+        _show_image(ax, quantized, title)
+    ks = ", ".join(str(k) for k in results)
+    fig.suptitle(f"Quantized at k = {ks}")
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Curves over k
+# ---------------------------------------------------------------------------------------------
+
+
+def plot_sweep_curves(rows, *, ax=None):
+    """Size and quality against k, and quality against size, from sweep records.
+
+    Three panels: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
+    PSNR (left axis) and SSIM (right axis) against k; PSNR against size with each point
+    labelled by its k, which shows where more colours stop paying. k is on a log-2 axis.
+    An infinite PSNR (exact image) is left out of the curves and said in the title.
+
+    Parameters
+    ----------
+    rows : sequence of SweepRow
+        From :func:`kmeans_compress.sweep.sweep` (fields ``k``, ``png_bytes``,
+        ``bits_per_pixel``, ``psnr``, ``ssim``).
+    ax : sequence of three Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = sorted(rows, key=lambda r: r.k)
+    if not rows:
+        msg = "rows must hold at least one sweep record."
+        raise ValueError(msg)
+    ks = np.array([r.k for r in rows], dtype=np.float64)
+    kb = np.array([r.png_bytes for r in rows], dtype=np.float64) / 1000.0
+    bpp_per_kb = rows[0].bits_per_pixel / kb[0] if kb[0] > 0 else 0.0
+    quality = np.array([r.psnr for r in rows], dtype=np.float64)
+    exact = ~np.isfinite(quality)
+    quality[exact] = np.nan
+    similarity = np.array([r.ssim for r in rows], dtype=np.float64)
+    k_range = f"k = {int(ks[0])}" if len(ks) == 1 else f"k = {int(ks[0])} to {int(ks[-1])}"
+
+    fig, (ax_size, ax_quality, ax_rd) = _axes_list(ax, 3, figsize=(15.0, 4.4))
+    base = 2 if ks.max() > ks.min() else 10
+    for a in (ax_size, ax_quality):
+        a.set_xscale("log", base=base)
+        a.set_xticks(ks, [str(int(k)) for k in ks])
+        a.minorticks_off()
+        a.set_xlabel("k (colours, log scale)")
+        a.grid(True, alpha=0.3)
+
+    ax_size.plot(ks, kb, "o-", color="tab:blue")
+    ax_size.set_ylabel("indexed PNG size (kB)")
+    if bpp_per_kb > 0:
+        sec = ax_size.secondary_yaxis("right", functions=(lambda x: x * bpp_per_kb, lambda y: y / bpp_per_kb))
+        sec.set_ylabel("bits per pixel")
+    ax_size.set_title(f"File size against k ({k_range})")
+
+    ax_quality.plot(ks, quality, "o-", color="tab:red", label="PSNR")
+    ax_quality.set_ylabel("PSNR (dB)", color="tab:red")
+    twin = ax_quality.twinx()
+    twin.plot(ks, similarity, "s--", color="tab:green", label="SSIM")
+    twin.set_ylabel("SSIM", color="tab:green")
+    lines = ax_quality.get_lines() + twin.get_lines()
+    ax_quality.legend(lines, [line.get_label() for line in lines], loc="lower right")
+    note = f"; exact (PSNR ∞) at k ≥ {int(ks[exact][0])}" if exact.any() else ""
+    ax_quality.set_title(f"Quality against k ({k_range}){note}")
+
+    ax_rd.plot(kb, quality, "o-", color="tab:purple")
+    for k, x, y in zip(ks, kb, quality):
+        if np.isfinite(y):
+            ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(4, -12), textcoords="offset points", fontsize=8)
+    ax_rd.set_xlabel("indexed PNG size (kB)")
+    ax_rd.set_ylabel("PSNR (dB)")
+    ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
+    ax_rd.grid(True, alpha=0.3)
+    ax_rd.set_title(f"Quality against size ({k_range})")
+    return fig

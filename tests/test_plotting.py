@@ -1,0 +1,362 @@
+"""Tests for kmeans_compress.plotting: tiny synthetic images whose figures are known by hand."""
+
+import math
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.collections import PathCollection  # noqa: E402
+
+from kmeans_compress import encode_palette_png, quantize  # noqa: E402
+from kmeans_compress.plotting import (  # noqa: E402
+    plot_color_scatter,
+    plot_k_grid,
+    plot_palette,
+    plot_side_by_side,
+    plot_sweep_curves,
+    to_hex,
+)
+from kmeans_compress.sweep import SweepRow  # noqa: E402
+
+RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
+
+
+@pytest.fixture(autouse=True)
+def _close_figures(monkeypatch, tmp_path):
+    """Every test: figures closed afterwards, plt.show never called, no file written."""
+
+    def no_show(*args, **kwargs):
+        raise AssertionError("plotting helpers must not call plt.show()")
+
+    monkeypatch.setattr(plt, "show", no_show)
+    monkeypatch.chdir(tmp_path)
+    yield
+    plt.close("all")
+    assert list(tmp_path.iterdir()) == [], "plotting helpers must not write files"
+
+
+def three_colors():
+    """4x4 image: left half red, top right green, bottom right blue."""
+    image = np.zeros((4, 4, 3), np.uint8)
+    image[:, :2] = RED
+    image[:2, 2:] = GREEN
+    image[2:, 2:] = BLUE
+    return image
+
+
+def distinct_pixels(height=30, width=40):
+    """Every pixel a different colour, so a drawn point's position tells which pixel it is."""
+    n = height * width
+    i = np.arange(n)
+    rgb = np.stack([i % 256, (i * 7) // 256 % 256, (i * 13) % 256], axis=1)
+    return rgb.astype(np.uint8).reshape(height, width, 3)
+
+
+def soft_rgba():
+    """8x8 RGBA: left half fully transparent *magenta* (RGB stored but invisible), right half
+    opaque blue except one half-transparent orange column."""
+    image = np.zeros((8, 8, 4), np.uint8)
+    image[:, :4] = (255, 0, 255, 0)
+    image[:, 4:] = (0, 0, 255, 255)
+    image[:, 4] = (255, 128, 0, 128)
+    return image
+
+
+def scatter_points(ax, index=0):
+    """(positions (n, 3), face colours (n, 4)) of a scatter collection of a 3-D axes, in the
+    order they were given (the 3-D collection's own getter reorders them by depth)."""
+    coll = ax.collections[index]
+    xs, ys, zs = coll._offsets3d
+    positions = np.column_stack([np.asarray(xs), np.asarray(ys), np.asarray(zs)])
+    return positions, PathCollection.get_facecolor(coll)
+
+
+# -- to_hex ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("color", "expected"),
+    [((255, 0, 16), "#ff0010"), ((0, 0, 0, 128), "#00000080")],
+    ids=["rgb", "rgba"],
+)
+def test_to_hex(color, expected):
+    assert to_hex(np.array(color, np.uint8)) == expected
+
+
+# -- plot_palette ---------------------------------------------------------------------------------
+
+
+def test_palette_swatches_are_the_palette_colours_with_hex_and_share():
+    palette = np.array([RED, GREEN, BLUE], np.uint8)
+    fig = plot_palette(palette, counts=[2, 1, 1])
+    assert len(fig.axes) == 1
+    ax = fig.axes[0]
+    shown = np.asarray(ax.images[0].get_array())
+    cell = shown.shape[1] // 3
+    centres = shown[cell // 2, [cell // 2, cell + cell // 2, 2 * cell + cell // 2]]
+    np.testing.assert_array_equal(centres, palette)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts == ["#ff0000\n50.0%", "#00ff00\n25.0%", "#0000ff\n25.0%"]
+    assert "k = 3" in ax.get_title()
+
+
+def test_palette_large_k_is_a_grid_without_labels():
+    palette = np.arange(40 * 3, dtype=np.uint8).reshape(40, 3)
+    fig = plot_palette(palette, max_columns=16, label_max=32)
+    ax = fig.axes[0]
+    assert len(ax.texts) == 0
+    assert ax.images[0].get_array().shape[:2] == (3 * 16, 16 * 16)  # 3 rows of 16 swatches, 16 px each
+    assert "k = 40" in ax.get_title()
+
+
+def test_palette_rgba_is_drawn_over_a_checkerboard():
+    palette = np.array([(255, 0, 0, 255), (0, 0, 0, 0)], np.uint8)
+    fig = plot_palette(palette)
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    assert shown.shape[2] == 3
+    np.testing.assert_array_equal(shown[:16, :16].reshape(-1, 3), np.tile([255, 0, 0], (256, 1)))
+    transparent = shown[:16, 16:].reshape(-1, 3)
+    assert {tuple(c) for c in transparent} == {(255, 255, 255), (204, 204, 204)}
+
+
+def test_palette_draws_on_given_axes():
+    fig, ax = plt.subplots()
+    assert plot_palette(np.array([RED], np.uint8), ax=ax) is fig
+    assert "k = 1 colour" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("palette", "counts", "match"),
+    [
+        (np.zeros((3, 2), np.uint8), None, r"palette must be .* got dtype uint8 and shape \(3, 2\)"),
+        (np.zeros((3, 3), np.float64), None, "got dtype float64"),
+        (np.zeros((3, 3), np.uint8), [1, 2], r"one entry per palette colour, shape \(3,\), got shape \(2,\)"),
+    ],
+    ids=["two-channels", "float", "counts-length"],
+)
+def test_palette_rejects_bad_input(palette, counts, match):
+    with pytest.raises(ValueError, match=match):
+        plot_palette(palette, counts=counts)
+
+
+# -- plot_color_scatter ---------------------------------------------------------------------------
+
+
+def test_scatter_draws_a_sample_of_pixels_in_their_own_colours():
+    image = distinct_pixels()
+    fig = plot_color_scatter(image, n_samples=500, random_state=0)
+    assert len(fig.axes) == 1 and fig.axes[0].name == "3d"
+    positions, colors = scatter_points(fig.axes[0])
+    assert len(positions) == len(colors) == 500
+    np.testing.assert_allclose(colors[:, :3] * 255, positions, atol=1e-6)  # each point in its own colour
+    np.testing.assert_allclose(colors[:, 3], 1.0)
+    pixel_set = {tuple(p) for p in image.reshape(-1, 3).tolist()}
+    assert {tuple(p) for p in positions.astype(int).tolist()} <= pixel_set
+    assert len({tuple(p) for p in positions.tolist()}) == 500  # drawn without replacement
+    title = fig.axes[0].get_title()
+    assert "500 of 1,200 pixels" in title
+
+
+def test_scatter_sample_is_fixed_by_the_seed():
+    image = distinct_pixels()
+    first = scatter_points(plot_color_scatter(image, n_samples=200, random_state=3).axes[0])[0]
+    again = scatter_points(plot_color_scatter(image, n_samples=200, random_state=3).axes[0])[0]
+    other = scatter_points(plot_color_scatter(image, n_samples=200, random_state=4).axes[0])[0]
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_scatter_before_after_with_centres():
+    image = three_colors()
+    result = quantize(image, 2, random_state=0)
+    fig = plot_color_scatter(image, result.image, palette=result.palette, n_samples=3000)
+    assert len(fig.axes) == 2
+    before, after = fig.axes
+    pos_before, col_before = scatter_points(before)
+    pos_after, col_after = scatter_points(after)
+    assert len(pos_before) == len(pos_after) == 16  # fewer pixels than asked: all of them
+    np.testing.assert_array_equal(pos_before, pos_after)  # same pixels, same places
+    np.testing.assert_allclose(col_before[:, :3] * 255, pos_before, atol=1e-6)
+    # after: each point in the palette colour its pixel was given
+    lookup = {tuple(p): tuple(q) for p, q in zip(image.reshape(-1, 3).tolist(), result.image.reshape(-1, 3).tolist())}
+    expected = np.array([lookup[tuple(p)] for p in pos_before.astype(int).tolist()]) / 255
+    np.testing.assert_allclose(col_after[:, :3], expected, atol=1e-6)
+    for ax in fig.axes:  # the k centres, marked on both panels in their own colours
+        centres, colors = scatter_points(ax, 1)
+        np.testing.assert_array_equal(centres, result.palette)
+        np.testing.assert_allclose(colors[:, :3], result.palette / 255, atol=1e-6)
+    assert "k = 2" in after.get_title()
+    assert "k = 2" in before.get_title()
+    assert [before.get_xlabel(), before.get_ylabel(), before.get_zlabel()] == ["red", "green", "blue"]
+
+
+def test_scatter_accepts_rgba_drops_transparent_pixels_and_draws_with_alpha():
+    image = soft_rgba()
+    result = quantize(image, 2, random_state=0)
+    fig = plot_color_scatter(image, result.image, palette=result.palette, n_samples=1000)
+    positions, colors = scatter_points(fig.axes[0])
+    assert len(positions) == 32  # the 32 fully transparent pixels are left out
+    assert not any((p == [255, 0, 255]).all() for p in positions)  # their stored magenta never appears
+    alphas = sorted(set(np.round(colors[:, 3] * 255).astype(int).tolist()))
+    assert alphas == [128, 255]
+    assert "32 of 64 pixels" in fig.axes[0].get_title()
+
+
+def test_scatter_draws_on_given_3d_axes():
+    fig = plt.figure()
+    axes = [fig.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
+    image = three_colors()
+    assert plot_color_scatter(image, image, ax=axes) is fig
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_samples": 0}, "n_samples must be a positive integer, got 0"),
+        ({"quantized": np.zeros((2, 2, 3), np.uint8)}, r"quantized must have the shape of image \(4, 4, 3\)"),
+        ({"ax": "2d"}, "must be '3d' axes"),
+        ({"ax": "two"}, "ax must be 1 axes for this figure, got 2"),
+    ],
+    ids=["n-samples", "shape", "not-3d", "count"],
+)
+def test_scatter_rejects_bad_input(kwargs, match):
+    if kwargs.get("ax") == "2d":
+        kwargs["ax"] = plt.subplots()[1]
+    elif kwargs.get("ax") == "two":
+        fig = plt.figure()
+        kwargs["ax"] = [fig.add_subplot(1, 2, i + 1, projection="3d") for i in range(2)]
+    with pytest.raises(ValueError, match=match):
+        plot_color_scatter(three_colors(), **kwargs)
+
+
+# -- plot_side_by_side -----------------------------------------------------------------------------
+
+
+def test_side_by_side_titles_carry_k_quality_and_bytes():
+    image = distinct_pixels(16, 16)
+    result = quantize(image, 4, random_state=0)
+    fig = plot_side_by_side(image, result.image, k=4, original_bytes=12345, quantized_bytes=678)
+    assert len(fig.axes) == 2
+    left, right = (ax.get_title() for ax in fig.axes)
+    assert "Original, 16×16" in left and "12.3 kB" in left
+    assert right.startswith("k = 4, 0.7 kB") and "PSNR" in right and "SSIM" in right
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), result.image)
+
+
+def test_side_by_side_exact_result_and_default_k():
+    image = three_colors()
+    fig = plot_side_by_side(image, image)
+    right = fig.axes[1].get_title()
+    assert right.startswith("k = 3")
+    assert "PSNR exact" in right and "SSIM 1.000" in right
+
+
+def test_side_by_side_accepts_rgba():
+    image = soft_rgba()
+    fig = plot_side_by_side(image, image.copy())
+    shown = np.asarray(fig.axes[0].images[0].get_array())
+    assert shown.shape == (8, 8, 3)  # composited over the checkerboard
+    np.testing.assert_array_equal(shown[:, 5], np.tile([0, 0, 255], (8, 1)))  # opaque blue stays blue
+    assert {tuple(c) for c in shown[:, :4].reshape(-1, 3).tolist()} <= {(255, 255, 255), (204, 204, 204)}
+
+
+def test_side_by_side_rejects_mismatched_shapes():
+    with pytest.raises(ValueError, match=r"quantized must have the shape of original \(4, 4, 3\), got \(4, 4, 4\)"):
+        plot_side_by_side(three_colors(), np.zeros((4, 4, 4), np.uint8))
+
+
+# -- plot_k_grid -----------------------------------------------------------------------------------
+
+
+def test_k_grid_one_panel_per_k_plus_original():
+    image = distinct_pixels(12, 16)
+    results = {k: quantize(image, k, random_state=0) for k in (2, 4, 8)}
+    fig = plot_k_grid(image, results, ncols=2)
+    assert len(fig.axes) == 4  # 2 x 2: original + 3 values of k
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("Original")
+    for title, (k, result) in zip(titles[1:], results.items()):
+        n_bytes = len(encode_palette_png(result.palette, result.labels))
+        assert title.startswith(f"k = {k}\n{n_bytes / 1000:.1f} kB, PSNR ")
+    assert "k = 2, 4, 8" in fig._suptitle.get_text()
+
+
+def test_k_grid_takes_sizes_and_psnr_from_sweep_rows_and_hides_spare_axes():
+    image = three_colors()
+    results = {1: quantize(image, 1).image, 3: quantize(image, 3)}
+    rows = [
+        SweepRow(k=1, n_colors=1, inertia=0, mse=1, psnr=12.34, ssim=0.5, png_bytes=4321, bits_per_pixel=1, ratio=1, seconds=0),
+        SweepRow(k=3, n_colors=3, inertia=0, mse=0, psnr=math.inf, ssim=1, png_bytes=99, bits_per_pixel=1, ratio=1, seconds=0),
+    ]
+    fig = plot_k_grid(image, results, rows=rows, ncols=2, include_original=False)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == ["k = 1\n4.3 kB, PSNR 12.3 dB", "k = 3\n0.1 kB, PSNR exact"]
+
+
+def test_k_grid_accepts_a_list_of_results_and_rgba():
+    image = soft_rgba()
+    fig = plot_k_grid(image, [quantize(image, 2), quantize(image, 3)], ncols=3)
+    assert len(fig.axes) == 3
+    assert [ax.get_title().split("\n")[0] for ax in fig.axes[1:]] == ["k = 2", "k = 3"]
+    assert fig.axes[1].images[0].get_array().shape == (8, 8, 3)
+
+
+def test_k_grid_rejects_empty_and_mismatched():
+    image = three_colors()
+    with pytest.raises(ValueError, match="at least one quantized image"):
+        plot_k_grid(image, {})
+    with pytest.raises(ValueError, match=r"the image for k = 2 has shape \(2, 2, 3\)"):
+        plot_k_grid(image, {2: np.zeros((2, 2, 3), np.uint8)})
+
+
+# -- plot_sweep_curves -----------------------------------------------------------------------------
+
+
+def make_rows(psnrs=(20.0, 25.0, 30.0)):
+    return [
+        SweepRow(
+            k=k,
+            n_colors=k,
+            inertia=1e6 / k,
+            mse=1.0,
+            psnr=p,
+            ssim=0.5 + 0.1 * i,
+            png_bytes=1000 * (i + 1),
+            bits_per_pixel=0.5 * (i + 1),
+            ratio=10.0 / (i + 1),
+            seconds=0.1,
+        )
+        for i, (k, p) in enumerate(zip((8, 2, 4), (psnrs[2], psnrs[0], psnrs[1])))
+    ]
+
+
+def test_sweep_curves_plot_the_rows_against_k():
+    fig = plot_sweep_curves(make_rows())
+    ax_size, ax_quality, ax_rd = fig.axes[:3]
+    assert len(fig.axes) == 4  # three panels and the SSIM twin axis
+    x, y = ax_size.get_lines()[0].get_data()
+    np.testing.assert_array_equal(x, [2, 4, 8])  # sorted by k
+    np.testing.assert_allclose(y, [2.0, 3.0, 1.0])  # kB
+    np.testing.assert_allclose(ax_quality.get_lines()[0].get_ydata(), [20.0, 25.0, 30.0])
+    np.testing.assert_allclose(fig.axes[3].get_lines()[0].get_ydata(), [0.6, 0.7, 0.5])
+    assert [t.get_text() for t in ax_rd.texts] == ["k=2", "k=4", "k=8"]
+    for ax in (ax_size, ax_quality, ax_rd):
+        assert "k = 2 to 8" in ax.get_title()
+        assert ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_sweep_curves_leave_out_infinite_psnr_and_say_so():
+    fig = plot_sweep_curves(make_rows(psnrs=(20.0, 25.0, math.inf)))
+    y = fig.axes[1].get_lines()[0].get_ydata()
+    assert np.isnan(y[-1])
+    assert "exact (PSNR ∞) at k ≥ 8" in fig.axes[1].get_title()
+
+
+def test_sweep_curves_draw_on_given_axes_and_reject_empty():
+    fig, axes = plt.subplots(1, 3)
+    assert plot_sweep_curves(make_rows(), ax=axes) is fig
+    with pytest.raises(ValueError, match="at least one sweep record"):
+        plot_sweep_curves([])
