@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import statistics
 import sys
 import time
@@ -67,13 +68,25 @@ def synthetic_gradient(height=256, width=512):
 
 
 def collect_images(corpus, project_images):
-    """(name, kind, image) for the corpus photos, the project's images and the gradient."""
-    out = []
-    for path in sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []:
-        out.append((path.name, "photo", load_image(path)))
-    for path in sorted(Path(project_images).glob("*.png")):
+    """(name, kind, image) for the corpus photos, the project's images and the gradient.
+
+    An image whose pixels equal one already listed (``images/parrots.png`` is the corpus's
+    ``kodim23.png``) is skipped, so that no photo counts twice in the means.
+    """
+    out, seen = [], {}
+    paths = sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []
+    paths += sorted(Path(project_images).glob("*.png"))
+    for path in paths:
         image = load_image(path)
-        kind = "photo" if path.stem == "parrots" else ("rgba" if image.shape[2] == 4 else "graphic")
+        key = hashlib.sha256(str(image.shape).encode() + image.tobytes()).hexdigest()
+        if key in seen:
+            print(f"note: {path.name} has the same pixels as {seen[key]}; skipped", file=sys.stderr)
+            continue
+        seen[key] = path.name
+        if path.parent == Path(corpus) or path.stem == "parrots":
+            kind = "photo"
+        else:
+            kind = "rgba" if image.shape[2] == 4 else "graphic"
         out.append((path.name, kind, image))
     out.append(("gradient (synthetic)", "gradient", synthetic_gradient()))
     return out

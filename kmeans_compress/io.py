@@ -350,7 +350,7 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
         msg = f"palette must be a uint8 array of shape (k, 3) or (k, 4), got {palette.dtype} {palette.shape}."
         raise ValueError(msg)
     k = palette.shape[0]
-    bits = png_bit_depth(k)
+    png_bit_depth(k)  # validates k; Pillow derives the same depth from the palette length
     if labels.ndim != 2 or labels.size == 0:
         msg = f"labels must be a non-empty 2-D array, got shape {labels.shape}."
         raise ValueError(msg)
@@ -362,9 +362,9 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
     im.putpalette(palette[:, :3].tobytes(), rawmode="RGB")
     if oxipng is not None:  # a fast first pass: oxipng recompresses the image data anyway
-        params = {"compress_level": 1, "bits": bits}
+        params = {"compress_level": 1}
     else:
-        params = {"optimize": True, "compress_level": compress_level, "bits": bits}
+        params = {"optimize": True, "compress_level": compress_level}
     if palette.shape[1] == 4:
         alpha = palette[:, 3]
         opaque_tail = len(alpha)

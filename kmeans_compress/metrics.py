@@ -238,22 +238,26 @@ def _composite(pixels, bg):
 
 
 def _delta_e_sum_pairs(ref, tst, bg):
-    """Sum of ΔE00 over the pixels of a band, computed once per distinct (reference, test) pair."""
+    """Sum of ΔE00 over the pixels of a band, computed once per distinct (reference, test) pair.
+
+    Lab is computed once per distinct colour on each side (a quantized image has only k).
+    """
     n_ch = ref.shape[-1]
-    bits = 8 * n_ch
+    bits = np.uint64(8 * n_ch)
     shifts = np.arange(n_ch - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
     a = (ref.reshape(-1, n_ch).astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
     b = (tst.reshape(-1, n_ch).astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
-    pairs, counts = np.unique((a << np.uint64(bits)) | b, return_counts=True)
-    mask = np.uint64((1 << bits) - 1)
+    pairs, counts = np.unique((a << bits) | b, return_counts=True)
+    del a, b
 
-    def unpack(codes):
-        return ((codes[:, None] >> shifts) & np.uint64(0xFF)).astype(np.uint8)
+    def lab_of(codes):
+        colors, inverse = np.unique(codes, return_inverse=True)
+        pixels = ((colors[:, None] >> shifts) & np.uint64(0xFF)).astype(np.uint8)
+        return srgb_to_lab(_composite(pixels, bg)[:, None, :])[:, 0][inverse.reshape(-1)]
 
-    col_a = _composite(unpack(pairs >> np.uint64(bits)), bg)
-    col_b = _composite(unpack(pairs & mask), bg)
-    de = _ciede2000(srgb_to_lab(col_a[:, None, :]), srgb_to_lab(col_b[:, None, :]))[:, 0]
-    return float(np.dot(de, counts))
+    lab_a = lab_of(pairs >> bits)
+    lab_b = lab_of(pairs & np.uint64((1 << int(bits)) - 1))
+    return float(np.dot(_ciede2000(lab_a, lab_b), counts))
 
 
 def smooth_image(image, *, sigma=1.0):

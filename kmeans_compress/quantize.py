@@ -24,6 +24,9 @@ from .dither import floyd_steinberg
 
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
 
+# Palette alphas at or above this become 255 (see KMeansQuantizer.fit).
+_OPAQUE_SNAP = 250
+
 # Above this many pixels, RGB colours are counted with a 2**24-bin bincount instead of a sort.
 _BINCOUNT_MIN_PIXELS = 1 << 21
 # The KMeans fit runs on a reduced histogram only above this many distinct colours (below it
@@ -270,7 +273,10 @@ class KMeansQuantizer:
     Attributes
     ----------
     palette_ : ndarray of uint8, shape (n_colors_, C)
-        The colours used (C is 3, or 4 for an image with alpha), ordered by luminance.
+        The colours used (C is 3, or 4 for an image with alpha), ordered by luminance. With
+        alpha, fully transparent pixels keep an exact ``(0, 0, 0, 0)`` entry (when
+        ``n_colors >= 2``) and palette alphas of 250 or more are rounded to 255, so that
+        transparent areas stay fully transparent and opaque areas fully opaque.
     n_colors_ : int
         Colours actually used, at most ``n_colors`` (fewer when the image has fewer distinct
         colours, or when two centres round to the same 8-bit colour).
@@ -361,6 +367,10 @@ class KMeansQuantizer:
             )
             palette = features_to_colors(centres, self.color_space)
             palette = np.vstack([hist.colors[clear], palette])
+            if hist.n_channels == 4:
+                # A centre that mixes opaque pixels with a few edge pixels lands just below 255;
+                # within 2% of opaque it is made opaque, so opaque areas stay opaque.
+                palette[palette[:, 3] >= _OPAQUE_SNAP, 3] = 255
             if clear.any():
                 search = None  # it indexes the other colours only
         self._set_palette(hist, features, palette, search)
