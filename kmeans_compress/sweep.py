@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 from .io import encode_palette_png, load_image
-from .metrics import bits_per_pixel, compression_ratio, mse, psnr, ssim
+from .metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr, ssim
 from .quantize import ColorHistogram, KMeansQuantizer
 
 __all__ = [
@@ -99,6 +99,9 @@ class SweepRow:
         encoder. None for images with alpha (median cut handles RGB only).
     mediancut_psnr, mediancut_ssim : float or None
         Quality of the median-cut image.
+    delta_e : float or None
+        Mean CIEDE2000 colour difference, pixel by pixel (:func:`~kmeans_compress.delta_e`);
+        filled by :class:`ImageSweep`.
     """
 
     k: int
@@ -119,6 +122,7 @@ class SweepRow:
     mediancut_bytes: int | None = None
     mediancut_psnr: float | None = None
     mediancut_ssim: float | None = None
+    delta_e: float | None = None
 
     def to_dict(self):
         """Plain dict (an infinite PSNR becomes None, so that it is valid JSON)."""
@@ -301,8 +305,10 @@ class ImageSweep:
             png_bytes=len(data),
             bits_per_pixel=bits_per_pixel(len(data), self.n_pixels),
             ratio=ratio,
-            seconds=time.perf_counter() - start,
+            seconds=0.0,
+            delta_e=delta_e(self.image, quantized),
         )
+        row.seconds = time.perf_counter() - start
         if self.compare:
             self._add_comparisons(row)
         if self.keep_quantizers:
@@ -739,6 +745,7 @@ _TABLE = [
     ("used", "n_colors", "d"),
     ("PSNR", "psnr", ".2f"),
     ("SSIM", "ssim", ".4f"),
+    ("dE00", "delta_e", ".2f"),
     ("bytes", "png_bytes", ",d"),
     ("bpp", "bits_per_pixel", ".3f"),
     ("ratio", "ratio", ".2f"),

@@ -5,7 +5,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from kmeans_compress import delta_e, smooth_image
+from kmeans_compress import delta_e, quantize, smooth_image
 from kmeans_compress import metrics as metrics_mod
 from kmeans_compress.colorspace import linear_to_srgb, srgb_to_linear
 
@@ -121,3 +121,14 @@ def test_smooth_image_validation():
         smooth_image(np.zeros((2, 2, 3)))
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got -2"):
         smooth_image(np.zeros((2, 2, 3), np.uint8), sigma=-2)
+
+
+def test_sweep_rows_carry_delta_e(gradient):
+    from kmeans_compress.sweep import format_table, sweep
+
+    rows = sweep(gradient, [2, 8])
+    for row in rows:
+        quantized = quantize(gradient, row.k).image
+        assert row.delta_e == pytest.approx(delta_e(gradient, quantized), rel=1e-12)
+    assert rows[1].delta_e < rows[0].delta_e
+    assert "dE00" in format_table(rows).splitlines()[0]
