@@ -193,3 +193,21 @@ def test_usage_errors(argv, message, capsys):
 def test_glob_matching_nothing_fails(tmp_path, capsys):
     assert main([str(tmp_path / "*.png")]) == 1
     assert "no files match" in capsys.readouterr().err
+
+
+def test_one_file_sweep_across_processes_matches_serial(photo, capsys):
+    assert main([str(photo), "--sweep", "2,5,3", "--json", "--jobs", "1"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main([str(photo), "--sweep", "2,5,3", "--json", "--jobs", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    for row in serial["rows"] + parallel["rows"]:
+        row.pop("seconds")
+    assert parallel == serial and [r["k"] for r in serial["rows"]] == [2, 5, 3]
+
+
+def test_one_file_sweep_across_processes_reports_a_bad_file_once(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert main([str(bad), "--sweep", "2,4", "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.png" in err
