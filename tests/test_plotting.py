@@ -17,6 +17,7 @@ from kmeans_compress.plotting import (  # noqa: E402
     plot_palette,
     plot_side_by_side,
     plot_sweep_curves,
+    plot_variants,
     to_hex,
 )
 from kmeans_compress.sweep import SweepRow  # noqa: E402
@@ -310,6 +311,56 @@ def test_k_grid_rejects_empty_and_mismatched():
         plot_k_grid(image, {})
     with pytest.raises(ValueError, match=r"the image for k = 2 has shape \(2, 2, 3\)"):
         plot_k_grid(image, {2: np.zeros((2, 2, 3), np.uint8)})
+
+
+# -- plot_variants ---------------------------------------------------------------------------------
+
+
+def test_variants_titles_carry_label_bytes_and_measures():
+    image = distinct_pixels(12, 16)
+    variants = {"rgb": quantize(image, 4), "oklab": quantize(image, 4, color_space="oklab")}
+    fig = plot_variants(image, variants, ncols=3)
+    assert len(fig.axes) == 3
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("Original")
+    for title, (label, result) in zip(titles[1:], variants.items()):
+        n_bytes = len(encode_palette_png(result.palette, result.labels))
+        assert title.startswith(f"{label}: {n_bytes / 1000:.1f} kB\nPSNR ")
+        assert "SSIM" in title and "ΔE00" in title
+
+
+def test_variants_use_given_measures_and_start_each_full_row_with_the_original():
+    image = three_colors()
+    variants = {name: quantize(image, 2) for name in ("a", "b", "c", "d")}
+    measures = {name: {"png_bytes": 1500, "psnr": 30.0, "ssim": 0.5, "delta_e": 1.25} for name in variants}
+    fig = plot_variants(image, variants, measures=measures, ncols=3, title="k = 2")
+    assert fig._suptitle.get_text() == "k = 2: 4 variants"
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
+    assert titles == ["Original", "a: 1.5 kB", "b: 1.5 kB", "Original", "c: 1.5 kB", "d: 1.5 kB"]
+    assert fig.axes[1].get_title() == "a: 1.5 kB\nPSNR 30.0 dB, SSIM 0.500, ΔE00 1.25"
+
+
+def test_variants_zoom_shows_a_crop_and_accepts_rgba():
+    image = soft_rgba()
+    fig = plot_variants(image, {"k = 2": quantize(image, 2).image}, zoom=(0, 0.5, 0.5, 1.0))
+    shown = np.asarray(fig.axes[1].images[0].get_array())
+    assert shown.shape == (4, 4, 3)  # rows 0-4, columns 4-8, composited
+    assert "rows 0–4, columns 4–8" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"variants": {}}, "variants must be a non-empty mapping"),
+        ({"zoom": (0.5, 0, 0.5, 1)}, r"zoom must be \(top, left, bottom, right\) .* got \(0.5, 0, 0.5, 1\)"),
+        ({"variants": {"x": np.zeros((2, 2, 3), np.uint8)}}, r"the image for 'x' has shape \(2, 2, 3\)"),
+    ],
+    ids=["empty", "zoom", "shape"],
+)
+def test_variants_reject_bad_input(kwargs, match):
+    kwargs.setdefault("variants", {"same": three_colors()})
+    with pytest.raises(ValueError, match=match):
+        plot_variants(three_colors(), **kwargs)
 
 
 # -- plot_sweep_curves -----------------------------------------------------------------------------
