@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import glob
 import json
 import logging
@@ -30,6 +31,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -420,6 +422,7 @@ def _run_task(task, callback=None):
 
 def _init_worker():
     """Worker processes share the CPUs between them: one thread each for BLAS/OpenMP."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (see _pool)
     _quiet_pil_logger()
     try:
         from threadpoolctl import threadpool_limits
@@ -688,9 +691,21 @@ def _run_all(args, tasks):
     return _run_parallel(args, tasks, jobs)
 
 
+@contextlib.contextmanager
 def _pool(jobs):
+    """A process pool; on Ctrl-C (or any error) queued files are cancelled, not started.
+
+    Workers ignore Ctrl-C and finish the file they are on (writes are atomic, and a killed worker
+    could leave a temporary file behind), then exit.
+    """
     context = multiprocessing.get_context("spawn")  # never fork a process that has started OpenMP threads
-    return concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker)
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _run_sweep_parallel(args, task, jobs):
