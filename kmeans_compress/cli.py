@@ -250,6 +250,21 @@ def expand_inputs(inputs, *, recursive=False):
     return items, errors
 
 
+def _drop_output_clashes(items, k, out_dir):
+    """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
+    give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
+    the order in which parallel workers finish decides which one survives."""
+    kept, errors, taken = [], [], {}
+    for src, root in items:
+        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, _output_folder(src, root, out_dir))))
+        if dst in taken:
+            errors.append(f"{src}: its output {dst} is also the output of {taken[dst]}; skipped (use -o, or rename)")
+        else:
+            taken[dst] = src
+            kept.append((src, root))
+    return kept, errors
+
+
 def _output_folder(src, root, out_dir):
     """Folder of the output: ``out_dir`` (mirroring subfolders under a folder INPUT) or the input's."""
     if out_dir is None:
@@ -609,13 +624,15 @@ def main(argv=None):
         except OSError as exc:
             print(f"{PROG}: error: cannot create --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
-    for text in input_errors:
-        print(f"{PROG}: error: {text}", file=sys.stderr)
-
     mode = "sweep" if args.sweep is not None else "compress"
     k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
-    params = _quantizer_params(args)
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
+    if mode == "compress" and k != "auto" and not args.output:
+        items, clashes = _drop_output_clashes(items, k, args.out_dir)
+        input_errors += clashes
+    for text in input_errors:
+        print(f"{PROG}: error: {text}", file=sys.stderr)
+    params = _quantizer_params(args)
     tasks = [
         {
             "index": i,
