@@ -536,7 +536,7 @@ def _save_plot(results, path, compare):
     except ImportError:
         msg = "--plot needs matplotlib (pip install matplotlib)"
         raise OSError(msg) from None
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 5), layout="constrained")
     axes = fig.subplots(1, 2)
     for res in results:
         rows = sorted(res["rows"], key=lambda r: r.k)
@@ -573,7 +573,8 @@ def _save_plot(results, path, compare):
             ax.grid(True, alpha=0.3)
     axes[0].set_title("PSNR against size, k marked")
     axes[1].set_title("SSIM against size, k marked")
-    axes[1].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3 if compare else 2, fontsize=7)
     fig.savefig(path, dpi=120)
 
 
