@@ -250,6 +250,21 @@ def expand_inputs(inputs, *, recursive=False):
     return items, errors
 
 
+def _drop_output_clashes(items, k, out_dir):
+    """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
+    give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
+    the order in which parallel workers finish decides which one survives."""
+    kept, errors, taken = [], [], {}
+    for src, root in items:
+        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, _output_folder(src, root, out_dir))))
+        if dst in taken:
+            errors.append(f"{src}: its output {dst} is also the output of {taken[dst]}; skipped (use -o, or rename)")
+        else:
+            taken[dst] = src
+            kept.append((src, root))
+    return kept, errors
+
+
 def _output_folder(src, root, out_dir):
     """Folder of the output: ``out_dir`` (mirroring subfolders under a folder INPUT) or the input's."""
     if out_dir is None:
@@ -521,7 +536,7 @@ def _save_plot(results, path, compare):
     except ImportError:
         msg = "--plot needs matplotlib (pip install matplotlib)"
         raise OSError(msg) from None
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 5), layout="constrained")
     axes = fig.subplots(1, 2)
     for res in results:
         rows = sorted(res["rows"], key=lambda r: r.k)
@@ -558,7 +573,8 @@ def _save_plot(results, path, compare):
             ax.grid(True, alpha=0.3)
     axes[0].set_title("PSNR against size, k marked")
     axes[1].set_title("SSIM against size, k marked")
-    axes[1].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3 if compare else 2, fontsize=7)
     fig.savefig(path, dpi=120)
 
 
@@ -609,13 +625,15 @@ def main(argv=None):
         except OSError as exc:
             print(f"{PROG}: error: cannot create --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
-    for text in input_errors:
-        print(f"{PROG}: error: {text}", file=sys.stderr)
-
     mode = "sweep" if args.sweep is not None else "compress"
     k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
-    params = _quantizer_params(args)
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
+    if mode == "compress" and k != "auto" and not args.output:
+        items, clashes = _drop_output_clashes(items, k, args.out_dir)
+        input_errors += clashes
+    for text in input_errors:
+        print(f"{PROG}: error: {text}", file=sys.stderr)
+    params = _quantizer_params(args)
     tasks = [
         {
             "index": i,

@@ -211,3 +211,16 @@ def test_one_file_sweep_across_processes_reports_a_bad_file_once(tmp_path, capsy
     assert main([str(bad), "--sweep", "2,4", "--jobs", "2"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "bad.png" in err
+
+
+def test_two_inputs_with_the_same_output_name(tmp_path, capsys):
+    _photo(tmp_path / "a.png", 1)
+    Image.open(_photo(tmp_path / "x.png", 2)).save(tmp_path / "a.bmp")
+    out = tmp_path / "out"
+    status = main([str(tmp_path / "a.png"), str(tmp_path / "a.bmp"), "-k", "4", "--out-dir", str(out), "--force"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.count("\n") == 1 and "a.bmp" in captured.err and "also the output of" in captured.err
+    assert captured.out.splitlines()[0].startswith(str(tmp_path / "a.png"))
+    assert [p.name for p in out.iterdir()] == ["a-k4.png"]
+    assert Image.open(out / "a-k4.png").size == (56, 40)
