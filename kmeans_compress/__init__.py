@@ -24,6 +24,8 @@ from .io import (
 )
 from .metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
 from .quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
+# (the function sweep() stays in kmeans_compress.sweep: exporting it here would hide the submodule)
+from .sweep import ImageSweep, KChoice, SweepRow, choose_knee, smallest_k
 
 __version__ = "0.1.0"
 
@@ -31,12 +33,16 @@ __all__ = [
     "COLOR_SPACES",
     "ColorHistogram",
     "CompressionReport",
+    "ImageSweep",
     "InvalidImageError",
+    "KChoice",
     "KMeansQuantizer",
     "OutputExistsError",
     "QuantizeResult",
+    "SweepRow",
     "__version__",
     "bits_per_pixel",
+    "choose_knee",
     "compress_file",
     "compression_ratio",
     "delta_e",
@@ -51,6 +57,7 @@ __all__ = [
     "quantize",
     "raw_size",
     "save_palette_png",
+    "smallest_k",
     "smooth_image",
     "ssim",
 ]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import contextlib
 import glob
 import json
 import logging
@@ -30,6 +31,7 @@ import math
 import multiprocessing
 import os
 import re
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -163,7 +165,12 @@ def build_parser():
     batch = parser.add_argument_group("batches")
     batch.add_argument("-r", "--recursive", action="store_true", help="look for images in subfolders of folder INPUTs too")
     batch.add_argument(
-        "-j", "--jobs", type=_positive_int, default=None, help="parallel processes (default: the number of CPUs, or 1 when the inputs total under 1 MB)"
+        "-j",
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        help="parallel processes: across files, or across k for one file's --sweep (default: the number of "
+        "CPUs; 1 for small jobs, where starting workers would cost more than it saves)",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -243,6 +250,21 @@ def expand_inputs(inputs, *, recursive=False):
     return items, errors
 
 
+def _drop_output_clashes(items, k, out_dir):
+    """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
+    give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
+    the order in which parallel workers finish decides which one survives."""
+    kept, errors, taken = [], [], {}
+    for src, root in items:
+        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, _output_folder(src, root, out_dir))))
+        if dst in taken:
+            errors.append(f"{src}: its output {dst} is also the output of {taken[dst]}; skipped (use -o, or rename)")
+        else:
+            taken[dst] = src
+            kept.append((src, root))
+    return kept, errors
+
+
 def _output_folder(src, root, out_dir):
     """Folder of the output: ``out_dir`` (mirroring subfolders under a folder INPUT) or the input's."""
     if out_dir is None:
@@ -319,15 +341,36 @@ def _compress_task(task):
     return {"report": record, "line": line}
 
 
-def _sweep_task(task, callback=None):
-    from .sweep import ImageSweep, format_table, knee_k
+def _sweep_job(task):
+    from .sweep import ImageSweep
 
-    job = ImageSweep(task["src"], compare=task["compare"], random_state=task["seed"], **task["params"])
+    return ImageSweep(task["src"], compare=task["compare"], random_state=task["seed"], **task["params"])
+
+
+def _sweep_info(job):
+    return {
+        "width": job.image.shape[1],
+        "height": job.image.shape[0],
+        "n_distinct": job.n_distinct_colors,
+        "bytes_in": job.original_bytes,
+    }
+
+
+def _sweep_task(task, callback=None):
+    job = _sweep_job(task)
     rows = job.rows(task["ks"], callback=callback)
+    return _sweep_report(task, _sweep_info(job), rows)
+
+
+def _sweep_report(task, info, rows):
+    from .sweep import format_table, knee_k
+
     knee = knee_k(rows)
-    lines = [f"{task['src']}: {job.image.shape[1]}x{job.image.shape[0]}, {job.n_distinct_colors:,} distinct colours, "
-             f"{job.original_bytes:,} B", format_table(rows, compare=task["compare"])]
-    lines.append(f"knee (largest normalised PSNR minus normalised bytes): k={knee.k}")
+    lines = [
+        f"{task['src']}: {info['width']}x{info['height']}, {info['n_distinct']:,} distinct colours, {info['bytes_in']:,} B",
+        format_table(rows, compare=task["compare"]),
+        f"knee (largest normalised PSNR minus normalised bytes): k={knee.k}",
+    ]
     target = None
     if task["min_psnr"] is not None or task["min_ssim"] is not None:
         ok = [
@@ -337,16 +380,46 @@ def _sweep_task(task, callback=None):
             and (task["min_ssim"] is None or r.ssim >= task["min_ssim"])
         ]
         target = ok[0].k if ok else None
-        found = f"k={target}" if ok else "none"
-        lines.append(f"smallest swept k with {_target_text(task)}: {found}")
+        lines.append(f"smallest swept k with {_target_text(task)}: {'none' if target is None else f'k={target}'}")
     record = {
         "input": task["src"],
-        "bytes_in": job.original_bytes,
+        "bytes_in": info["bytes_in"],
         "knee_k": knee.k,
         "target_k": target,
         "rows": [r.to_dict() for r in rows],
     }
     return {"record": record, "rows": rows, "line": "\n".join(lines)}
+
+
+_WORKER_SWEEP = {}
+
+
+def _sweep_k_task(task, k):
+    """One k of a single-file sweep, in a worker; the image's histogram is built once per worker."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            key = (task["src"], task["seed"], task["compare"], tuple(sorted(task["params"].items())))
+            if key not in _WORKER_SWEEP:
+                _WORKER_SWEEP.clear()
+                _WORKER_SWEEP[key] = _sweep_job(task)
+            job = _WORKER_SWEEP[key]
+            out = {"row": job.row(k), "info": _sweep_info(job)}
+        except Exception as exc:  # noqa: BLE001 - reported in one line
+            out = {"error": _error_text(task["src"], exc)}
+    out["warnings"] = _warning_texts(caught)
+    return out
+
+
+def _warning_texts(caught):
+    seen, texts = set(), []
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            text = _one_line(w.message)
+            if text not in seen:
+                seen.add(text)
+                texts.append(text)
+    return texts
 
 
 def _run_task(task, callback=None):
@@ -357,20 +430,14 @@ def _run_task(task, callback=None):
             out = _sweep_task(task, callback) if task["mode"] == "sweep" else _compress_task(task)
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch; reported in one line
             out = {"error": _error_text(task["src"], exc)}
-    seen, texts = set(), []
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            text = _one_line(w.message)
-            if text not in seen:
-                seen.add(text)
-                texts.append(text)
-    out["warnings"] = texts
+    out["warnings"] = _warning_texts(caught)
     out["index"] = task["index"]
     return out
 
 
 def _init_worker():
     """Worker processes share the CPUs between them: one thread each for BLAS/OpenMP."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (see _pool)
     _quiet_pil_logger()
     try:
         from threadpoolctl import threadpool_limits
@@ -469,7 +536,7 @@ def _save_plot(results, path, compare):
     except ImportError:
         msg = "--plot needs matplotlib (pip install matplotlib)"
         raise OSError(msg) from None
-    fig = Figure(figsize=(11, 4.5), layout="constrained")
+    fig = Figure(figsize=(11, 5), layout="constrained")
     axes = fig.subplots(1, 2)
     for res in results:
         rows = sorted(res["rows"], key=lambda r: r.k)
@@ -506,7 +573,8 @@ def _save_plot(results, path, compare):
             ax.grid(True, alpha=0.3)
     axes[0].set_title("PSNR against size, k marked")
     axes[1].set_title("SSIM against size, k marked")
-    axes[1].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3 if compare else 2, fontsize=7)
     fig.savefig(path, dpi=120)
 
 
@@ -557,13 +625,15 @@ def main(argv=None):
         except OSError as exc:
             print(f"{PROG}: error: cannot create --out-dir {args.out_dir}: {_one_line(exc)}", file=sys.stderr)
             return EXIT_FAILED
-    for text in input_errors:
-        print(f"{PROG}: error: {text}", file=sys.stderr)
-
     mode = "sweep" if args.sweep is not None else "compress"
     k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
-    params = _quantizer_params(args)
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
+    if mode == "compress" and k != "auto" and not args.output:
+        items, clashes = _drop_output_clashes(items, k, args.out_dir)
+        input_errors += clashes
+    for text in input_errors:
+        print(f"{PROG}: error: {text}", file=sys.stderr)
+    params = _quantizer_params(args)
     tasks = [
         {
             "index": i,
@@ -597,19 +667,29 @@ def main(argv=None):
     return EXIT_FAILED if failures else EXIT_OK
 
 
-#: With the default --jobs, batches whose inputs total fewer bytes than this run in one process:
-#: starting a worker (a fresh interpreter importing scikit-learn) costs about a second.
-_SMALL_BATCH_BYTES = 1 << 20
+#: With the default --jobs, work estimated under this many pixel-fits (pixels x k-means fits)
+#: runs in one process: starting a worker (a fresh interpreter importing scikit-learn) costs
+#: about a second.
+_SMALL_WORK = 1 << 21
 
 
-def _total_bytes(tasks):
-    total = 0
-    for task in tasks:
-        try:
-            total += os.path.getsize(task["src"])
-        except OSError:
-            pass
-    return total
+def _pixels(path):
+    """Pixels of an image from its header (0 when unreadable; the task reports that later)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. a decompression-bomb warning: the task reports it
+            with Image.open(path) as im:
+                return im.size[0] * im.size[1]
+    except Exception:  # noqa: BLE001 - only an estimate
+        return 0
+
+
+def _fits(task):
+    if task["mode"] == "sweep":
+        return len(task["ks"])
+    return 8 if task["k"] == "auto" else 1
 
 
 def _run_all(args, tasks):
@@ -617,14 +697,67 @@ def _run_all(args, tasks):
         return []
     if args.jobs is None:
         jobs = os.cpu_count() or 1
-        if _total_bytes(tasks) < _SMALL_BATCH_BYTES:
+        if sum(_pixels(t["src"]) * _fits(t) for t in tasks) < _SMALL_WORK:
             jobs = 1
     else:
         jobs = args.jobs
+    if len(tasks) == 1 and tasks[0]["mode"] == "sweep" and jobs > 1 and len(tasks[0]["ks"]) > 1:
+        return _run_sweep_parallel(args, tasks[0], min(jobs, len(tasks[0]["ks"])))
     jobs = min(jobs, len(tasks))
     if jobs <= 1:
         return _run_serial(args, tasks)
     return _run_parallel(args, tasks, jobs)
+
+
+@contextlib.contextmanager
+def _pool(jobs):
+    """A process pool; on Ctrl-C (or any error) queued files are cancelled, not started.
+
+    Workers ignore Ctrl-C and finish the file they are on (writes are atomic, and a killed worker
+    could leave a temporary file behind), then exit.
+    """
+    context = multiprocessing.get_context("spawn")  # never fork a process that has started OpenMP threads
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker)
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _run_sweep_parallel(args, task, jobs):
+    """One file, many k: the k are shared among worker processes, largest first."""
+    bar = _progress_bar(args, len(task["ks"]), "k")
+    if bar is not None:
+        bar.set_description(Path(task["src"]).name)
+    printer, parts = _Printer(args, bar), {}
+    try:
+        with _pool(jobs) as pool:
+            futures = {pool.submit(_sweep_k_task, task, k): k for k in sorted(task["ks"], reverse=True)}
+            for future in concurrent.futures.as_completed(futures):
+                try:
+                    parts[futures[future]] = future.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
+                    parts[futures[future]] = {"error": _error_text(task["src"], exc), "warnings": []}
+                if bar is not None:
+                    bar.update(1)
+        texts = list(dict.fromkeys(t for part in parts.values() for t in part["warnings"]))
+        errors = [part["error"] for part in parts.values() if "error" in part]
+        if errors:
+            result = {"error": errors[0]}
+        else:
+            rows = [parts[k]["row"] for k in task["ks"]]
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                result = _sweep_report(task, parts[task["ks"][0]]["info"], rows)
+            texts += _warning_texts(caught)
+        result.update(index=0, warnings=texts)
+        printer.add(result)
+    finally:
+        if bar is not None:
+            bar.close()
+    return [result]
 
 
 def _run_serial(args, tasks):
@@ -648,11 +781,10 @@ def _run_serial(args, tasks):
 
 
 def _run_parallel(args, tasks, jobs):
-    context = multiprocessing.get_context("spawn")  # never fork a process that has started OpenMP threads
     bar = _progress_bar(args, len(tasks), "file")
     printer, results = _Printer(args, bar), [None] * len(tasks)
     try:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker) as pool:
+        with _pool(jobs) as pool:
             futures = {pool.submit(_run_task, task): task for task in tasks}
             for future in concurrent.futures.as_completed(futures):
                 task = futures[future]

@@ -25,13 +25,14 @@ import numpy as np
 
 from .colorspace import to_uint8
 from .io import encode_palette_png
-from .metrics import psnr, ssim
+from .metrics import delta_e, psnr, ssim
 
 __all__ = [
     "plot_palette",
     "plot_color_scatter",
     "plot_side_by_side",
     "plot_k_grid",
+    "plot_variants",
     "plot_sweep_curves",
     "to_hex",
 ]
@@ -270,12 +271,12 @@ def plot_color_scatter(image, quantized=None, *, palette=None, n_samples=3000, r
     idx = np.sort(rng.choice(visible, size=n, replace=False))
     size = 4.0 if n > 1000 else 12.0
 
-    k_text = "" if palette is None else f", k = {len(palette)} centres"
+    k_text = "" if palette is None else f"\ncrosses: the k = {len(palette)} palette colours"
     _scatter_rgb(axes[0], pixels[idx], pixels[idx], f"Original: {n:,} of {len(pixels):,} pixels{k_text}", size)
     if quantized is not None:
         q_pixels = quantized.reshape(-1, n_ch)[idx]
         k = len(palette) if palette is not None else len(np.unique(q_pixels, axis=0))
-        _scatter_rgb(axes[1], pixels[idx], q_pixels, f"Each pixel in its palette colour, k = {k}", size)
+        _scatter_rgb(axes[1], pixels[idx], q_pixels, f"The same pixels in their palette colour\nk = {k}", size)
     if palette is not None:
         shown = palette if palette.shape[1] == 3 else palette[palette[:, 3] > 0]
         marker_size = max(30.0, 160.0 / math.sqrt(max(1, len(shown)) / 8))
@@ -337,9 +338,27 @@ def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quant
     return fig
 
 
+def _palette_labels(value):
+    """(palette, labels) of a QuantizeResult or a fitted KMeansQuantizer; None for a bare image."""
+    if hasattr(value, "palette_") and hasattr(value, "labels_"):
+        return value.palette_, value.labels_
+    if hasattr(value, "palette") and hasattr(value, "labels"):
+        return value.palette, value.labels
+    return None
+
+
 def _result_image(value):
-    image = getattr(value, "image", value)
+    """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image."""
+    if hasattr(value, "palette_") and hasattr(value, "labels_"):
+        image = value.palette_[value.labels_]
+    else:
+        image = getattr(value, "image", value)
     return _check_image(image, "each result")
+
+
+def _png_bytes(value):
+    pair = _palette_labels(value)
+    return None if pair is None else len(encode_palette_png(*pair))
 
 
 def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fig=None):
@@ -349,9 +368,10 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         The original (shown first when ``include_original``, and the reference for PSNR).
-    results : mapping of k to QuantizeResult or quantized image, or sequence of QuantizeResult
-        A :class:`~kmeans_compress.QuantizeResult` also gives the PNG size (encoded here
-        unless ``rows`` gives it); a bare image gives only PSNR.
+    results : mapping of k to QuantizeResult, fitted KMeansQuantizer or quantized image, or sequence of QuantizeResult
+        A :class:`~kmeans_compress.QuantizeResult` or a fitted
+        :class:`~kmeans_compress.KMeansQuantizer` (e.g. ``ImageSweep.quantizers_``) also gives
+        the PNG size (encoded here unless ``rows`` gives it); a bare image gives only PSNR.
     rows : sequence of SweepRow, optional
         Sweep records for the same k (from :func:`kmeans_compress.sweep.sweep`): their
         ``png_bytes`` and ``psnr`` are used instead of being computed again.
@@ -394,13 +414,120 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
         if row is not None:
             n_bytes, quality = row.png_bytes, row.psnr
         else:
-            n_bytes = len(encode_palette_png(value.palette, value.labels)) if hasattr(value, "palette") else None
+            n_bytes = _png_bytes(value)
             quality = psnr(image, quantized)
         title = f"k = {k}\n"
         title += (f"{_kb(n_bytes)}, " if n_bytes is not None else "") + f"PSNR {_psnr_text(quality)}"
         _show_image(ax, quantized, title)
     ks = ", ".join(str(k) for k in results)
     fig.suptitle(f"Quantized at k = {ks}")
+    return fig
+
+
+def _zoom_slices(shape, zoom):
+    """Row and column slices for ``zoom = (top, left, bottom, right)`` given as fractions 0..1."""
+    if zoom is None:
+        return slice(None), slice(None)
+    try:
+        top, left, bottom, right = (float(v) for v in zoom)
+    except (TypeError, ValueError):
+        top = None
+    if top is None or not (0 <= top < bottom <= 1 and 0 <= left < right <= 1):
+        msg = (
+            "zoom must be (top, left, bottom, right) as fractions of the image with 0 <= top < bottom "
+            f"<= 1 and 0 <= left < right <= 1, e.g. (0, 0, 0.5, 0.5) for the top-left quarter; got {zoom!r}."
+        )
+        raise ValueError(msg)
+    height, width = shape[:2]
+    r0, r1 = int(top * height), max(int(top * height) + 1, int(round(bottom * height)))
+    c0, c1 = int(left * width), max(int(left * width) + 1, int(round(right * width)))
+    return slice(r0, r1), slice(c0, c1)
+
+
+def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncols=4, include_original=True, fig=None):
+    """The same image quantized in several ways, side by side, titled with bytes, PSNR, SSIM and ΔE00.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original: the reference for the measures, shown first when ``include_original``.
+    variants : mapping of str to QuantizeResult, fitted KMeansQuantizer or quantized image
+        A label (the parameters, e.g. ``"oklab, k = 8, dithered"``) for each result.
+    measures : mapping of str to mapping, optional
+        For each label, figures already measured (keys ``png_bytes``, ``psnr``, ``ssim``,
+        ``delta_e``; any may be missing), used instead of measuring again. Without it, PSNR,
+        SSIM and mean CIEDE2000 ΔE are measured here (and the PNG size when a
+        :class:`~kmeans_compress.QuantizeResult` is given).
+    zoom : (top, left, bottom, right), optional
+        The part of the images shown, as fractions of height and width (``(0, 0, 0.5, 0.5)`` is
+        the top-left quarter), so banding and dithering are visible; the measures are always of
+        the whole image.
+    title : str, optional
+        What the variants share (e.g. ``"k = 8"``), put at the head of the figure's title.
+    ncols : int, default 4
+    include_original : bool, default True
+        Show the original first; when the variants fill whole rows of ``ncols - 1``, the
+        original starts every row.
+    fig : matplotlib Figure, optional
+        An empty figure to draw into.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    image = _check_image(image)
+    if not isinstance(variants, Mapping) or not variants:
+        msg = f"variants must be a non-empty mapping of label to result, got {type(variants).__name__}."
+        raise ValueError(msg)
+    rows, cols = _zoom_slices(image.shape, zoom)
+    measures = {} if measures is None else measures
+    variant_panels = []
+    for label, value in variants.items():
+        quantized = _result_image(value)
+        if quantized.shape != image.shape:
+            msg = f"the image for {label!r} has shape {quantized.shape}, expected {image.shape}."
+            raise ValueError(msg)
+        given = dict(measures.get(label, {}))
+        if "png_bytes" not in given:
+            given["png_bytes"] = _png_bytes(value)
+        if "psnr" not in given:
+            given["psnr"] = psnr(image, quantized)
+        if "ssim" not in given:
+            given["ssim"] = ssim(image, quantized)
+        if "delta_e" not in given:
+            given["delta_e"] = delta_e(image, quantized)
+        variant_panels.append((str(label), quantized, given))
+    original = ("Original", image, None)
+    per_row = ncols - 1
+    if include_original and per_row >= 1 and len(variant_panels) > per_row and len(variant_panels) % per_row == 0:
+        # the variants fill whole rows: start every row with the original, to read left to right
+        panels = []
+        for start in range(0, len(variant_panels), per_row):
+            panels += [original, *variant_panels[start : start + per_row]]
+    else:
+        panels = ([original] if include_original else []) + variant_panels
+    ncols = max(1, min(ncols, len(panels)))
+    nrows = math.ceil(len(panels) / ncols)
+    crop_h, crop_w = image[rows, cols].shape[:2]
+    panel_w = 3.4
+    if fig is None:
+        fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * crop_h / crop_w + 0.8)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(panels) :]:
+        ax.set_axis_off()
+    for ax, (label, shown, given) in zip(axes, panels):
+        if given is None:
+            panel_title = f"{label}\n{_distinct_colors(image):,} colours"
+        else:
+            first = label + (f": {_kb(given['png_bytes'])}" if given.get("png_bytes") is not None else "")
+            panel_title = (
+                f"{first}\nPSNR {_psnr_text(given['psnr'])}, SSIM {given['ssim']:.3f}, ΔE00 {given['delta_e']:.2f}"
+            )
+        _show_image(ax, shown[rows, cols], panel_title)
+        ax.title.set_fontsize(9)
+    where = "" if zoom is None else f" (shown: rows {rows.start}–{rows.stop}, columns {cols.start}–{cols.stop}; measures of the whole image)"
+    head = f"{title}: " if title else ""
+    fig.suptitle(f"{head}{len(variants)} variants{where}", fontsize=10)
     return fig
 
 
@@ -415,6 +542,8 @@ def plot_sweep_curves(rows, *, ax=None):
     Three panels: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
     PSNR (left axis) and SSIM (right axis) against k; PSNR against size with each point
     labelled by its k, which shows where more colours stop paying. k is on a log-2 axis.
+    When the rows carry the comparisons of ``sweep(..., compare=True)``, the last panel also
+    shows JPEG at the same bytes or fewer and Pillow's median cut at the same k.
     An infinite PSNR (exact image) is left out of the curves and said in the title.
 
     Parameters
@@ -467,11 +596,21 @@ def plot_sweep_curves(rows, *, ax=None):
     note = f"; exact (PSNR ∞) at k ≥ {int(ks[exact][0])}" if exact.any() else ""
     ax_quality.set_title(f"Quality against k ({k_range}){note}")
 
-    ax_rd.plot(kb, quality, "o-", color="tab:purple")
+    ax_rd.plot(kb, quality, "o-", color="tab:purple", label="k-means palette PNG")
+    for name, size_field, quality_field, style, color in (
+        ("JPEG, no larger", "jpeg_bytes", "jpeg_psnr", "s--", "tab:gray"),
+        ("Pillow median cut, same k", "mediancut_bytes", "mediancut_psnr", "^:", "tab:olive"),
+    ):
+        pairs = [(getattr(r, size_field, None), getattr(r, quality_field, None)) for r in rows]
+        pairs = [(b / 1000.0, q) for b, q in pairs if b is not None and q is not None and math.isfinite(q)]
+        if pairs:
+            ax_rd.plot(*zip(*pairs), style, color=color, label=name, markersize=5)
+    if len(ax_rd.get_lines()) > 1:
+        ax_rd.legend(loc="lower right", fontsize=8)
     for k, x, y in zip(ks, kb, quality):
         if np.isfinite(y):
             ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(4, -12), textcoords="offset points", fontsize=8)
-    ax_rd.set_xlabel("indexed PNG size (kB)")
+    ax_rd.set_xlabel("file size (kB)")
     ax_rd.set_ylabel("PSNR (dB)")
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
     ax_rd.grid(True, alpha=0.3)

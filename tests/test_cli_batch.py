@@ -193,3 +193,34 @@ def test_usage_errors(argv, message, capsys):
 def test_glob_matching_nothing_fails(tmp_path, capsys):
     assert main([str(tmp_path / "*.png")]) == 1
     assert "no files match" in capsys.readouterr().err
+
+
+def test_one_file_sweep_across_processes_matches_serial(photo, capsys):
+    assert main([str(photo), "--sweep", "2,5,3", "--json", "--jobs", "1"]) == 0
+    serial = json.loads(capsys.readouterr().out)
+    assert main([str(photo), "--sweep", "2,5,3", "--json", "--jobs", "2"]) == 0
+    parallel = json.loads(capsys.readouterr().out)
+    for row in serial["rows"] + parallel["rows"]:
+        row.pop("seconds")
+    assert parallel == serial and [r["k"] for r in serial["rows"]] == [2, 5, 3]
+
+
+def test_one_file_sweep_across_processes_reports_a_bad_file_once(tmp_path, capsys):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    assert main([str(bad), "--sweep", "2,4", "--jobs", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.png" in err
+
+
+def test_two_inputs_with_the_same_output_name(tmp_path, capsys):
+    _photo(tmp_path / "a.png", 1)
+    Image.open(_photo(tmp_path / "x.png", 2)).save(tmp_path / "a.bmp")
+    out = tmp_path / "out"
+    status = main([str(tmp_path / "a.png"), str(tmp_path / "a.bmp"), "-k", "4", "--out-dir", str(out), "--force"])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert captured.err.count("\n") == 1 and "a.bmp" in captured.err and "also the output of" in captured.err
+    assert captured.out.splitlines()[0].startswith(str(tmp_path / "a.png"))
+    assert [p.name for p in out.iterdir()] == ["a-k4.png"]
+    assert Image.open(out / "a-k4.png").size == (56, 40)

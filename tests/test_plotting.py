@@ -10,13 +10,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from kmeans_compress import encode_palette_png, quantize  # noqa: E402
+from kmeans_compress import KMeansQuantizer, encode_palette_png, quantize  # noqa: E402
 from kmeans_compress.plotting import (  # noqa: E402
     plot_color_scatter,
     plot_k_grid,
     plot_palette,
     plot_side_by_side,
     plot_sweep_curves,
+    plot_variants,
     to_hex,
 )
 from kmeans_compress.sweep import SweepRow  # noqa: E402
@@ -304,12 +305,71 @@ def test_k_grid_accepts_a_list_of_results_and_rgba():
     assert fig.axes[1].images[0].get_array().shape == (8, 8, 3)
 
 
+def test_k_grid_accepts_fitted_quantizers():
+    image = distinct_pixels(12, 16)
+    quantizers = {k: KMeansQuantizer(k).fit(image) for k in (2, 5)}
+    fig = plot_k_grid(image, quantizers, include_original=False)
+    for ax, (k, q) in zip(fig.axes, quantizers.items()):
+        np.testing.assert_array_equal(ax.images[0].get_array(), q.palette_[q.labels_])
+        assert ax.get_title().startswith(f"k = {k}\n{len(encode_palette_png(q.palette_, q.labels_)) / 1000:.1f} kB")
+
+
 def test_k_grid_rejects_empty_and_mismatched():
     image = three_colors()
     with pytest.raises(ValueError, match="at least one quantized image"):
         plot_k_grid(image, {})
     with pytest.raises(ValueError, match=r"the image for k = 2 has shape \(2, 2, 3\)"):
         plot_k_grid(image, {2: np.zeros((2, 2, 3), np.uint8)})
+
+
+# -- plot_variants ---------------------------------------------------------------------------------
+
+
+def test_variants_titles_carry_label_bytes_and_measures():
+    image = distinct_pixels(12, 16)
+    variants = {"rgb": quantize(image, 4), "oklab": quantize(image, 4, color_space="oklab")}
+    fig = plot_variants(image, variants, ncols=3)
+    assert len(fig.axes) == 3
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("Original")
+    for title, (label, result) in zip(titles[1:], variants.items()):
+        n_bytes = len(encode_palette_png(result.palette, result.labels))
+        assert title.startswith(f"{label}: {n_bytes / 1000:.1f} kB\nPSNR ")
+        assert "SSIM" in title and "ΔE00" in title
+
+
+def test_variants_use_given_measures_and_start_each_full_row_with_the_original():
+    image = three_colors()
+    variants = {name: quantize(image, 2) for name in ("a", "b", "c", "d")}
+    measures = {name: {"png_bytes": 1500, "psnr": 30.0, "ssim": 0.5, "delta_e": 1.25} for name in variants}
+    fig = plot_variants(image, variants, measures=measures, ncols=3, title="k = 2")
+    assert fig._suptitle.get_text() == "k = 2: 4 variants"
+    titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
+    assert titles == ["Original", "a: 1.5 kB", "b: 1.5 kB", "Original", "c: 1.5 kB", "d: 1.5 kB"]
+    assert fig.axes[1].get_title() == "a: 1.5 kB\nPSNR 30.0 dB, SSIM 0.500, ΔE00 1.25"
+
+
+def test_variants_zoom_shows_a_crop_and_accepts_rgba():
+    image = soft_rgba()
+    fig = plot_variants(image, {"k = 2": quantize(image, 2).image}, zoom=(0, 0.5, 0.5, 1.0))
+    shown = np.asarray(fig.axes[1].images[0].get_array())
+    assert shown.shape == (4, 4, 3)  # rows 0-4, columns 4-8, composited
+    assert "rows 0–4, columns 4–8" in fig._suptitle.get_text()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"variants": {}}, "variants must be a non-empty mapping"),
+        ({"zoom": (0.5, 0, 0.5, 1)}, r"zoom must be \(top, left, bottom, right\) .* got \(0.5, 0, 0.5, 1\)"),
+        ({"variants": {"x": np.zeros((2, 2, 3), np.uint8)}}, r"the image for 'x' has shape \(2, 2, 3\)"),
+    ],
+    ids=["empty", "zoom", "shape"],
+)
+def test_variants_reject_bad_input(kwargs, match):
+    kwargs.setdefault("variants", {"same": three_colors()})
+    with pytest.raises(ValueError, match=match):
+        plot_variants(three_colors(), **kwargs)
 
 
 # -- plot_sweep_curves -----------------------------------------------------------------------------
@@ -346,6 +406,25 @@ def test_sweep_curves_plot_the_rows_against_k():
     for ax in (ax_size, ax_quality, ax_rd):
         assert "k = 2 to 8" in ax.get_title()
         assert ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_sweep_curves_show_jpeg_and_median_cut_when_compared():
+    rows = make_rows()
+    for r in rows:
+        r.jpeg_bytes, r.jpeg_psnr = r.png_bytes - 100, r.psnr + 5
+        r.mediancut_bytes, r.mediancut_psnr = r.png_bytes + 100, r.psnr - 1
+    rows[0].jpeg_bytes = rows[0].jpeg_psnr = None  # no JPEG small enough at this k
+    ax_rd = plot_sweep_curves(rows).axes[2]
+    lines = {line.get_label(): line for line in ax_rd.get_lines()}
+    assert set(lines) == {"k-means palette PNG", "JPEG, no larger", "Pillow median cut, same k"}
+    np.testing.assert_allclose(lines["JPEG, no larger"].get_xdata(), [1.9, 2.9])
+    np.testing.assert_allclose(lines["Pillow median cut, same k"].get_ydata(), [19.0, 24.0, 29.0])
+    assert ax_rd.get_legend() is not None
+
+
+def test_sweep_curves_without_comparisons_have_one_line_and_no_legend():
+    ax_rd = plot_sweep_curves(make_rows()).axes[2]
+    assert len(ax_rd.get_lines()) == 1 and ax_rd.get_legend() is None
 
 
 def test_sweep_curves_leave_out_infinite_psnr_and_say_so():

@@ -115,7 +115,7 @@ def test_label_dtype(n, dtype):
         ({"n_colors": 2.5}, "got 2.5"),
         ({"n_colors": True}, "got True"),
         ({"n_colors": 4, "color_space": "hsv"}, "color_space must be one of"),
-        ({"n_colors": 4, "n_init": 0}, "n_init must be a positive integer"),
+        ({"n_colors": 4, "n_init": 0}, "n_init must be .auto. or a positive integer"),
         ({"n_colors": 4, "max_iter": 0}, "max_iter must be a positive integer"),
     ],
     ids=["k0", "k257", "kfloat", "kbool", "space", "n_init", "max_iter"],

@@ -182,12 +182,14 @@ def test_search_on_a_non_monotonic_curve_returns_a_local_answer():
 
 
 def test_smallest_k_matches_exhaustive_search_on_an_image(noisy):
-    exhaustive = ImageSweep(noisy)
+    # one k-means++ start, as when the premise below was checked (n_init="auto" makes 3 up to
+    # k=64, and with them k=56 ends 0.0004 dB below k=55 on this image)
+    exhaustive = ImageSweep(noisy, n_init=1)
     psnrs = [r.psnr for r in exhaustive.rows(range(1, 65))]
     assert all(b >= a for a, b in zip(psnrs, psnrs[1:]))  # monotonic here, so the answer is exact
-    job = ImageSweep(noisy)
+    job = ImageSweep(noisy, n_init=1)
     for threshold in (20.0, 25.0, 28.0, 29.5):
-        choice = smallest_k(ImageSweep(noisy), min_psnr=threshold)
+        choice = smallest_k(ImageSweep(noisy, n_init=1), min_psnr=threshold)
         assert choice.k == _exhaustive(psnrs, threshold)
         assert choice.row.psnr >= threshold and choice.n_fits <= 9
         assert choice.n_fits == len(choice.rows)
