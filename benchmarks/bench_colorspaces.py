@@ -19,7 +19,12 @@ For every image, k in ``--ks``, space in rgb/lab/oklab and dither off/on it quan
 * ``bytes``: the indexed PNG from :func:`kmeans_compress.encode_palette_png`.
 
 It prints one markdown table per image, then summaries (means over the photos, per k), and
-saves every row as CSV in ``benchmarks/results/`` (ignored by git). Dithering is not applied
+saves every row as CSV in ``benchmarks/results/`` (ignored by git).
+
+Comparing spaces at the same k hides that they spend bytes differently (Lab's palettes compress
+better). ``--equal-bytes`` adds a rate-distortion view for the photos: each space is swept
+(no dithering) over ``--fine-ks`` with :func:`kmeans_compress.sweep.sweep`, and PSNR, SSIM and
+ΔE00 of the other spaces are interpolated (linearly in log bytes) at RGB's file sizes. Dithering is not applied
 to images with alpha (the package warns and maps to the nearest colour); those rows say so.
 """
 
@@ -178,12 +183,52 @@ def summarise(rows, kind, ks):
     return "\n".join(lines)
 
 
+def equal_bytes(images, fine_ks, ks):
+    """Markdown table: each space's quality at RGB's file sizes (photos, no dithering)."""
+    from kmeans_compress.sweep import sweep
+
+    lines = [
+        "\nAt equal bytes (photos, no dithering): each space swept over k = "
+        f"{', '.join(map(str, fine_ks))}; its PSNR, SSIM and ΔE00 interpolated linearly in log(bytes) "
+        "at the size of RGB's file at k.\n",
+        "| image | k (rgb) | rgb bytes | space | PSNR dB | SSIM | ΔE00 |",
+        "|---|---:|---:|---|---:|---:|---:|",
+    ]
+    for name, kind, image in images:
+        if kind != "photo":
+            continue
+        curves = {}
+        for space in SPACES:
+            rows = sweep(image, fine_ks, color_space=space, random_state=0, n_init=1)
+            rows.sort(key=lambda r: r.png_bytes)
+            curves[space] = (
+                np.log([r.png_bytes for r in rows]),
+                {m: np.array([getattr(r, m) for r in rows]) for m in ("psnr", "ssim", "delta_e")},
+            )
+        rgb_rows = {r.k: r for r in sweep(image, ks, color_space="rgb", random_state=0, n_init=1)}
+        for k in ks:
+            size = rgb_rows[k].png_bytes
+            for space in SPACES:
+                logb, vals = curves[space]
+                if not logb[0] <= np.log(size) <= logb[-1]:
+                    lines.append(f"| {name} | {k} | {size:,} | {space} | (outside swept sizes) | | |")
+                    continue
+                got = {m: float(np.interp(np.log(size), logb, v)) for m, v in vals.items()}
+                lines.append(
+                    f"| {name} | {k} | {size:,} | {space} | {got['psnr']:.2f} | {got['ssim']:.4f} | "
+                    f"{got['delta_e']:.2f} |"
+                )
+    return "\n".join(lines)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"), help="folder of PNG photos")
     parser.add_argument("--images", default=str(ROOT / "images"), help="the project's images folder")
     parser.add_argument("--ks", default="8,16,64", help="palette sizes, comma-separated (default 8,16,64)")
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats; the median is reported (default 5)")
+    parser.add_argument("--equal-bytes", action="store_true", help="add the equal-bytes comparison (photos)")
+    parser.add_argument("--fine-ks", default="4,6,8,10,12,16,20,24,32,40,48,64,80,96,128")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "bench_colorspaces.csv"))
     args = parser.parse_args(argv)
     ks = [int(k) for k in args.ks.split(",")]
@@ -200,6 +245,8 @@ def main(argv=None):
                 print(_fmt(row), flush=True)
     for kind in ("photo", "graphic", "gradient"):
         print(summarise(rows, kind, ks))
+    if args.equal_bytes:
+        print(equal_bytes(images, [int(k) for k in args.fine_ks.split(",")], ks), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="") as fh:

@@ -237,26 +237,33 @@ def _composite(pixels, bg):
     return rgb / 255.0
 
 
+def _pixel_codes(pixels):
+    """uint8 (..., C) -> one uint32 per pixel holding its C bytes (C = 3 gets a zero 4th byte)."""
+    n_ch = pixels.shape[-1]
+    quad = np.zeros((pixels.size // n_ch, 4), np.uint8)
+    quad[:, :n_ch] = pixels.reshape(-1, n_ch)
+    return quad.view(np.uint32).ravel()
+
+
 def _delta_e_sum_pairs(ref, tst, bg):
     """Sum of ΔE00 over the pixels of a band, computed once per distinct (reference, test) pair.
 
     Lab is computed once per distinct colour on each side (a quantized image has only k).
     """
     n_ch = ref.shape[-1]
-    bits = np.uint64(8 * n_ch)
-    shifts = np.arange(n_ch - 1, -1, -1, dtype=np.uint64) * np.uint64(8)
-    a = (ref.reshape(-1, n_ch).astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
-    b = (tst.reshape(-1, n_ch).astype(np.uint64) << shifts).sum(axis=1, dtype=np.uint64)
-    pairs, counts = np.unique((a << bits) | b, return_counts=True)
-    del a, b
+    a = _pixel_codes(ref).astype(np.uint64)
+    a <<= np.uint64(32)
+    a |= _pixel_codes(tst)
+    pairs, counts = np.unique(a, return_counts=True)
+    del a
 
     def lab_of(codes):
-        colors, inverse = np.unique(codes, return_inverse=True)
-        pixels = ((colors[:, None] >> shifts) & np.uint64(0xFF)).astype(np.uint8)
+        colors, inverse = np.unique(codes.astype(np.uint32), return_inverse=True)
+        pixels = colors.view(np.uint8).reshape(-1, 4)[:, :n_ch]
         return srgb_to_lab(_composite(pixels, bg)[:, None, :])[:, 0][inverse.reshape(-1)]
 
-    lab_a = lab_of(pairs >> bits)
-    lab_b = lab_of(pairs & np.uint64((1 << int(bits)) - 1))
+    lab_a = lab_of(pairs >> np.uint64(32))
+    lab_b = lab_of(pairs & np.uint64(0xFFFFFFFF))
     return float(np.dot(_ciede2000(lab_a, lab_b), counts))
 
 

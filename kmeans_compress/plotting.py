@@ -338,9 +338,27 @@ def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quant
     return fig
 
 
+def _palette_labels(value):
+    """(palette, labels) of a QuantizeResult or a fitted KMeansQuantizer; None for a bare image."""
+    if hasattr(value, "palette_") and hasattr(value, "labels_"):
+        return value.palette_, value.labels_
+    if hasattr(value, "palette") and hasattr(value, "labels"):
+        return value.palette, value.labels
+    return None
+
+
 def _result_image(value):
-    image = getattr(value, "image", value)
+    """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image."""
+    if hasattr(value, "palette_") and hasattr(value, "labels_"):
+        image = value.palette_[value.labels_]
+    else:
+        image = getattr(value, "image", value)
     return _check_image(image, "each result")
+
+
+def _png_bytes(value):
+    pair = _palette_labels(value)
+    return None if pair is None else len(encode_palette_png(*pair))
 
 
 def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fig=None):
@@ -350,9 +368,10 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         The original (shown first when ``include_original``, and the reference for PSNR).
-    results : mapping of k to QuantizeResult or quantized image, or sequence of QuantizeResult
-        A :class:`~kmeans_compress.QuantizeResult` also gives the PNG size (encoded here
-        unless ``rows`` gives it); a bare image gives only PSNR.
+    results : mapping of k to QuantizeResult, fitted KMeansQuantizer or quantized image, or sequence of QuantizeResult
+        A :class:`~kmeans_compress.QuantizeResult` or a fitted
+        :class:`~kmeans_compress.KMeansQuantizer` (e.g. ``ImageSweep.quantizers_``) also gives
+        the PNG size (encoded here unless ``rows`` gives it); a bare image gives only PSNR.
     rows : sequence of SweepRow, optional
         Sweep records for the same k (from :func:`kmeans_compress.sweep.sweep`): their
         ``png_bytes`` and ``psnr`` are used instead of being computed again.
@@ -395,7 +414,7 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
         if row is not None:
             n_bytes, quality = row.png_bytes, row.psnr
         else:
-            n_bytes = len(encode_palette_png(value.palette, value.labels)) if hasattr(value, "palette") else None
+            n_bytes = _png_bytes(value)
             quality = psnr(image, quantized)
         title = f"k = {k}\n"
         title += (f"{_kb(n_bytes)}, " if n_bytes is not None else "") + f"PSNR {_psnr_text(quality)}"
@@ -432,7 +451,7 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         The original: the reference for the measures, shown first when ``include_original``.
-    variants : mapping of str to QuantizeResult or quantized image
+    variants : mapping of str to QuantizeResult, fitted KMeansQuantizer or quantized image
         A label (the parameters, e.g. ``"oklab, k = 8, dithered"``) for each result.
     measures : mapping of str to mapping, optional
         For each label, figures already measured (keys ``png_bytes``, ``psnr``, ``ssim``,
@@ -469,8 +488,8 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
             msg = f"the image for {label!r} has shape {quantized.shape}, expected {image.shape}."
             raise ValueError(msg)
         given = dict(measures.get(label, {}))
-        if "png_bytes" not in given and hasattr(value, "palette"):
-            given["png_bytes"] = len(encode_palette_png(value.palette, value.labels))
+        if "png_bytes" not in given:
+            given["png_bytes"] = _png_bytes(value)
         if "psnr" not in given:
             given["psnr"] = psnr(image, quantized)
         if "ssim" not in given:
@@ -523,6 +542,8 @@ def plot_sweep_curves(rows, *, ax=None):
     Three panels: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
     PSNR (left axis) and SSIM (right axis) against k; PSNR against size with each point
     labelled by its k, which shows where more colours stop paying. k is on a log-2 axis.
+    When the rows carry the comparisons of ``sweep(..., compare=True)``, the last panel also
+    shows JPEG at the same bytes or fewer and Pillow's median cut at the same k.
     An infinite PSNR (exact image) is left out of the curves and said in the title.
 
     Parameters
@@ -575,11 +596,21 @@ def plot_sweep_curves(rows, *, ax=None):
     note = f"; exact (PSNR ∞) at k ≥ {int(ks[exact][0])}" if exact.any() else ""
     ax_quality.set_title(f"Quality against k ({k_range}){note}")
 
-    ax_rd.plot(kb, quality, "o-", color="tab:purple")
+    ax_rd.plot(kb, quality, "o-", color="tab:purple", label="k-means palette PNG")
+    for name, size_field, quality_field, style, color in (
+        ("JPEG, no larger", "jpeg_bytes", "jpeg_psnr", "s--", "tab:gray"),
+        ("Pillow median cut, same k", "mediancut_bytes", "mediancut_psnr", "^:", "tab:olive"),
+    ):
+        pairs = [(getattr(r, size_field, None), getattr(r, quality_field, None)) for r in rows]
+        pairs = [(b / 1000.0, q) for b, q in pairs if b is not None and q is not None and math.isfinite(q)]
+        if pairs:
+            ax_rd.plot(*zip(*pairs), style, color=color, label=name, markersize=5)
+    if len(ax_rd.get_lines()) > 1:
+        ax_rd.legend(loc="lower right", fontsize=8)
     for k, x, y in zip(ks, kb, quality):
         if np.isfinite(y):
             ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(4, -12), textcoords="offset points", fontsize=8)
-    ax_rd.set_xlabel("indexed PNG size (kB)")
+    ax_rd.set_xlabel("file size (kB)")
     ax_rd.set_ylabel("PSNR (dB)")
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
     ax_rd.grid(True, alpha=0.3)

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from kmeans_compress import encode_palette_png, quantize  # noqa: E402
+from kmeans_compress import KMeansQuantizer, encode_palette_png, quantize  # noqa: E402
 from kmeans_compress.plotting import (  # noqa: E402
     plot_color_scatter,
     plot_k_grid,
@@ -305,6 +305,15 @@ def test_k_grid_accepts_a_list_of_results_and_rgba():
     assert fig.axes[1].images[0].get_array().shape == (8, 8, 3)
 
 
+def test_k_grid_accepts_fitted_quantizers():
+    image = distinct_pixels(12, 16)
+    quantizers = {k: KMeansQuantizer(k).fit(image) for k in (2, 5)}
+    fig = plot_k_grid(image, quantizers, include_original=False)
+    for ax, (k, q) in zip(fig.axes, quantizers.items()):
+        np.testing.assert_array_equal(ax.images[0].get_array(), q.palette_[q.labels_])
+        assert ax.get_title().startswith(f"k = {k}\n{len(encode_palette_png(q.palette_, q.labels_)) / 1000:.1f} kB")
+
+
 def test_k_grid_rejects_empty_and_mismatched():
     image = three_colors()
     with pytest.raises(ValueError, match="at least one quantized image"):
@@ -397,6 +406,25 @@ def test_sweep_curves_plot_the_rows_against_k():
     for ax in (ax_size, ax_quality, ax_rd):
         assert "k = 2 to 8" in ax.get_title()
         assert ax.get_xlabel() and ax.get_ylabel()
+
+
+def test_sweep_curves_show_jpeg_and_median_cut_when_compared():
+    rows = make_rows()
+    for r in rows:
+        r.jpeg_bytes, r.jpeg_psnr = r.png_bytes - 100, r.psnr + 5
+        r.mediancut_bytes, r.mediancut_psnr = r.png_bytes + 100, r.psnr - 1
+    rows[0].jpeg_bytes = rows[0].jpeg_psnr = None  # no JPEG small enough at this k
+    ax_rd = plot_sweep_curves(rows).axes[2]
+    lines = {line.get_label(): line for line in ax_rd.get_lines()}
+    assert set(lines) == {"k-means palette PNG", "JPEG, no larger", "Pillow median cut, same k"}
+    np.testing.assert_allclose(lines["JPEG, no larger"].get_xdata(), [1.9, 2.9])
+    np.testing.assert_allclose(lines["Pillow median cut, same k"].get_ydata(), [19.0, 24.0, 29.0])
+    assert ax_rd.get_legend() is not None
+
+
+def test_sweep_curves_without_comparisons_have_one_line_and_no_legend():
+    ax_rd = plot_sweep_curves(make_rows()).axes[2]
+    assert len(ax_rd.get_lines()) == 1 and ax_rd.get_legend() is None
 
 
 def test_sweep_curves_leave_out_infinite_psnr_and_say_so():
