@@ -609,7 +609,7 @@ def plot_sweep_curves(rows, *, ax=None):
         ax_rd.legend(loc="lower right", fontsize=8)
     for k, x, y in zip(ks, kb, quality):
         if np.isfinite(y):
-            ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(4, -12), textcoords="offset points", fontsize=8)
+            ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(-5, 5), textcoords="offset points", ha="right", fontsize=8)
     ax_rd.set_xlabel("file size (kB)")
     ax_rd.set_ylabel("PSNR (dB)")
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
