@@ -1,6 +1,9 @@
 """Tests for kmeans_compress.plotting: tiny synthetic images whose figures are known by hand."""
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,6 +76,17 @@ def scatter_points(ax, index=0):
     xs, ys, zs = coll._offsets3d
     positions = np.column_stack([np.asarray(xs), np.asarray(ys), np.asarray(zs)])
     return positions, PathCollection.get_facecolor(coll)
+
+
+def test_core_and_command_line_do_not_import_matplotlib():
+    """Only kmeans_compress.plotting imports matplotlib: the command line starts without it."""
+    code = (
+        "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress.sweep\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 # -- to_hex ---------------------------------------------------------------------------------------
