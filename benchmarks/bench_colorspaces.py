@@ -6,7 +6,8 @@ Run from the repository root::
     python benchmarks/bench_colorspaces.py --corpus DIR --ks 8,16,64 --repeats 3
 
 For every image, k in ``--ks``, space in rgb/lab/oklab and dither off/on it quantizes with
-:func:`kmeans_compress.quantize` (``random_state=0``, the package defaults otherwise) and reports
+:func:`kmeans_compress.quantize` (``random_state=0``, other parameters at the package defaults)
+and reports
 
 * ``seconds``: median over ``--repeats`` of the quantization alone (fit, label, dither); the
   six space x dither settings are timed in turn within each repeat, so a burst of load on a
@@ -100,7 +101,7 @@ def collect_images(corpus, project_images):
 def _quantize(image, k, space, dither):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # RGBA + dither, and k above the colours
-        return quantize(image, k, color_space=space, dither=dither, random_state=0, n_init=1)
+        return quantize(image, k, color_space=space, dither=dither, random_state=0)
 
 
 def measure_k(image, k, repeats):
@@ -199,13 +200,13 @@ def equal_bytes(images, fine_ks, ks):
             continue
         curves = {}
         for space in SPACES:
-            rows = sweep(image, fine_ks, color_space=space, random_state=0, n_init=1)
+            rows = sweep(image, fine_ks, color_space=space, random_state=0)
             rows.sort(key=lambda r: r.png_bytes)
             curves[space] = (
                 np.log([r.png_bytes for r in rows]),
                 {m: np.array([getattr(r, m) for r in rows]) for m in ("psnr", "ssim", "delta_e")},
             )
-        rgb_rows = {r.k: r for r in sweep(image, ks, color_space="rgb", random_state=0, n_init=1)}
+        rgb_rows = {r.k: r for r in sweep(image, ks, color_space="rgb", random_state=0)}
         for k in ks:
             size = rgb_rows[k].png_bytes
             for space in SPACES:

@@ -117,12 +117,13 @@ def build_parser():
         dest="k",
         type=_k,
         default=None,
-        help="palette size, 1 to 256, or 'auto' (default 16; 'auto' when --min-psnr/--min-ssim is given)",
+        help="palette size, 1 to 256, or 'auto': the knee of the size-quality curve over k = 2, 4, ..., 256, "
+        "or with --min-psnr/--min-ssim the fewest colours reaching them (default 16; 'auto' with those)",
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("-o", "--output", help="output PNG path (only with a single INPUT)")
     where.add_argument("--out-dir", help="folder for outputs, named <stem>-k<k>.png (default: beside each input)")
-    parser.add_argument("--force", action="store_true", help="replace existing output files (never an input)")
+    parser.add_argument("--force", action="store_true", help="replace existing output files (never an input; see also --allow-larger)")
     parser.add_argument(
         "--allow-larger",
         action="store_true",
@@ -314,8 +315,6 @@ def _compress_task(task):
         "skip_if_larger": not task["allow_larger"],
         "inputs": task["inputs"],
     }
-    if task["out_folder"] is not None:
-        os.makedirs(task["out_folder"], exist_ok=True)
     if k != "auto":
         dst = task["output"] or default_output_path(src, k, task["out_folder"])
         report = compress_file(src, dst, n_colors=k, **common, **task["params"])

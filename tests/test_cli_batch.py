@@ -224,3 +224,11 @@ def test_two_inputs_with_the_same_output_name(tmp_path, capsys):
     assert captured.out.splitlines()[0].startswith(str(tmp_path / "a.png"))
     assert [p.name for p in out.iterdir()] == ["a-k4.png"]
     assert Image.open(out / "a-k4.png").size == (56, 40)
+
+
+def test_no_mirrored_folder_for_a_bad_file(tmp_path, capsys):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    (tmp_path / "in" / "sub" / "bad.png").write_bytes(b"")
+    _photo(tmp_path / "in" / "good.png")
+    assert main([str(tmp_path / "in"), "-r", "-k", "4", "--out-dir", str(tmp_path / "out")]) == 1
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["good-k4.png"]  # no empty out/sub
