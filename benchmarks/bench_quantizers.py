@@ -72,6 +72,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 # ../shared/corpus from the project root (also found from a worktree one level further down)
 CORPUS = next((p for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus") if p.is_dir()), ROOT.parent / "shared" / "corpus")
 BIG_SIZE = (4256, 2832)  # 12.05 megapixels
+BIG_CAP_FACTOR = 1.5  # the notebook's way on 12 MP stops after 1.5 x --cap seconds
 PHOTO_MIN_COLORS = 16_384  # more distinct colours than this: a photo (kodim10 has 21,537, cartoon.png 2,584)
 FIELDS = [
     "image", "kind", "pixels", "k", "method", "seconds", "quantize_s", "psnr", "ssim", "bytes",
@@ -372,7 +373,8 @@ def bench_big(images, ks, cap, work, rows):
                 argv = [sys.executable, "-m", "kmeans_compress", str(path), "-k", str(k), "-o", str(out), "--force"]
             else:
                 argv = [sys.executable, __file__, "--child", method, str(path), str(k), str(out)]
-            status, wall, peak, text = run_process(argv, cap if method == "notebook" else 10 * cap)
+            # the notebook's way gets longer on 12 MP (it needs ~15x our time to be beaten by 15x)
+            status, wall, peak, text = run_process(argv, BIG_CAP_FACTOR * cap if method == "notebook" else 10 * cap)
             row = {"image": name, "kind": kind, "pixels": pixels, "k": k, "method": method, "seconds": wall, "peak_mb": peak, "status": status}
             if status == "ok":
                 if method not in ("pngquant", "kmc-cli"):
@@ -482,6 +484,8 @@ def target_checks(rows, ks):
         pq = mean_psnr("pngquant", k, photos)
         if pq is not None and ours is not None:
             check(f"k={k} quality vs pngquant: {ours:.2f} vs {pq:.2f} dB (needs >= {pq + 0.2:.2f})", ours >= pq + 0.2)
+        else:
+            lines.append(f"- [ ] k={k} quality and bytes vs pngquant: not measured (pngquant not installed)")
         small = [r for r in _ok(rows, k=k, method="pngquant") if r["kind"] != "big"]
         if small:
             mine = {r["image"]: r["bytes"] for r in _ok(rows, k=k, method="kmeans_compress") if r["kind"] != "big"}
@@ -494,9 +498,12 @@ def target_checks(rows, ks):
         if both:
             a, b = statistics.median(km[i] for i in both), statistics.median(iq[i] for i in both)
             slower = [i for i in both if km[i] > iq[i]]
+            photos = [i for i in both if _ok(rows, k=k, method="kmeans_compress", image=i)[0]["kind"] == "photo"]
             check(
                 f"k={k} time: median {a:.3f} s vs imagequant {b:.3f} s over {len(both)} images"
-                + (f" (slower on {', '.join(slower)})" if slower else ""),
+                + (f" (slower on {', '.join(slower)})" if slower else "")
+                + "; photos: "
+                + ", ".join(f"{i} {km[i]:.3f} vs {iq[i]:.3f} s" for i in photos),
                 a <= b,
             )
         big_ours = _ok(rows, kind="big", k=k, method="kmeans_compress")
