@@ -211,9 +211,20 @@ class NearestSearch:
 
 
 def _sq_dist_to(points, centres, cidx):
-    """Squared distances (n, w) from each point to the centres ``cidx[i]`` (n, w)."""
-    diff = centres[cidx] - points[:, None, :]
-    return np.einsum("ijk,ijk->ij", diff, diff)
+    """Squared distances (n, w) from each point to the centres ``cidx[i]`` (n, w).
+
+    One coordinate at a time: gathering from a 1-D column is twice as fast as gathering
+    (n, w, D) rows (0.10 against 0.20 s a search on 12 megapixels at k=256).
+    """
+    d2 = np.empty(cidx.shape)
+    for j in range(points.shape[1]):
+        diff = centres[:, j][cidx]
+        diff -= points[:, j, None]
+        if j == 0:
+            np.multiply(diff, diff, out=d2)
+        else:
+            d2 += diff * diff
+    return d2
 
 
 def _brute(points, centres):

@@ -38,6 +38,9 @@ _REDUCE_MIN_POINTS_PER_CLUSTER = 4
 # A reduced histogram with fewer points than this (an image whose colours fill few cells, such
 # as kodim10: 2,204 cells at 5 bits) is rebuilt one bit finer per channel, up to 7 bits.
 _REDUCE_MIN_POINTS = 4096
+# Polishing steps times distinct colours allowed: images with very many colours (975,000 in a
+# 12-megapixel photo) get fewer steps (2 there), so the fit stays about 1 s.
+_POLISH_BUDGET = 2_000_000
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
 _BRUTE_MAX_PAIRS = 1 << 18
@@ -275,7 +278,9 @@ class KMeansQuantizer:
         assigns every colour to its nearest centre, then moves each centre to its colours'
         weighted mean, so the objective can only go down; it stops early when nothing moves).
         0 keeps the reduced fit's centres. Each step costs about one nearest-colour search:
-        10 to 40 ms on a 0.4-megapixel photo, about 60 ms on 12 megapixels (975,000 colours).
+        10 to 40 ms on a 0.4-megapixel photo, 0.05 to 0.1 s on 12 megapixels (975,000
+        colours), so images with more than 333,333 distinct colours get fewer steps: at most
+        2,000,000 / n_distinct, at least 1.
     dither : bool, default False
         Remap pixels to the palette with Floyd–Steinberg error diffusion
         (:func:`~kmeans_compress.dither.floyd_steinberg`, Pillow's C loop, in RGB) instead of
@@ -425,7 +430,8 @@ class KMeansQuantizer:
         centres, search = self.kmeans_.cluster_centers_, None
         if reduce and self.refine_iter:
             search = NearestSearch(features, cells)
-            centres = lloyd_polish(search, counts, centres, self.refine_iter)
+            steps = min(self.refine_iter, max(1, _POLISH_BUDGET // len(colors)))
+            centres = lloyd_polish(search, counts, centres, steps)
         return centres, search
 
     def _dithered_labels(self, X, hist):
