@@ -362,7 +362,7 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
     im.putpalette(palette[:, :3].tobytes(), rawmode="RGB")
     if oxipng is not None:  # a fast first pass: oxipng recompresses the image data anyway
-        params = {"compress_level": 1}
+        params = {"compress_level": 0}
     else:
         params = {"optimize": True, "compress_level": compress_level}
     if palette.shape[1] == 4:
