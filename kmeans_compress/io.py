@@ -331,8 +331,10 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
     What decides the size, measured on the Kodak photos and the project's drawings
     (``benchmarks/bench_quantizers.py``): the deflate encoder. libdeflate at level 12 writes
     files 5 to 13 % smaller than zlib at level 9 (34.4 kB instead of 38.4 kB for kodim23 at
-    k=16), for about 0.1 s per 0.4-megapixel image; on images above 4 megapixels level 10
-    is used (level 12 takes about 4 s on 12 megapixels). Row filters do not help indexed
+    k=16), for about 0.1 s per 0.4-megapixel image. Above 4 megapixels level 10 is used, to
+    keep the time: on a 12-megapixel photo level 12 takes 1 to 2 s at k=4..16 and 3 to 8 s at
+    k=256, level 10 0.3 to 1.5 s; level 10 is 7 % smaller than zlib there at k=256 but 3 to
+    4 % larger at k=4 and 16. Row filters do not help indexed
     images (Paeth made every file larger, adaptive choices never beat "none"), and the
     palette order made less than 1 % difference either way (luminance order, which the
     quantizer uses, versus frequency or a nearest-neighbour chain), so both stay as they are.
