@@ -459,7 +459,7 @@ class KMeansQuantizer:
         """
         palette = np.unique(palette, axis=0)  # drop centres that rounded to the same colour
         pal_feats = colors_to_features(palette, self.color_space)
-        color_labels, sq_dist = _nearest(hist.colors, features, pal_feats, search)
+        color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search)
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         palette, pal_feats = palette[used], pal_feats[used]
         order = np.argsort(_luminance(palette), kind="stable")
@@ -516,7 +516,7 @@ class KMeansQuantizer:
                 return dithered
         feats = colors_to_features(hist.colors, self.color_space)
         pal_feats = colors_to_features(self.palette_, self.color_space)
-        color_labels, _ = _nearest(hist.colors, feats, pal_feats)
+        color_labels, _ = _assign(hist.colors, feats, self.palette_, pal_feats)
         return hist.pixel_labels(color_labels.astype(label_dtype(self.n_colors_)))
 
     def fit_predict(self, X, y=None):
@@ -526,6 +526,29 @@ class KMeansQuantizer:
     def transform(self, X):
         """Quantized copy of ``X``: ``palette_[predict(X)]`` (dithered when ``dither`` is true)."""
         return self.palette_[self.predict(X)]
+
+
+def _assign(colors, features, palette, pal_feats, search=None):
+    """Nearest palette entry of every distinct colour, opaque colours to opaque entries.
+
+    With alpha, a fully opaque colour is assigned to its nearest *opaque* entry whenever the
+    palette has one: at small k a centre can average opaque pixels with edge pixels into a
+    translucent colour, and the nearest-entry rule alone would then make part of an opaque area
+    see-through. Fully transparent colours need no rule: their exact ``(0, 0, 0, 0)`` entry is at
+    distance 0. Returns ``(labels, squared distances)`` like :func:`_nearest`.
+    """
+    labels, sq_dist = _nearest(colors, features, pal_feats, search)
+    if colors.shape[1] == 4:
+        opaque_entries = np.flatnonzero(palette[:, 3] == 255)
+        if len(opaque_entries):
+            moved = (colors[:, 3] == 255) & (palette[labels, 3] != 255)
+            if moved.any():
+                sub_labels, sub_dist = _nearest(colors[moved], features[moved], pal_feats[opaque_entries])
+                labels = labels.copy()
+                sq_dist = sq_dist.copy()
+                labels[moved] = opaque_entries[sub_labels]
+                sq_dist[moved] = sub_dist
+    return labels, sq_dist
 
 
 def _nearest(colors, features, pal_feats, search=None):

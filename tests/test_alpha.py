@@ -123,12 +123,14 @@ def test_no_halo_at_soft_edges_k16(which, color_space):
 @pytest.mark.parametrize("k", [8, 16, 32])
 @pytest.mark.parametrize("which", ["drawn_here", "badge_rgba.png"])
 def test_opaque_stays_opaque(which, k, color_space):
-    """Centres that mix opaque pixels with a few edge pixels (alpha 251-254 before) are opaque."""
+    """Opaque pixels stay opaque: the alpha snap (centres at 250-254 become 255) and the rule that
+    an opaque colour takes its nearest opaque entry (with n_init="auto" the drawn_here, k=8, lab
+    palette has entries of alpha 163 and 204 that were the nearest for 31 opaque pixels)."""
     image = soft_shapes() if which == "drawn_here" else load_image(BADGE)
-    # n_init=1: with n_init="auto" (3 starts) the lower-inertia palette for drawn_here, k=8, lab
-    # maps 31 opaque pixels to entries of alpha 163 and 204; the snap alone does not guarantee this.
-    result = quantize(image, k, color_space=color_space, n_init=1)
-    assert (result.image[image[..., 3] == 255][:, 3] == 255).all()
+    for n_init in (1, "auto"):
+        result = quantize(image, k, color_space=color_space, n_init=n_init)
+        assert (result.image[image[..., 3] == 255][:, 3] == 255).all()
+        assert (result.quantizer.transform(image)[image[..., 3] == 255][:, 3] == 255).all()
 
 
 # --- alpha in and out of files ------------------------------------------------------------------
