@@ -530,56 +530,24 @@ def _save_tables(args, results):
     if args.json_out:
         rows_to_json(records, args.json_out)
     if args.plot:
-        _save_plot([r for r in results if "record" in r], args.plot, args.compare)
+        _save_plot([r for r in results if "record" in r], args.plot)
 
 
-def _save_plot(results, path, compare):
-    """Size-quality curves (PSNR and SSIM against bits per pixel); matplotlib imported only here."""
+def _save_plot(results, path):
+    """The sweep curves of every input, one row of panels each, drawn by ``plot_sweep_curves``."""
     try:
         from matplotlib.figure import Figure
+
+        from .plotting import plot_sweep_curves
     except ImportError:
         msg = "--plot needs matplotlib (pip install matplotlib)"
         raise OSError(msg) from None
-    fig = Figure(figsize=(11, 5), layout="constrained")
-    axes = fig.subplots(1, 2)
-    for res in results:
-        rows = sorted(res["rows"], key=lambda r: r.k)
-        name = Path(res["record"]["input"]).name
-        n_pixels = rows[0].png_bytes * 8 / rows[0].bits_per_pixel
-        for ax, metric in zip(axes, ("psnr", "ssim")):
-            ys = [getattr(r, metric) for r in rows]
-            (line,) = ax.plot([r.bits_per_pixel for r in rows], ys, "o-", label=f"{name}: k-means PNG")
-            for r, y in zip(rows, ys):
-                if math.isfinite(y):
-                    ax.annotate(str(r.k), (r.bits_per_pixel, y), textcoords="offset points", xytext=(3, -10), fontsize=7)
-            if compare:
-                jpeg = [r for r in rows if r.jpeg_bytes is not None]
-                ax.plot(
-                    [8 * r.jpeg_bytes / n_pixels for r in jpeg],
-                    [getattr(r, f"jpeg_{metric}") for r in jpeg],
-                    "s--",
-                    color=line.get_color(),
-                    alpha=0.7,
-                    label=f"{name}: JPEG, same bytes",
-                )
-                mc = [r for r in rows if r.mediancut_bytes is not None]
-                ax.plot(
-                    [8 * r.mediancut_bytes / n_pixels for r in mc],
-                    [getattr(r, f"mediancut_{metric}") for r in mc],
-                    "^:",
-                    color=line.get_color(),
-                    alpha=0.7,
-                    label=f"{name}: median cut, same k",
-                )
-            ax.set_xscale("log", base=2)
-            ax.set_xlabel("bits per pixel (file size)")
-            ax.set_ylabel("PSNR (dB)" if metric == "psnr" else "SSIM")
-            ax.grid(True, alpha=0.3)
-    axes[0].set_title("PSNR against size, k marked")
-    axes[1].set_title("SSIM against size, k marked")
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=3 if compare else 2, fontsize=7)
-    fig.savefig(path, dpi=120)
+    fig = Figure(figsize=(15.0, 4.6 * len(results)), layout="constrained")
+    axes = fig.subplots(len(results), 3, squeeze=False)
+    for res, row_axes in zip(results, axes):
+        plot_sweep_curves(res["rows"], ax=row_axes)
+        row_axes[0].set_title(f"{Path(res['record']['input']).name}: {row_axes[0].get_title()}")
+    fig.savefig(path, dpi=110)
 
 
 # ---------------------------------------------------------------------------------------------
