@@ -65,7 +65,7 @@ def _ks(text):
     values = []
     for part in text.split(","):
         if part.strip():
-            k = _k(part)
+            k = _k(part) if part.strip().lower() != "auto" else "auto"
             if k == "auto":
                 raise argparse.ArgumentTypeError("--sweep takes integers, e.g. 2,4,8,16")
             values.append(k)
@@ -140,7 +140,7 @@ def build_parser():
         "--dither",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; RGB only (default off)",
+        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; opaque images only, ignored with alpha (default off)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
 
@@ -576,6 +576,8 @@ def _check_usage(args, n_files):
             return "--min-psnr/--min-ssim choose k themselves; drop -k or use -k auto"
     if args.output and n_files != 1:
         return "-o/--output takes a single INPUT file; use --out-dir for several"
+    if args.output and Path(args.output).is_dir():
+        return f"-o/--output names a file, and {args.output} is a folder; use --out-dir for a folder"
     return None
 
 
@@ -591,6 +593,8 @@ def main(argv=None):
     problem = _check_usage(args, len(items) + len(input_errors))
     if problem:
         return _usage_error(problem)
+    if args.output and Path(args.output).suffix.lower() not in ("", ".png"):
+        print(f"{PROG}: warning: {args.output}: the output is a PNG file whatever its name", file=sys.stderr)
     if args.out_dir:
         try:
             Path(args.out_dir).mkdir(parents=True, exist_ok=True)

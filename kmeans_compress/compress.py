@@ -18,6 +18,13 @@ from .quantize import KMeansQuantizer
 __all__ = ["CompressionReport", "compress_file", "default_output_path"]
 
 
+def _ratio_text(ratio):
+    """``"16.44x smaller than the input"``, or ``"1.70x larger than the input"`` below 1."""
+    if ratio >= 1:
+        return f"{ratio:.2f}x smaller than the input"
+    return f"{1 / ratio:.2f}x larger than the input"
+
+
 @dataclasses.dataclass
 class CompressionReport:
     """Figures for one compressed image.
@@ -94,7 +101,7 @@ class CompressionReport:
         return (
             f"{self.input}: k={self.k} ({self.n_colors} used)  PSNR {psnr_txt} dB  SSIM {self.ssim:.4f}  "
             f"dE00 {self.delta_e:.2f}  "
-            f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({self.ratio:.2f}x smaller than the input, "
+            f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({_ratio_text(self.ratio)}, "
             f"{self.bits_per_pixel:.2f} bits/pixel)  {self.seconds:.2f} s"
             + (f"  -> {self.output}" if self.output else "")
             + (

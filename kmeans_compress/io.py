@@ -432,7 +432,7 @@ def check_output_path(path, *, overwrite=False, inputs=()):
         msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
-        msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
         raise OutputExistsError(msg)
 
 
@@ -466,11 +466,11 @@ def write_bytes_atomic(path, data, *, overwrite=False, inputs=()):
             try:
                 os.link(tmp, path)
             except FileExistsError:
-                msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+                msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
                 raise OutputExistsError(msg) from None
             except OSError:  # file systems without hard links
                 if path.exists():
-                    msg = f"{path}: already exists (use overwrite=True or --force to replace it)"
+                    msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
                     raise OutputExistsError(msg) from None
                 os.replace(tmp, path)
     finally:

@@ -370,8 +370,9 @@ class KMeansQuantizer:
         if hist.n_colors <= self.n_colors:
             if hist.n_colors < self.n_colors:
                 warnings.warn(
-                    f"n_colors={self.n_colors} is more than the {hist.n_colors} distinct colours in the "
-                    f"image; using those {hist.n_colors} colours exactly.",
+                    f"n_colors={self.n_colors} is more than the {hist.n_colors} distinct "
+                    f"colour{'s' if hist.n_colors != 1 else ''} in the image; using "
+                    f"{'those' if hist.n_colors != 1 else 'that'} {hist.n_colors} exactly.",
                     UserWarning,
                     stacklevel=2,
                 )
@@ -490,7 +491,7 @@ class KMeansQuantizer:
     def predict(self, X):
         """Index of the nearest palette colour for every pixel of ``X``.
 
-        With ``dither=True`` (RGB only) the indices are Floyd–Steinberg dithered instead; an
+        With ``dither=True`` (opaque images only) the indices are Floyd–Steinberg dithered instead; an
         ``(N, C)`` pixel array is then treated as one row of N pixels.
 
         Parameters

@@ -91,3 +91,22 @@ def test_no_output_folder_for_a_bad_input(tmp_path):
     bad.write_bytes(b"")
     assert main([str(bad), "-o", str(tmp_path / "never" / "x.png")]) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_output_that_is_a_folder_is_a_usage_error(photo, tmp_path, capsys):
+    assert main([str(photo), "-o", str(tmp_path)]) == 2
+    assert "use --out-dir" in capsys.readouterr().err
+
+
+def test_non_png_output_name_warns(photo, tmp_path, capsys):
+    out = tmp_path / "x.jpg"
+    assert main([str(photo), "-k", "4", "-o", str(out), "--allow-larger"]) == 0
+    assert "is a PNG file whatever its name" in capsys.readouterr().err
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_larger_output_says_larger():
+    from kmeans_compress.compress import _ratio_text
+
+    assert _ratio_text(16.444) == "16.44x smaller than the input"
+    assert _ratio_text(0.5) == "2.00x larger than the input"
