@@ -62,7 +62,7 @@ def label_dtype(n_colors):
 def _as_pixels(X):
     """Validate ``X`` and return (pixels (N, C) uint8, shape of the label array)."""
     if isinstance(X, ColorHistogram):
-        msg = "internal: histogram passed where pixels were expected"
+        msg = "Expected an image or a pixel array, got a ColorHistogram: its colours are already counted."
         raise TypeError(msg)
     arr = np.asarray(X)
     if arr.dtype != np.uint8:
