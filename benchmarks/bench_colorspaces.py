@@ -24,7 +24,7 @@ saves every row as CSV in ``benchmarks/results/`` (ignored by git).
 
 Comparing spaces at the same k hides that they spend bytes differently (Lab's palettes compress
 better). ``--equal-bytes`` adds a rate-distortion view for the photos: each space is swept
-(no dithering) over ``--fine-ks`` with :func:`kmeans_compress.sweep.sweep`, and PSNR, SSIM and
+(no dithering) over ``--fine-ks`` with :func:`kmeans_compress._sweep.sweep`, and PSNR, SSIM and
 ΔE00 of the other spaces are interpolated (linearly in log bytes) at RGB's file sizes. Dithering is not applied
 to images with alpha (the package warns and maps to the nearest colour); those rows say so.
 """
@@ -186,7 +186,7 @@ def summarise(rows, kind, ks):
 
 def equal_bytes(images, fine_ks, ks):
     """Markdown table: each space's quality at RGB's file sizes (photos, no dithering)."""
-    from kmeans_compress.sweep import sweep
+    from kmeans_compress._sweep import sweep
 
     lines = [
         "\nAt equal bytes (photos, no dithering): each space swept over k = "

@@ -10,10 +10,10 @@ measured.
 >>> psnr(image, result.image)                                    # doctest: +SKIP
 """
 
-from .colorspace import COLOR_SPACES
-from .compress import CompressionReport, compress_file
-from .dither import floyd_steinberg
-from .io import (
+from ._colorspace import COLOR_SPACES
+from ._compress import CompressionReport, compress_file
+from ._dither import floyd_steinberg
+from ._io import (
     InvalidImageError,
     OutputExistsError,
     encode_palette_png,
@@ -22,10 +22,10 @@ from .io import (
     png_bit_depth,
     save_palette_png,
 )
-from .metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
-from .quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
+from ._metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
+from ._quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
 # (the function sweep() stays in kmeans_compress.sweep: exporting it here would hide the submodule)
-from .sweep import ImageSweep, KChoice, SweepRow, choose_knee, smallest_k
+from ._sweep import ImageSweep, KChoice, SweepRow, choose_knee, smallest_k
 
 __version__ = "0.1.0"
 

@@ -37,8 +37,8 @@ import warnings
 from pathlib import Path
 
 from . import __version__
-from .colorspace import COLOR_SPACES
-from .compress import compress_file, default_output_path
+from ._colorspace import COLOR_SPACES
+from ._compress import compress_file, default_output_path
 
 __all__ = ["main", "build_parser", "expand_inputs"]
 
@@ -306,7 +306,7 @@ def _target_text(task):
 
 
 def _compress_task(task):
-    from .sweep import ImageSweep, choose_knee, smallest_k
+    from ._sweep import ImageSweep, choose_knee, smallest_k
 
     src, k = task["src"], task["k"]
     common = {
@@ -341,7 +341,7 @@ def _compress_task(task):
 
 
 def _sweep_job(task):
-    from .sweep import ImageSweep
+    from ._sweep import ImageSweep
 
     return ImageSweep(task["src"], compare=task["compare"], random_state=task["seed"], **task["params"])
 
@@ -362,7 +362,7 @@ def _sweep_task(task, callback=None):
 
 
 def _sweep_report(task, info, rows):
-    from .sweep import format_table, knee_k
+    from ._sweep import format_table, knee_k
 
     knee = knee_k(rows)
     lines = [
@@ -516,7 +516,7 @@ def _summary(results, as_json):
 
 
 def _save_tables(args, results):
-    from .sweep import rows_to_csv, rows_to_json
+    from ._sweep import rows_to_csv, rows_to_json
 
     records = []
     for r in results:

@@ -23,9 +23,9 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .colorspace import to_uint8
-from .io import encode_palette_png
-from .metrics import delta_e, psnr, ssim
+from ._colorspace import to_uint8
+from ._io import encode_palette_png
+from ._metrics import delta_e, psnr, ssim
 
 __all__ = [
     "plot_palette",

@@ -106,7 +106,7 @@ def test_non_png_output_name_warns(photo, tmp_path, capsys):
 
 
 def test_larger_output_says_larger():
-    from kmeans_compress.compress import _ratio_text
+    from kmeans_compress._compress import _ratio_text
 
     assert _ratio_text(16.444) == "16.44x smaller than the input"
     assert _ratio_text(0.5) == "2.00x larger than the input"

@@ -119,7 +119,7 @@ def test_sweep_compare_and_plot(photo, tmp_path, capsys):
 
 
 def test_core_and_cli_do_not_import_matplotlib():
-    code = "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress.sweep; print('matplotlib' in sys.modules)"
+    code = "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

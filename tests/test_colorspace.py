@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from kmeans_compress import COLOR_SPACES, KMeansQuantizer, quantize
-from kmeans_compress import colorspace as cs
+from kmeans_compress import _colorspace as cs
 from kmeans_compress.cli import main
-from kmeans_compress.colorspace import (
+from kmeans_compress._colorspace import (
     colors_to_features,
     features_to_colors,
     lab_to_srgb,

@@ -44,7 +44,7 @@ def test_banded_ssim_equals_whole_image(monkeypatch):
     # 300 rows x 90 px x 3 ch: bands of 7767 rows would hold it whole; force small bands
     import importlib
 
-    metrics = importlib.import_module("kmeans_compress.metrics")
+    metrics = importlib.import_module("kmeans_compress._metrics")
     banded = metrics.ssim(a, b)
     assert banded == pytest.approx(whole, abs=1e-12)
     big = np.repeat(a, 30, axis=0)  # 9000 rows: several bands

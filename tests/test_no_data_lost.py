@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import kmeans_compress.io as kio
+import kmeans_compress._io as kio
 from kmeans_compress import OutputExistsError, compress_file, load_image, quantize, save_palette_png
 from kmeans_compress.cli import main
-from kmeans_compress.io import check_output_path, write_bytes_atomic
+from kmeans_compress._io import check_output_path, write_bytes_atomic
 
 
 def snapshot(folder):
@@ -107,7 +107,7 @@ def test_interrupted_while_writing_bytes(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), Boom("failed")], ids=["ctrl_c", "error"])
 def test_interrupted_compress_file_writes_nothing(photo, monkeypatch, exc):
-    import kmeans_compress.compress as compress_module
+    import kmeans_compress._compress as compress_module
 
     before = snapshot(photo.parent)
     fail_on(monkeypatch, compress_module, "encode_palette_png", exc)

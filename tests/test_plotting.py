@@ -23,7 +23,7 @@ from kmeans_compress.plotting import (  # noqa: E402
     plot_variants,
     to_hex,
 )
-from kmeans_compress.sweep import SweepRow  # noqa: E402
+from kmeans_compress._sweep import SweepRow  # noqa: E402
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -81,7 +81,7 @@ def scatter_points(ax, index=0):
 def test_core_and_command_line_do_not_import_matplotlib():
     """Only kmeans_compress.plotting imports matplotlib: the command line starts without it."""
     code = (
-        "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress.sweep\n"
+        "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
     )
     root = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@ import pytest
 from sklearn.cluster import KMeans
 
 from kmeans_compress import ColorHistogram, KMeansQuantizer, psnr, quantize
-from kmeans_compress.quantize import label_dtype
+from kmeans_compress._quantize import label_dtype
 
 
 def _same_up_to_permutation(a, b):
@@ -46,7 +46,7 @@ def test_histogram_counts_and_inverse(three_colors):
 def test_histogram_bincount_route_matches_sort_route(gradient, monkeypatch):
     import importlib
 
-    qmod = importlib.import_module("kmeans_compress.quantize")  # the module, not the function
+    qmod = importlib.import_module("kmeans_compress._quantize")  # the module, not the function
     sort_hist = ColorHistogram.from_image(gradient)
     monkeypatch.setattr(qmod, "_BINCOUNT_MIN_PIXELS", 1)
     lut_hist = ColorHistogram.from_image(gradient)

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image
 
 from kmeans_compress import compress_file, encode_palette_png, psnr, quantize
-from kmeans_compress import sweep as sweep_module
-from kmeans_compress.sweep import (
+from kmeans_compress import _sweep as sweep_module
+from kmeans_compress._sweep import (
     ImageSweep,
     SweepRow,
     choose_knee,

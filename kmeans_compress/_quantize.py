@@ -19,8 +19,8 @@ from sklearn.cluster import KMeans
 from threadpoolctl import ThreadpoolController
 
 from ._reduce import NearestSearch, cell_codes, compact_codes, lloyd_polish, reduce_histogram
-from .colorspace import COLOR_SPACES, colors_to_features, features_to_colors
-from .dither import floyd_steinberg
+from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
+from ._dither import floyd_steinberg
 
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
 

@@ -11,9 +11,9 @@ import os
 import time
 from pathlib import Path
 
-from .io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
-from .metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
-from .quantize import KMeansQuantizer
+from ._io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
+from ._metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
+from ._quantize import KMeansQuantizer
 
 __all__ = ["CompressionReport", "compress_file", "default_output_path"]
 

@@ -35,9 +35,9 @@ import time
 import numpy as np
 from PIL import Image
 
-from .io import encode_palette_png, load_image
-from .metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr, ssim
-from .quantize import ColorHistogram, KMeansQuantizer
+from ._io import encode_palette_png, load_image
+from ._metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr, ssim
+from ._quantize import ColorHistogram, KMeansQuantizer
 
 __all__ = [
     "DEFAULT_KS",

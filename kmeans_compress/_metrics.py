@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from .colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
+from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
 
 __all__ = [
     "file_size",
@@ -290,7 +290,7 @@ def smooth_image(image, *, sigma=1.0):
     """
     from scipy.ndimage import gaussian_filter
 
-    from .colorspace import to_uint8
+    from ._colorspace import to_uint8
 
     img = np.asarray(image)
     if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (3, 4):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from .colorspace import to_uint8
+from ._colorspace import to_uint8
 
 __all__ = [
     "InvalidImageError",
