@@ -148,9 +148,8 @@ class ColorHistogram:
                 (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
             )
             if n_pix >= _BINCOUNT_MIN_PIXELS:
-                # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts; it
-                # replaced a 2**24-bin bincount (128 MB of int64 whatever the image, and slower
-                # than numpy's vectorised sort on 12 MP); pixels find their label through a
+                # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts, in
+                # less memory than a 2**24-bin bincount; pixels find their label through a
                 # 2**24-entry lookup table instead of an inverse index
                 ordered = np.sort(packed)
                 starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
@@ -533,10 +532,9 @@ def _one_openmp_thread():
     """Run scikit-learn's OpenMP loops on one thread.
 
     The fits here are small (a few thousand reduced points): with several OpenMP threads the
-    synchronisation costs more than the work, and on a busy machine (other processes on the
-    cores) a descheduled thread stalls the others at every barrier, which made a 5 ms fit take
-    0.5 s in our measurements. One thread also makes the result independent of the core count.
-    The controller is built once: building one lists the loaded libraries (about 5 ms).
+    synchronisation costs more than the work, and on a busy machine a descheduled thread stalls
+    the others at every barrier. One thread also makes the result independent of the core
+    count. The controller is built once, since building one lists the loaded libraries.
     """
     global _THREADPOOL_CONTROLLER  # noqa: PLW0603 - a cache, not state that changes results
     if _THREADPOOL_CONTROLLER is None:

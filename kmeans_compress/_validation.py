@@ -71,30 +71,30 @@ def check_bool(name, value):
     raise ValueError(msg)
 
 
+def _check_uint8(arr, name, kind, shapes, shape_ok, hint=""):
+    arr = np.asarray(arr)
+    if arr.dtype != np.uint8 or not shape_ok(arr):
+        msg = f"Expected a uint8 {kind} of shape {shapes} for {name}, got dtype {arr.dtype} and shape {arr.shape}.{hint}"
+        raise ValueError(msg)
+    return arr
+
+
 def check_image(image, name="image", *, channels=(3, 4)):
     """``image`` as an ndarray when it is ``uint8`` of shape ``(H, W, C)`` with C in ``channels``.
 
     Raises ValueError with the dtype and shape received otherwise.
     """
-    arr = np.asarray(image)
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in channels or arr.size == 0:
-        shapes = " or ".join(f"(H, W, {c})" for c in channels)
-        msg = (
-            f"Expected a uint8 image of shape {shapes} for {name}, got dtype {arr.dtype} and shape "
-            f"{arr.shape}. Load images with kmeans_compress.load_image, which converts any mode to uint8."
-        )
-        raise ValueError(msg)
-    return arr
+    return _check_uint8(
+        image,
+        name,
+        "image",
+        " or ".join(f"(H, W, {c})" for c in channels),
+        lambda a: a.ndim == 3 and a.shape[2] in channels and a.size > 0,
+        " Load images with kmeans_compress.load_image, which converts any mode to uint8.",
+    )
 
 
 def check_palette(palette, name="palette", *, channels=(3, 4)):
     """``palette`` as an ndarray when it is ``uint8`` of shape ``(k, C)``, 1 <= k <= 256."""
-    arr = np.asarray(palette)
-    if arr.dtype != np.uint8 or arr.ndim != 2 or arr.shape[1] not in channels or not 1 <= len(arr) <= MAX_COLORS:
-        shapes = " or ".join(f"(k, {c})" for c in channels)
-        msg = (
-            f"{name} must be a uint8 array of shape {shapes} with 1 <= k <= {MAX_COLORS}, got dtype "
-            f"{arr.dtype} and shape {arr.shape}."
-        )
-        raise ValueError(msg)
-    return arr
+    shapes = " or ".join(f"(k, {c})" for c in channels) + f" with 1 <= k <= {MAX_COLORS}"
+    return _check_uint8(palette, name, "palette", shapes, lambda a: a.ndim == 2 and a.shape[1] in channels and 1 <= len(a) <= MAX_COLORS)
