@@ -17,13 +17,13 @@ from pathlib import Path
 
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
-from ._io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
+from ._io import check_output_path, encode_palette_png, load_image, read_input, write_bytes_atomic
 from ._measure import Measurement, measure
 from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 
-__all__ = ["CompressionReport", "Compressed", "compress_bytes", "compress_file", "compress_image", "write_result"]
+__all__ = ["CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "write_result"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,20 +243,88 @@ def compress_file(
     -------
     CompressionReport
     """
-    started = time.perf_counter()
-    protected = [input_path, *inputs]
-    chosen = _wants_choice(n_colors, kwargs.get("min_psnr"), kwargs.get("min_ssim"))
-    if output_path is None and not chosen:
-        output_path = default_output_path(input_path, n_colors, out_dir)
-    if output_path is not None:
-        check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
-    image = load_image(input_path)
-    bytes_in = os.path.getsize(input_path)
-    result = compress_image(image, n_colors, bytes_in=bytes_in, started=started, **kwargs)
-    if output_path is None:
-        output_path = default_output_path(input_path, result.measurement.k, out_dir)
-        check_output_path(output_path, overwrite=overwrite, inputs=protected)
-    return write_result(result, input_path, output_path, overwrite=overwrite, inputs=protected, skip_if_larger=skip_if_larger, started=started)
+    job = FileJob(
+        input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),
+        skip_if_larger=skip_if_larger, options=kwargs,
+    )
+    return job()
+
+
+@dataclasses.dataclass(frozen=True)
+class FileJob:
+    """A :func:`compress_file` call kept as data, to run here in one piece or in three across machines.
+
+    ``job()`` is ``compress_file(...)``. A runner whose workers share no filesystem with the
+    inputs and outputs (a Dask cluster) calls the pieces instead: :meth:`prepare` here (check
+    the output path, read the input's bytes), :meth:`remote` on a worker (the bytes in, the
+    output's bytes out) and :meth:`finish` here (the output written, under the same rules). Both
+    ways run the same code, so the files and reports are the same.
+
+    Attributes
+    ----------
+    input_path, output_path, n_colors, out_dir, overwrite, inputs, skip_if_larger
+        As for :func:`compress_file` (``inputs`` a tuple).
+    options : dict
+        Further arguments of :func:`compress_image`.
+    """
+
+    input_path: str | os.PathLike
+    output_path: str | os.PathLike | None = None
+    n_colors: int | str = 16
+    out_dir: str | os.PathLike | None = None
+    overwrite: bool = False
+    inputs: tuple = ()
+    skip_if_larger: bool = False
+    options: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self):
+        payload, state = self.prepare()
+        return self.finish(self.remote(payload), state)
+
+    def prepare(self):
+        """Here: refuse a bad output path before any work, then read the input.
+
+        Returns
+        -------
+        payload : (bytes, str, int or str, dict)
+            What :meth:`remote` needs: the input's bytes, its name for messages, k and options.
+        state : tuple
+            What :meth:`finish` needs; stays here.
+        """
+        started = time.perf_counter()
+        protected = (self.input_path, *self.inputs)
+        output_path = self.output_path
+        if output_path is None and not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")):
+            output_path = default_output_path(self.input_path, self.n_colors, self.out_dir)
+        if output_path is not None:
+            check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
+        data = read_input(self.input_path)
+        payload = (data, os.fspath(self.input_path), self.n_colors, self.options)
+        return payload, (output_path, protected, time.perf_counter() - started)
+
+    @staticmethod
+    def remote(payload):
+        """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem)."""
+        data, name, n_colors, options = payload
+        return compress_bytes(data, n_colors, name=name, **options)
+
+    def finish(self, result, state):
+        """Here: write ``result`` (a :class:`Compressed`) under :func:`compress_file`'s rules.
+
+        The report's ``seconds`` add the time spent here, reading and writing, to the time
+        :meth:`remote` took (time waiting for a worker is not counted).
+        """
+        output_path, protected, seconds_here = state
+        started = time.perf_counter()
+        if output_path is None:
+            output_path = default_output_path(self.input_path, result.measurement.k, self.out_dir)
+            check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
+        report = write_result(
+            result, self.input_path, output_path, overwrite=self.overwrite, inputs=protected,
+            skip_if_larger=self.skip_if_larger,
+        )
+        seconds = result.measurement.seconds + seconds_here + time.perf_counter() - started
+        return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
 
 def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False, started=None):
