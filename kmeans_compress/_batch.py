@@ -139,16 +139,22 @@ class _InOrder:
             self.callback(outcome)
 
 
-def run_ordered(tasks, *, jobs=1, on_result=None, on_done=None):
+def run_ordered(tasks, *, jobs=1, client=None, on_result=None, on_done=None):
     """Run ``(label, callable)`` tasks and return their outcomes in task order.
 
     Parameters
     ----------
     tasks : sequence of (str, callable)
         Each callable takes no argument; with ``jobs > 1`` it must be picklable (a module-level
-        function, or :func:`functools.partial` of one).
+        function, or :func:`functools.partial` of one). With ``client``, each must also come in
+        pieces as :class:`~kmeans_compress._compress.FileJob` does (``prepare``, ``remote``,
+        ``finish``).
     jobs : int, default=1
         Worker processes; 1 runs the tasks one after another in this process.
+    client : distributed.Client or str, optional
+        Run the tasks on this Dask cluster instead (a client, or a scheduler address to connect
+        to): the inputs are read and the outputs written here, the work is done by the cluster's
+        workers (see :func:`kmeans_compress._dask.run_on_cluster`). Needs the ``[dask]`` extra.
     on_result : callable, optional
         ``on_result(outcome)`` in task order, as soon as every earlier outcome is in.
     on_done : callable, optional
@@ -163,6 +169,13 @@ def run_ordered(tasks, *, jobs=1, on_result=None, on_done=None):
     On Ctrl-C, tasks not yet started are cancelled; running ones finish (a write is never cut
     in half), what finished is handed to ``on_result``, then KeyboardInterrupt is raised again.
     """
+    if client is not None:
+        if jobs != 1:
+            msg = f"jobs sets local worker processes; with a client the cluster's workers run the tasks, got jobs={jobs!r}."
+            raise ValueError(msg)
+        from ._dask import run_on_cluster
+
+        return run_on_cluster(client, tasks, on_result=on_result, on_done=on_done)
     tasks = list(tasks)
     ordered = _InOrder(on_result)
     outcomes = [None] * len(tasks)
@@ -267,6 +280,13 @@ def _starting_workers():
         with _sigint_ignored():
             yield
         return
+    with _interrupt_held():
+        yield
+
+
+@contextlib.contextmanager
+def _interrupt_held():
+    """Hold Ctrl-C until the block is done, then raise it (nothing changes outside the main thread)."""
     received = []
     with _sigint_handled_by(lambda signum, frame: received.append(signum)):
         yield

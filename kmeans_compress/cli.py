@@ -89,6 +89,13 @@ def _finite(text):
     return value
 
 
+def _positive_float(text):
+    value = _finite(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value:g}")
+    return value
+
+
 def _ssim_value(text):
     value = _finite(text)
     if not -1 <= value <= 1:
@@ -169,6 +176,19 @@ def build_parser():
         "CPUs; 1 for small jobs, where starting workers would cost more than it saves)",
     )
     batch.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
+    batch.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run each file as a task on a Dask cluster, e.g. tcp://10.0.0.5:8786 (needs the [dask] extra): "
+        "inputs are read and outputs written here, so the workers need no shared filesystem, only the package",
+    )
+    batch.add_argument(
+        "--scheduler-timeout",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="give up when the scheduler has not answered within this time (default 10)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -189,6 +209,13 @@ def _usage_problem(args, n_files):
                 return f"{flag} goes with --sweep (e.g. --sweep 2,4,8,16,32,64)"
         if target and args.k not in (None, "auto"):
             return "--min-psnr/--min-ssim choose k themselves; drop -k or use -k auto"
+    if args.scheduler is not None:
+        if args.sweep is not None:
+            return "--scheduler runs compressions, not sweeps; drop --sweep or --scheduler"
+        if args.jobs is not None:
+            return "--jobs sets local processes; with --scheduler the cluster's workers do the work, drop --jobs"
+    elif args.scheduler_timeout is not None:
+        return "--scheduler-timeout goes with --scheduler ADDRESS"
     if args.output and n_files != 1:
         return "-o/--output takes a single INPUT file; use --out-dir for several"
     if args.output and Path(args.output).is_dir():
@@ -201,24 +228,20 @@ def _error(text):
 
 
 def _compress_tasks(args, items, all_inputs):
-    from ._compress import compress_file
+    from ._compress import FileJob
 
     k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
+    quantizer = {"random_state": args.seed, "color_space": args.color_space, "dither": args.dither}
+    if k == "auto":
+        quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     options = {
         "n_colors": k,
         "overwrite": args.force,
         "skip_if_larger": not args.allow_larger,
-        "inputs": all_inputs,
-        "random_state": args.seed,
-        "color_space": args.color_space,
-        "dither": args.dither,
+        "inputs": tuple(all_inputs),
+        "options": quantizer,
     }
-    if k == "auto":
-        options.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
-    return [
-        (src, functools.partial(compress_file, src, args.output, out_dir=output_folder(src, root, args.out_dir), **options))
-        for src, root in items
-    ]
+    return [(src, FileJob(src, args.output, out_dir=output_folder(src, root, args.out_dir), **options)) for src, root in items]
 
 
 def _sweep_options(args):
@@ -285,10 +308,11 @@ def _summary(outcomes, n_input_errors, as_json):
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
 
 
-def _run_compress(args, items, all_inputs, jobs):
+def _run_compress(args, items, all_inputs, jobs, client=None):
     out = _Output(args, len(items), "file")
     try:
-        return run_ordered(_compress_tasks(args, items, all_inputs), jobs=jobs, on_result=out.show, on_done=out.tick)
+        tasks = _compress_tasks(args, items, all_inputs)
+        return run_ordered(tasks, jobs=jobs, client=client, on_result=out.show, on_done=out.tick)
     finally:
         out.close()
 
@@ -352,6 +376,36 @@ def main(argv=None):
         return EXIT_USAGE
     if args.output and Path(args.output).suffix.lower() not in ("", ".png"):
         print(f"{PROG}: warning: {args.output}: the output is a PNG file whatever its name", file=sys.stderr)
+    client = None
+    if args.scheduler is not None:
+        client, status = _connect(args)
+        if client is None:
+            return status
+    try:
+        return _main(args, items, input_errors, client)
+    finally:
+        if client is not None:
+            client.close()
+
+
+def _connect(args):
+    """(client, None), or (None, exit status) after one line saying why not."""
+    from ._dask import DEFAULT_TIMEOUT, DaskMissingError, SchedulerUnreachableError, connect
+
+    try:
+        client, _ = connect(args.scheduler, timeout=args.scheduler_timeout or DEFAULT_TIMEOUT)
+    except DaskMissingError:
+        _error("--scheduler needs the [dask] extra: pip install 'kmeans-compress[dask]' (it brings distributed)")
+        return None, EXIT_USAGE
+    except SchedulerUnreachableError as exc:
+        _error(f"{exc}; nothing done")
+        return None, EXIT_FAILED
+    if not client.scheduler_info().get("workers"):
+        print(f"{PROG}: warning: the Dask scheduler {args.scheduler} has no workers yet; files wait until one joins", file=sys.stderr)
+    return client, None
+
+
+def _main(args, items, input_errors, client):
     if args.out_dir:
         try:
             Path(args.out_dir).mkdir(parents=True, exist_ok=True)
@@ -372,8 +426,8 @@ def main(argv=None):
         jobs = choose_jobs(args.jobs, paths, len(args.sweep))
         outcomes = _run_sweeps(args, items, jobs)
     else:
-        jobs = choose_jobs(args.jobs, paths, 1 if fixed_k is not None else 8)
-        outcomes = _run_compress(args, items, all_inputs, jobs)
+        jobs = 1 if client is not None else choose_jobs(args.jobs, paths, 1 if fixed_k is not None else 8)
+        outcomes = _run_compress(args, items, all_inputs, jobs, client)
     failures = len(input_errors) + sum(1 for o in outcomes if o.error is not None)
     if args.sweep is None and len(items) + len(input_errors) > 1:
         _summary(outcomes, len(input_errors), args.json)
