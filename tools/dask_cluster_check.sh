@@ -13,7 +13,7 @@
 # Needs the [dask] extra (distributed), which brings the `dask` command.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-FOLDER="${1:-$ROOT/images}"
+FOLDER="$(cd "${1:-$ROOT/images}" && pwd)"  # absolute: the runs start in a scratch folder
 shift || true
 if [[ "${1:-}" == "--" ]]; then shift; fi
 EXTRA=("$@")
@@ -57,16 +57,17 @@ with Client(address, timeout=30) as client:
             sys.exit(f"worker {worker} imports {path}, not this checkout")
 EOF
 
+FAIL=0
 set +e
-( cd "$WORK" && "$PYTHON" -m kmeans_compress "$FOLDER" --out-dir "$WORK/cluster" --scheduler "$ADDRESS" --no-progress "${EXTRA[@]}" >"$WORK/cluster.out" )
+( cd "$WORK" && "$PYTHON" -m kmeans_compress "$FOLDER" --out-dir "$WORK/cluster" --scheduler "$ADDRESS" --no-progress "${EXTRA[@]}" >"$WORK/cluster.out" 2>"$WORK/cluster.err" )
 CLUSTER_STATUS=$?
-( cd "$WORK" && "$PYTHON" -m kmeans_compress "$FOLDER" --out-dir "$WORK/local" --jobs 2 --no-progress "${EXTRA[@]}" >"$WORK/local.out" )
+( cd "$WORK" && "$PYTHON" -m kmeans_compress "$FOLDER" --out-dir "$WORK/local" --jobs 2 --no-progress "${EXTRA[@]}" >"$WORK/local.out" 2>"$WORK/local.err" )
 LOCAL_STATUS=$?
 set -e
-echo "--- on the cluster (exit $CLUSTER_STATUS)"; cat "$WORK/cluster.out"
-echo "--- local, --jobs 2 (exit $LOCAL_STATUS)"; cat "$WORK/local.out"
+echo "--- on the cluster (exit $CLUSTER_STATUS)"; cat "$WORK/cluster.out" "$WORK/cluster.err"
+echo "--- local, --jobs 2 (exit $LOCAL_STATUS)"; cat "$WORK/local.out" "$WORK/local.err"
+if ! diff -q "$WORK/cluster.err" "$WORK/local.err" >/dev/null; then echo "DIFFERENT messages on stderr"; FAIL=1; fi
 
-FAIL=0
 if [[ $CLUSTER_STATUS -ne $LOCAL_STATUS ]]; then echo "DIFFERENT exit statuses"; FAIL=1; fi
 if ! diff <(cd "$WORK/cluster" && find . -type f | sort) <(cd "$WORK/local" && find . -type f | sort); then
     echo "DIFFERENT output files (above: < cluster, > local)"; FAIL=1
