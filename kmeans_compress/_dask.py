@@ -19,7 +19,7 @@ import uuid
 
 from ._batch import Outcome, _InOrder, _interrupt_held, _run_one, error_text
 
-__all__ = ["DEFAULT_TIMEOUT", "DaskMissingError", "SchedulerUnreachableError", "connect", "run_on_cluster"]
+__all__ = ["DEFAULT_TIMEOUT", "DaskMissingError", "SchedulerUnreachableError", "connect", "run_on_cluster", "version_warnings"]
 
 #: Seconds to wait for a scheduler to answer before giving up.
 DEFAULT_TIMEOUT = 10.0
@@ -113,6 +113,37 @@ def _probe(address, timeout):
         failure.append(TimeoutError())
     if failure:
         raise SchedulerUnreachableError(_unreachable(address, timeout, failure[0])) from failure[0]
+
+
+def version_warnings(client):
+    """One line per worker whose kmeans_compress is missing or another version than this one's.
+
+    The bytes a worker writes depend on the package's version; a worker without the package would
+    fail every task it is given. Only the workers connected now are asked.
+    """
+    from . import __version__
+
+    def package_version():  # nested: sent by value, so it runs on workers without this module too
+        try:
+            from kmeans_compress import __version__
+        except ImportError:
+            return None
+        return __version__
+
+    try:
+        versions = client.run(package_version)
+    except Exception as exc:  # noqa: BLE001 - only a check
+        return [f"could not ask the Dask workers which kmeans_compress they run: {' '.join(str(exc).split())}"]
+    texts = []
+    for worker, version in sorted(versions.items()):
+        if version is None:
+            texts.append(f"Dask worker {worker} has no kmeans_compress installed; its tasks will fail")
+        elif version != __version__:
+            texts.append(
+                f"Dask worker {worker} runs kmeans_compress {version}, this machine {__version__}; "
+                "its files may differ from a local run's"
+            )
+    return texts
 
 
 # ---------------------------------------------------------------------------------------------

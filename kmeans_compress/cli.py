@@ -390,7 +390,7 @@ def main(argv=None):
 
 def _connect(args):
     """(client, None), or (None, exit status) after one line saying why not."""
-    from ._dask import DEFAULT_TIMEOUT, DaskMissingError, SchedulerUnreachableError, connect
+    from ._dask import DEFAULT_TIMEOUT, DaskMissingError, SchedulerUnreachableError, connect, version_warnings
 
     try:
         client, _ = connect(args.scheduler, timeout=args.scheduler_timeout or DEFAULT_TIMEOUT)
@@ -400,8 +400,11 @@ def _connect(args):
     except SchedulerUnreachableError as exc:
         _error(f"{exc}; nothing done")
         return None, EXIT_FAILED
+    texts = version_warnings(client)
     if not client.scheduler_info().get("workers"):
-        print(f"{PROG}: warning: the Dask scheduler {args.scheduler} has no workers yet; files wait until one joins", file=sys.stderr)
+        texts.append(f"the Dask scheduler {args.scheduler} has no workers yet; files wait until one joins")
+    for text in texts:
+        print(f"{PROG}: warning: {text}", file=sys.stderr)
     return client, None
 
 

@@ -139,6 +139,24 @@ def test_rules_of_the_local_path_hold(photos, tmp_path, capsys, two_workers):
     assert "input" in capsys.readouterr().err
 
 
+def test_progress_bar_on_the_cluster(photos, tmp_path, capsys, monkeypatch, two_workers):
+    from kmeans_compress import cli
+
+    monkeypatch.setattr(cli, "_stderr_is_tty", lambda: True)
+    argv = [str(photos), "-k", "4", "--out-dir", str(tmp_path / "o"), "--scheduler", two_workers.scheduler.address]
+    assert main(argv) == 0
+    assert "6/6" in capsys.readouterr().err
+
+
+def test_a_worker_with_another_version_is_named(photos, tmp_path, capsys, monkeypatch, two_workers):
+    monkeypatch.setattr(kmeans_compress, "__version__", "0.0.test")  # this side differs from the workers
+    argv = [str(photos / "p0.png"), "-k", "4", "--out-dir", str(tmp_path / "o"), "--scheduler", two_workers.scheduler.address]
+    assert main(argv) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("this machine 0.0.test" in line for line in err)
+    assert {line.split()[4] for line in err} == set(two_workers.scheduler_info()["workers"])
+
+
 def test_python_api_takes_a_client(photos, tmp_path, two_workers):
     from kmeans_compress._batch import run_ordered
     from kmeans_compress._compress import FileJob
