@@ -41,6 +41,7 @@ __all__ = [
     "OutputExistsError",
     "load_image",
     "read_image",
+    "check_format",
     "encode_palette",
     "encode_palette_webp",
     "output_format",
@@ -865,17 +866,22 @@ def encode_palette_webp(palette, labels, *, icc_profile=None, method=_WEBP_METHO
     return buf.getvalue()
 
 
-def encode_palette(palette, labels, *, format="png", icc_profile=None, dpi=None):  # noqa: A002 - Pillow's word
+def check_format(format):  # noqa: A002 - Pillow's word
+    """``format`` if it is one of :data:`FORMATS`, else a ValueError that lists them."""
+    if format not in FORMATS:
+        msg = f"format must be one of {FORMATS}, got {format!r}."
+        raise ValueError(msg)
+    return format
+
+
+def encode_palette(palette, labels, *, format="png", icc_profile=None, dpi=None):  # noqa: A002
     """Encode a palette image as ``format`` ("png" or "webp"); see the two encoders.
 
     ``dpi`` is written to PNGs only (WebP has no place for it outside EXIF).
     """
-    if format == "png":
+    if check_format(format) == "png":
         return encode_palette_png(palette, labels, icc_profile=icc_profile, dpi=dpi)
-    if format == "webp":
-        return encode_palette_webp(palette, labels, icc_profile=icc_profile)
-    msg = f"format must be one of {FORMATS}, got {format!r}."
-    raise ValueError(msg)
+    return encode_palette_webp(palette, labels, icc_profile=icc_profile)
 
 
 def output_format(path, format=None):  # noqa: A002
@@ -884,15 +890,17 @@ def output_format(path, format=None):  # noqa: A002
     Raises
     ------
     ValueError
-        When ``format`` is not one of :data:`FORMATS`, or when it is None and the extension is
-        not ``.png`` or ``.webp`` (a ``.jpg`` name must not hold a PNG).
+        When ``format`` is not one of :data:`FORMATS`; when it is None and the extension is not
+        ``.png`` or ``.webp`` (a ``.jpg`` name must not hold a PNG); when the extension names
+        the other format.
     """
+    suffix = Path(path).suffix.lower()
     if format is not None:
-        if format not in FORMATS:
-            msg = f"format must be one of {FORMATS}, got {format!r}."
+        check_format(format)
+        if suffix in (".png", ".webp") and suffix[1:] != format:
+            msg = f"{path}: the name says {suffix[1:]} but the format asked is {format}"
             raise ValueError(msg)
         return format
-    suffix = Path(path).suffix.lower()
     if suffix in (".png", ".webp"):
         return suffix[1:]
     msg = f"{path}: the output name must end in .png or .webp (or give the format), got {suffix or 'no extension'!r}"

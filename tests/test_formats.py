@@ -222,13 +222,21 @@ def test_encode_palette_rejects_other_formats():
 
 @pytest.mark.parametrize(
     ("path", "fmt", "expected"),
-    [("a.png", None, "png"), ("a.PNG", None, "png"), ("a.webp", None, "webp"), ("a.jpg", "webp", "webp"), ("a.png", "webp", "webp")],
+    [("a.png", None, "png"), ("a.PNG", None, "png"), ("a.webp", None, "webp"), ("a.webp", "webp", "webp"), ("key-123", "webp", "webp")],
 )
 def test_output_format(path, fmt, expected):
     assert output_format(path, fmt) == expected
 
 
-@pytest.mark.parametrize(("path", "fmt", "match"), [("a.jpg", None, r"must end in .png or .webp"), ("a", None, "no extension"), ("a.png", "gif", "format must be one of")])
+@pytest.mark.parametrize(
+    ("path", "fmt", "match"),
+    [
+        ("a.jpg", None, r"must end in .png or .webp"),
+        ("a", None, "no extension"),
+        ("a.png", "gif", "format must be one of"),
+        ("a.png", "webp", "the name says png but the format asked is webp"),
+    ],
+)
 def test_output_format_refused(path, fmt, match):
     with pytest.raises(ValueError, match=match):
         output_format(path, fmt)
@@ -239,3 +247,132 @@ def test_no_warnings_reading_plain_formats():
         with warnings.catch_warnings():
             warnings.simplefilter("error")
             load_image(saved(Image.fromarray(photo_like()), fmt, **params))
+
+
+# --- through the workflow and the command line ---------------------------------------------------------
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(photo_like(64, 96)).save(path, dpi=(300, 300))
+    return path
+
+
+def test_compress_bytes_webp_same_pixels_as_png(photo):
+    from kmeans_compress import compress_bytes
+
+    png = compress_bytes(photo.read_bytes(), 16)
+    webp = compress_bytes(photo.read_bytes(), 16, format="webp")
+    assert webp.data[:4] == b"RIFF" and webp.measurement.format == "webp" and png.measurement.format == "png"
+    assert webp.measurement.bytes_out == len(webp.data) < len(png.data)
+    np.testing.assert_array_equal(decoded(webp.data), decoded(png.data))
+    assert webp.measurement.psnr == png.measurement.psnr
+    assert webp.measurement.to_dict()["format"] == "webp"
+
+
+def test_auto_with_webp_encodes_each_tried_k_once(photo, tmp_path, monkeypatch):
+    import kmeans_compress._io as kio
+    from kmeans_compress import compress_file
+
+    calls = []
+    real = kio.encode_palette_webp
+    monkeypatch.setattr(kio, "encode_palette_webp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    report = compress_file(photo, tmp_path / "out.webp", n_colors="auto", min_psnr=30.0)
+    assert len(calls) == report.choice.n_fits
+    assert (tmp_path / "out.webp").read_bytes()[:4] == b"RIFF"
+
+
+def test_never_larger_with_webp(tmp_path):
+    from kmeans_compress import compress_file
+
+    small = tmp_path / "small.jpg"  # a JPEG at quality 5: smaller than any lossless file of it
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(small, quality=5)
+    report = compress_file(small, format="webp", skip_if_larger=True, n_colors=16)
+    assert report.kept_original and report.output is None
+    assert report.measurement.bytes_out > report.measurement.bytes_in
+    assert "the WebP would be larger than the input" in report.summary()
+    assert not (tmp_path / "small-k16.webp").exists()
+
+
+def test_sweep_in_webp_compares_jpeg_at_the_webp_size(photo):
+    from kmeans_compress import sweep
+
+    png_rows = sweep(photo, [4, 16])
+    rows = sweep(photo, [4, 16], format="webp", compare=True)
+    for row, png_row in zip(rows, png_rows):
+        assert row.format == "webp" and row.bytes_out < png_row.bytes_out
+        assert row.jpeg is None or row.jpeg.bytes <= row.bytes_out
+        assert row.psnr == png_row.psnr
+
+
+def test_keep_profile_through_compress_file(tmp_path):
+    from PIL import ImageCms
+
+    from kmeans_compress import compress_file, psnr
+
+    to_p3 = ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(P3)), "RGB", "RGB",
+        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+    )
+    tagged = to_p3.apply(Image.fromarray(photo_like()))
+    src = tmp_path / "p3.png"
+    tagged.save(src, icc_profile=P3)
+    kept = compress_file(src, tmp_path / "kept.png", n_colors=8, keep_profile=True)
+    converted = compress_file(src, tmp_path / "srgb.png", n_colors=8)
+    with Image.open(kept.output) as im:
+        assert im.info["icc_profile"] == P3
+        out = np.asarray(im.convert("RGB"))
+    # the measurement compares the two images in the image's own space: the stored values
+    assert kept.measurement.psnr == pytest.approx(psnr(np.asarray(tagged), out))
+    with Image.open(converted.output) as im:
+        assert "icc_profile" not in im.info and im.info.get("srgb") == 0
+
+
+def test_dpi_kept_through_compress_file(photo, tmp_path):
+    from kmeans_compress import compress_file
+
+    report = compress_file(photo, tmp_path / "o.png", n_colors=4)
+    with Image.open(report.output) as im:
+        assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_cli_format_webp_and_output_name(photo, tmp_path):
+    from kmeans_compress.cli import main
+
+    assert main([str(photo), "-k", "16", "--format", "webp", "--out-dir", str(tmp_path / "w")]) == 0
+    webp = tmp_path / "w" / "photo-k16.webp"
+    assert main([str(photo), "-k", "16", "-o", str(tmp_path / "p.png")]) == 0
+    assert main([str(photo), "-k", "16", "-o", str(tmp_path / "by-name.webp")]) == 0
+    np.testing.assert_array_equal(decoded(webp.read_bytes()), decoded((tmp_path / "p.png").read_bytes()))
+    assert (tmp_path / "by-name.webp").read_bytes() == webp.read_bytes()
+    assert webp.stat().st_size < (tmp_path / "p.png").stat().st_size
+
+
+def test_cli_format_and_name_must_agree(photo, tmp_path, capsys):
+    from kmeans_compress.cli import main
+
+    assert main([str(photo), "--format", "webp", "-o", str(tmp_path / "x.png")]) == 2
+    assert "is named png but --format is webp" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_keep_profile_and_no_exif(tmp_path):
+    from kmeans_compress.cli import main
+
+    src = tmp_path / "phone.jpg"
+    Image.fromarray(photo_like()).save(src, quality=95, exif=gps_exif(), icc_profile=P3)
+    assert main([str(src), "-k", "8", "--keep-profile", "-o", str(tmp_path / "kept.png"), "--allow-larger"]) == 0
+    assert main([str(src), "-k", "8", "-o", str(tmp_path / "plain.webp"), "--allow-larger"]) == 0
+    with Image.open(tmp_path / "kept.png") as im:
+        assert im.info["icc_profile"] == P3 and "exif" not in im.info
+    data = (tmp_path / "plain.webp").read_bytes()
+    assert riff_chunk_names(data) == ["VP8L"] and b"SERIAL-123456" not in data
+
+
+def test_folder_input_skips_webp_outputs(photo, tmp_path):
+    from kmeans_compress._inputs import expand_inputs
+
+    (tmp_path / "photo-k16.webp").write_bytes(b"RIFF")
+    items, _ = expand_inputs([str(tmp_path)])
+    assert [Path(p).name for p, _ in items] == ["photo.png"]
