@@ -20,10 +20,15 @@ def default_output_path(input_path, k, out_dir=None, format="png"):  # noqa: A00
     return folder / f"{src.stem}-k{k}.{format}"
 
 
+# HEIC/HEIF (iPhone photos): read through the optional pillow-heif, which registers them with
+# Pillow only once loaded; listed here so that a folder's HEIC files are not skipped silently.
+_HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
+
+
 def _image_extensions():
     from PIL import Image
 
-    return {ext.lower() for ext in Image.registered_extensions()}
+    return {ext.lower() for ext in Image.registered_extensions()} | _HEIF_EXTENSIONS
 
 
 def expand_inputs(inputs, *, recursive=False):

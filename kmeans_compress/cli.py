@@ -102,11 +102,15 @@ def build_parser():
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Compress images by K-Means colour quantization into indexed (palette) PNGs, "
+        description="Compress images by K-Means colour quantization into indexed (palette) PNGs or lossless WebPs, "
         "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",
     )
     parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns (any format Pillow reads)"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders of images, or glob patterns (any format Pillow reads, WebP and AVIF included; "
+        "HEIC with the [heif] extra)",
     )
     parser.add_argument(
         "-k",
@@ -139,7 +143,7 @@ def build_parser():
     parser.add_argument(
         "--allow-larger",
         action="store_true",
-        help="write the PNG even when it is larger than the input file (default: keep the original, write nothing)",
+        help="write the output even when it is larger than the input file (default: keep the original, write nothing)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random_state for k-means++ (default 0)")
     parser.add_argument(

@@ -376,3 +376,12 @@ def test_folder_input_skips_webp_outputs(photo, tmp_path):
     (tmp_path / "photo-k16.webp").write_bytes(b"RIFF")
     items, _ = expand_inputs([str(tmp_path)])
     assert [Path(p).name for p, _ in items] == ["photo.png"]
+
+
+def test_folder_input_includes_heic(tmp_path):
+    from kmeans_compress._inputs import expand_inputs
+
+    (tmp_path / "IMG_0001.HEIC").write_bytes(b"")
+    (tmp_path / "notes.txt").write_bytes(b"")
+    items, _ = expand_inputs([str(tmp_path)])
+    assert [Path(p).name for p, _ in items] == ["IMG_0001.HEIC"]
