@@ -4,12 +4,14 @@ Run from the repository root::
 
     python benchmarks/bench_webp.py              # methods 0-6 x quality 0/50/100, k = 16, 64, 256
     python benchmarks/bench_webp.py --quick      # method 2, 4, 6 at quality 100 only
+    python benchmarks/bench_webp.py --large --quick --repeats 1   # a 12 MP photo only
 
 Images: ``../shared/corpus/*.png`` (when present) and the project's ``images/*.png``. Each is
 quantized once per k with :class:`~kmeans_compress.KMeansQuantizer` (defaults,
 ``random_state=0``); the same palette and indices are then encoded as the PNG
 (:func:`~kmeans_compress.encode_palette_png`, oxipng) and as lossless WebP at each libwebp
-``method`` and ``quality`` (both are effort settings in lossless mode). Every WebP is decoded
+``method`` and ``quality`` (both are effort settings in lossless mode). ``--large`` measures
+only a 12-megapixel photo made by upscaling the first corpus photo with Lanczos (in memory). Every WebP is decoded
 and checked to give exactly the PNG's pixels.
 
 Times are the best of ``--repeats`` encodes; the encoders take turns within each repeat, so a
@@ -37,8 +39,14 @@ from kmeans_compress import KMeansQuantizer, encode_palette_png, load_image  # n
 from kmeans_compress._io import encode_palette_webp  # noqa: E402
 
 
-def images():
+def images(large=False):
     """Corpus photos, then the project's images; a file whose pixels repeat an earlier one is skipped."""
+    if large:
+        first = sorted((ROOT.parent / "shared" / "corpus").glob("*.png"))[0]
+        with Image.open(first) as im:
+            scale = (12e6 / (im.width * im.height)) ** 0.5
+            big = im.convert("RGB").resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+        return [(f"{first.stem}-12MP", np.asarray(big))]
     paths = sorted((ROOT.parent / "shared" / "corpus").glob("*.png")) + sorted((ROOT / "images").glob("*.png"))
     seen, out = set(), []
     for path in paths:
@@ -69,10 +77,11 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("-k", type=int, nargs="+", default=[16, 64, 256])
+    parser.add_argument("--large", action="store_true", help="a 12 MP photo instead of the corpus")
     args = parser.parse_args(argv)
     settings = [(m, 100) for m in (2, 4, 6)] if args.quick else [(m, q) for m in range(7) for q in (0, 50, 100)]
     rows = []  # (image, k, setting, bytes, seconds)
-    for name, image in images():
+    for name, image in images(args.large):
         for k in args.k:
             q = KMeansQuantizer(k, random_state=0).fit(image)
             pal, lab = q.palette_, q.labels_
