@@ -317,6 +317,8 @@ def _colour_tag(im, label):
             _warn(label, f"ICC profile unreadable ({_one_line(exc)}); pixels taken as sRGB")
             return None
         return _Tag(name, bytes(icc), space)
+    if info.get("nclx_profile") and im.mode in ("RGB", "RGBA"):
+        return _nclx_tag(info["nclx_profile"], label)
     if im.format != "PNG" or "srgb" in info:
         return None
     gamma, chroma = info.get("gamma"), info.get("chromaticity")
@@ -543,6 +545,11 @@ def _png_gamma_profile(gamma, chromaticity, *, grey):
         return icc_matrix_profile(desc, curve, None)
     if chromaticity is None:
         return icc_matrix_profile(desc, curve, _SRGB_CHROMATICITY)
+    return icc_matrix_profile(desc, curve, _checked_chromaticity(chromaticity, "cHRM"))
+
+
+def _checked_chromaticity(chromaticity, what):
+    """Eight white/red/green/blue x, y values in 0..1 whose primaries make a triangle, or ValueError."""
     values = [float(v) for v in chromaticity]
     ok = len(values) == 8 and all(math.isfinite(v) and 0 <= v <= 1 for v in values)
     ok = ok and all(values[i] > 0 for i in (1, 3, 5, 7))
@@ -550,9 +557,36 @@ def _png_gamma_profile(gamma, chromaticity, *, grey):
         corners = np.c_[np.array(values[2:]).reshape(3, 2), np.ones(3)]
         ok = abs(np.linalg.det(corners)) > 1e-3
     if not ok:
-        msg = f"cHRM {tuple(values)} unusable"
+        msg = f"{what} {tuple(values)} unusable"
         raise ValueError(msg)
-    return icc_matrix_profile(desc, curve, values)
+    return values
+
+
+# Tone curves of the ITU-T H.273 transfer characteristics a colour-managed viewer maps to an ICC
+# curve: BT.709/601/2020 (the inverse of their camera curve, as Skia does), sRGB, linear, gamma.
+_BT709_TRC = (1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)
+_NCLX_CURVES = {1: _BT709_TRC, 6: _BT709_TRC, 14: _BT709_TRC, 15: _BT709_TRC, 13: _SRGB_TRC, 2: _SRGB_TRC, 8: (1.0,), 4: (2.2,), 5: (2.8,)}
+
+
+def _nclx_tag(nclx, label):
+    """The colour tag of a HEIF's ``nclx`` box (coding-independent code points: primaries and tone curve).
+
+    Read by pillow-heif, with the primaries as chromaticities. Other tone curves, the HDR ones
+    (PQ, HLG) among them, have no 8-bit sRGB equivalent here: a warning, and the pixels are
+    taken as sRGB.
+    """
+    primaries, transfer = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
+    keys = ("white_x", "white_y", "red_x", "red_y", "green_x", "green_y", "blue_x", "blue_y")
+    if transfer not in _NCLX_CURVES:
+        _warn(label, f"nclx tone curve {transfer} (H.273; 16 is PQ, 18 HLG) not supported; pixels taken as sRGB")
+        return None
+    try:
+        chromaticity = _checked_chromaticity([nclx[f"color_primary_{key}"] for key in keys], "nclx primaries")
+    except (KeyError, TypeError, ValueError) as exc:
+        _warn(label, f"nclx primaries {primaries} unusable ({_one_line(exc)}); pixels taken as sRGB")
+        return None
+    name = f"nclx primaries {primaries} transfer {transfer}"
+    return _Tag(name, icc_matrix_profile(name, _NCLX_CURVES[transfer], chromaticity), "RGB")
 
 
 def _first_frame(im, label):

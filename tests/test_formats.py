@@ -385,3 +385,45 @@ def test_folder_input_includes_heic(tmp_path):
     (tmp_path / "notes.txt").write_bytes(b"")
     items, _ = expand_inputs([str(tmp_path)])
     assert [Path(p).name for p, _ in items] == ["IMG_0001.HEIC"]
+
+
+def _heic_with_nclx(array, primaries, transfer):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    heif = pillow_heif.from_bytes(mode="RGB", size=(array.shape[1], array.shape[0]), data=array.tobytes())
+    heif.info["nclx_profile"] = {"color_primaries": primaries, "transfer_characteristics": transfer, "matrix_coefficients": 6, "full_range_flag": 1}
+    buf = io.BytesIO()
+    heif.save(buf, quality=-1)  # lossless
+    return buf.getvalue()
+
+
+def test_heic_nclx_display_p3_is_converted(tmp_path):
+    """An iPhone-style HEIC tagged Display P3 by its nclx box (no ICC profile) reads as the ICC-tagged one."""
+    from PIL import ImageCms
+
+    srgb = photo_like()
+    to_p3 = ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(P3)), "RGB", "RGB",
+        renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+    )
+    p3_pixels = np.asarray(to_p3.apply(Image.fromarray(srgb)))
+    path = tmp_path / "p3.heic"
+    path.write_bytes(_heic_with_nclx(p3_pixels, 12, 13))
+    image, info = read_image(path)
+    assert info.converted and info.profile == "nclx primaries 12 transfer 13"
+    decoded_p3 = np.asarray(Image.open(path).convert("RGB")).astype(int)
+    assert np.abs(decoded_p3 - p3_pixels).mean() < 4  # the stored pixels are P3 values...
+    assert np.abs(image.astype(int) - srgb).mean() < np.abs(decoded_p3 - srgb).mean() / 3  # ...read as sRGB
+
+
+def test_heic_nclx_srgb_untouched_and_pq_warns(tmp_path):
+    original = photo_like()
+    srgb_path, pq_path = tmp_path / "srgb.heic", tmp_path / "pq.heic"
+    srgb_path.write_bytes(_heic_with_nclx(original, 1, 13))
+    pq_path.write_bytes(_heic_with_nclx(original, 9, 16))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image, info = read_image(srgb_path)
+    assert not info.converted
+    np.testing.assert_array_equal(image, np.asarray(Image.open(srgb_path).convert("RGB")))
+    with pytest.warns(UserWarning, match="nclx tone curve 16 .* not supported"):
+        read_image(pq_path)
