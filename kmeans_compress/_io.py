@@ -879,10 +879,11 @@ def encode_palette_webp(palette, labels, *, icc_profile=None, method=_WEBP_METHO
         Embedded as the WebP ``ICCP`` chunk. Without one the file is untagged, which WebP
         readers take as sRGB (WebP has no sRGB marker).
     method : int, default 4
-        libwebp effort, 0 (fastest) to 6 (slowest); higher methods try more ways to code the
-        image and rarely gain more than a few per cent beyond the default.
+        libwebp effort, 0 (fastest) to 6 (slowest). The default is libwebp's own: method 6 is
+        many times slower for a small gain.
     quality : int, default 100
-        For lossless WebP, also an effort setting (0 to 100), not a loss of quality.
+        For lossless WebP, also an effort setting (0 to 100), not a loss of quality; lower
+        values are faster but can make the file larger than the PNG.
 
     Returns
     -------
