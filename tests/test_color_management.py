@@ -92,8 +92,8 @@ def png_16bit(array16, *, icc=None, colour_type=2):
 
 @pytest.mark.parametrize(
     ("icc", "fmt", "atol"),
-    [(P3, "PNG", 3), (ADOBE, "JPEG", 12), (PROPHOTO, "PNG", 8), (P3, "WEBP", 3)],
-    ids=["display-p3-png", "adobe-rgb-jpeg", "prophoto-png", "display-p3-webp"],
+    [(P3, "PNG", 3), (ADOBE, "JPEG", 12), (PROPHOTO, "PNG", 8), (P3, "WEBP", 3), (ADOBE, "TIFF", 4)],
+    ids=["display-p3-png", "adobe-rgb-jpeg", "prophoto-png", "display-p3-webp", "adobe-rgb-tiff"],
 )
 def test_tagged_image_comes_back_in_srgb(icc, fmt, atol):
     original = colours()
