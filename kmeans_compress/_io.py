@@ -1027,7 +1027,7 @@ def write_bytes_atomic(path, data, *, overwrite=False, inputs=()):
     return len(data)
 
 
-def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compress_level=9):
+def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compress_level=9, icc_profile=None, dpi=None):
     """Save an indexed PNG atomically; see :func:`encode_palette_png` for the encoding.
 
     Parameters
@@ -1040,11 +1040,15 @@ def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compr
     inputs : iterable of paths
         Files that must not be written over (the images being compressed).
     compress_level : int, default 9
+    icc_profile : bytes, optional
+        Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
+    dpi : tuple of float, optional
+        Physical resolution to write (``ImageInfo.dpi``).
 
     Returns
     -------
     int
         Size of the written file in bytes.
     """
-    data = encode_palette_png(palette, labels, compress_level=compress_level)
+    data = encode_palette_png(palette, labels, compress_level=compress_level, icc_profile=icc_profile, dpi=dpi)
     return write_bytes_atomic(path, data, overwrite=overwrite, inputs=inputs)

@@ -427,3 +427,12 @@ def test_heic_nclx_srgb_untouched_and_pq_warns(tmp_path):
     np.testing.assert_array_equal(image, np.asarray(Image.open(srgb_path).convert("RGB")))
     with pytest.warns(UserWarning, match="nclx tone curve 16 .* not supported"):
         read_image(pq_path)
+
+
+def test_save_palette_png_embeds_profile_and_dpi(tmp_path):
+    from kmeans_compress import save_palette_png
+
+    out = tmp_path / "kept.png"
+    save_palette_png(out, np.array([[1, 2, 3], [4, 5, 6]], np.uint8), np.eye(2, dtype=np.uint8), icc_profile=P3, dpi=(300, 300))
+    with Image.open(out) as im:
+        assert im.info["icc_profile"] == P3 and im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
