@@ -117,7 +117,7 @@ class ImageSweep:
         if info is None:
             self.image, self.info = read_image(image, keep_profile=keep_profile)
         else:
-            self.image, self.info = read_image(image)[0], info
+            self.image, self.info = read_image(image, keep_profile=info.icc_profile is not None)[0], info
         self.format = format
         self.histogram = ColorHistogram.from_image(self.image)
         self.bytes_in = bytes_in
