@@ -87,13 +87,16 @@ def _records(text):
 # --- the same bytes, lines and statuses as a local run ----------------------------------------
 
 
-@pytest.mark.parametrize(("k", "n"), [("16", 6), ("auto", 3)], ids=["k16", "auto"])
-def test_cluster_outputs_equal_local_bytes(photos, tmp_path, capsys, two_workers, k, n):
+@pytest.mark.parametrize(
+    ("k", "n", "extra"), [("16", 6, []), ("auto", 3, []), ("8", 3, ["--format", "webp", "--color-space", "lab"])],
+    ids=["k16", "auto", "webp-lab"],
+)
+def test_cluster_outputs_equal_local_bytes(photos, tmp_path, capsys, two_workers, k, n, extra):
     address = two_workers.scheduler.address
     inputs = [str(p) for p in sorted(photos.glob("*.png"))[:n]]
-    assert main([*inputs, "-k", k, "--out-dir", str(tmp_path / "local"), "--jobs", "1", "--json"]) == 0
+    assert main([*inputs, "-k", k, *extra, "--out-dir", str(tmp_path / "local"), "--jobs", "1", "--json"]) == 0
     local = capsys.readouterr()
-    assert main([*inputs, "-k", k, "--out-dir", str(tmp_path / "dask"), "--scheduler", address, "--json"]) == 0
+    assert main([*inputs, "-k", k, *extra, "--out-dir", str(tmp_path / "dask"), "--scheduler", address, "--json"]) == 0
     remote = capsys.readouterr()
     assert _outputs(tmp_path / "dask") == _outputs(tmp_path / "local")
     assert len(_outputs(tmp_path / "local")) == n
@@ -112,7 +115,7 @@ def test_bad_file_on_the_cluster(photos, tmp_path, capsys, two_workers):
     assert remote.err == local.err
     assert sorted(_outputs(tmp_path / "dask")) == [f"p{i}-k8.png" for i in range(6)]
     assert remote.out.splitlines()[-1] == local.out.splitlines()[-1]
-    assert "7 files: 6 written, 0 kept original (PNG would be larger), 1 failed" in remote.out
+    assert "7 files: 6 written, 0 kept original (output would be larger), 1 failed" in remote.out
 
 
 def test_rules_of_the_local_path_hold(photos, tmp_path, capsys, two_workers):
