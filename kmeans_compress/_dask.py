@@ -13,6 +13,7 @@ times, then it fails with ``KilledWorker``), and one cluster is shared by many c
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import threading
 import uuid
@@ -164,11 +165,16 @@ def _remote(index, label, func, payload):
         return _run_one(index, label, lambda: func(payload))
 
 
-def _killed_text(label, exc):
-    text = error_text(label, exc)
-    if type(exc).__name__ == "KilledWorker":
-        text = f"{label}: the Dask workers that ran it died each time (out of memory?); not tried again"
-    return text
+def _cluster_error_text(label, exc):
+    """One line for a task the cluster did not finish (the task's own errors come back as values)."""
+    name = type(exc).__name__
+    if name == "KilledWorker":
+        return f"{label}: the Dask workers that ran it died each time (out of memory?); not tried again"
+    if isinstance(exc, concurrent.futures.CancelledError):
+        if getattr(exc, "reason", "") == "scheduler-connection-lost":
+            return f"{label}: not done, the connection to the Dask scheduler was lost"
+        return f"{label}: not done, its Dask task was cancelled"
+    return error_text(label, exc)
 
 
 def run_on_cluster(client, tasks, *, on_result=None, on_done=None, window=None):
@@ -253,7 +259,7 @@ def _run(client, tasks, on_result, on_done, window):
         try:
             outcome = future.result()
         except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker, a lost scheduler
-            outcome = Outcome(index, label, error=_killed_text(label, exc))
+            outcome = Outcome(index, label, error=_cluster_error_text(label, exc))
         finally:
             future.release()
         outcome.warnings = early + [w for w in outcome.warnings if w not in early]

@@ -231,6 +231,21 @@ def test_scheduler_usage_errors(photos, capsys, extra, message):
     assert err[-1].startswith("kmeans-compress: error:") and message in err[-1]
 
 
+def test_what_the_cluster_did_not_finish_is_said_in_one_line():
+    """A lost scheduler cancels every task not collected yet (by hand: a scheduler killed mid-batch
+    ended the command 11 s later, Dask's reconnection timeout); each such file gets a short line
+    instead of Dask's paragraph."""
+    _distributed()
+    from distributed.client import FutureCancelledError
+
+    from kmeans_compress._dask import _cluster_error_text
+
+    lost = FutureCancelledError("kmeans-compress-x-3", "scheduler-connection-lost", "Client lost the connection...")
+    assert _cluster_error_text("a.png", lost) == "a.png: not done, the connection to the Dask scheduler was lost"
+    assert _cluster_error_text("a.png", FutureCancelledError("k", None)) == "a.png: not done, its Dask task was cancelled"
+    assert _cluster_error_text("a.png", OSError("gone")) == "a.png: gone"
+
+
 # --- a worker killed in the middle; Ctrl-C ----------------------------------------------------
 
 
