@@ -199,6 +199,18 @@ def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32)
 # ---------------------------------------------------------------------------------------------
 
 
+_RGB_TICKS = [64, 128, 192]  # away from the cube's corners, where three axes' labels meet
+
+
+def _edge_colors(colors):
+    """A thin grey rim for near-white points (drawn on white panes, they would vanish), none for the rest."""
+    rgb = colors[:, :3].astype(np.float64) / 255.0
+    light = rgb @ np.array([0.299, 0.587, 0.114]) > 0.8
+    edges = np.zeros((len(colors), 4))
+    edges[light] = (0.45, 0.45, 0.45, 1.0)
+    return edges
+
+
 def _scatter_rgb(ax, positions, colors, title, size):
     ax.scatter(
         positions[:, 0],
@@ -207,18 +219,21 @@ def _scatter_rgb(ax, positions, colors, title, size):
         c=colors.astype(np.float64) / 255.0,
         s=size,
         depthshade=False,  # keep the true colours
-        linewidths=0,
+        edgecolors=_edge_colors(colors),
+        linewidths=0.4,
     )
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_pane_color((1.0, 1.0, 1.0, 0.0))  # no grey pane for near-white points to vanish into
     ax.set_xlim(0, 255)
     ax.set_ylim(0, 255)
     ax.set_zlim(0, 255)
-    ticks = [0, 128, 255]
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_zticks(ticks)
-    ax.set_xlabel("red")
-    ax.set_ylabel("green")
-    ax.set_zlabel("blue", labelpad=14)
+    ax.set_xticks(_RGB_TICKS)
+    ax.set_yticks(_RGB_TICKS)
+    ax.set_zticks(_RGB_TICKS)
+    ax.tick_params(labelsize=8, pad=0)
+    ax.set_xlabel("red (0–255)", labelpad=2)
+    ax.set_ylabel("green (0–255)", labelpad=2)
+    ax.set_zlabel("blue (0–255)", labelpad=6)
     ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels inside the panel
     ax.set_title(title)
 
@@ -338,6 +353,31 @@ def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quant
     return fig
 
 
+def _grid_columns(n_panels, max_columns):
+    """Columns for ``n_panels``: at most ``max_columns``, and a count that fills every row when
+    one of 3..max_columns does (7 panels in 4 columns leave a gap; 6 go in 3 columns)."""
+    if n_panels <= max_columns:
+        return max(1, n_panels)
+    for ncols in range(max_columns, 2, -1):
+        if n_panels % ncols == 0:
+            return ncols
+    return max_columns
+
+
+def _grid_axes(fig, n_panels, ncols):
+    """``n_panels`` axes in rows of ``ncols``; a last row that is not full is centred, so the grid
+    has no empty slot (each panel spans two columns of a grid of half-panels)."""
+    nrows = math.ceil(n_panels / ncols)
+    spec = fig.add_gridspec(nrows, 2 * ncols)
+    axes = []
+    for i in range(n_panels):
+        row, col = divmod(i, ncols)
+        offset = ncols - min(ncols, n_panels - row * ncols)  # half-panels before a short last row
+        start = offset + 2 * col
+        axes.append(fig.add_subplot(spec[row, start : start + 2]))
+    return axes
+
+
 def _palette_labels(value):
     """(palette, labels) of a QuantizeResult or a fitted KMeansQuantizer; None for a bare image."""
     if hasattr(value, "palette_") and hasattr(value, "labels_"):
@@ -376,6 +416,8 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
         Sweep records for the same k (from :func:`kmeans_compress.sweep.sweep`): their
         ``png_bytes`` and ``psnr`` are used instead of being computed again.
     ncols : int, default 4
+        Most panels per row; fewer when that fills every row, and a last row that is not full
+        is centred, so no slot is left empty.
     include_original : bool, default True
     fig : matplotlib Figure, optional
         An empty figure to draw into.
@@ -393,15 +435,13 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
     by_k = {int(r.k): r for r in rows} if rows is not None else {}
     panels = [("original", image)] if include_original else []
     panels += [(int(k), v) for k, v in results.items()]
-    ncols = max(1, min(ncols, len(panels)))
+    ncols = _grid_columns(len(panels), max(1, ncols))
     nrows = math.ceil(len(panels) / ncols)
     height, width = image.shape[:2]
     panel_w = 3.2
     if fig is None:
         fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * height / width + 1.0)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
+    axes = _grid_axes(fig, len(panels), ncols)
     for ax, (k, value) in zip(axes, panels):
         if k == "original":
             _show_image(ax, image, f"Original\n{_distinct_colors(image):,} colours")
@@ -466,8 +506,7 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
         What the variants share (e.g. ``"k = 8"``), put at the head of the figure's title.
     ncols : int, default 4
     include_original : bool, default True
-        Show the original first; when the variants fill whole rows of ``ncols - 1``, the
-        original starts every row.
+        Show the original once, in a first column of its own beside the rows of variants.
     fig : matplotlib Figure, optional
         An empty figure to draw into.
 
@@ -498,23 +537,31 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
             given["delta_e"] = delta_e(image, quantized)
         variant_panels.append((str(label), quantized, given))
     original = ("Original", image, None)
-    per_row = ncols - 1
-    if include_original and per_row >= 1 and len(variant_panels) > per_row and len(variant_panels) % per_row == 0:
-        # the variants fill whole rows: start every row with the original, to read left to right
-        panels = []
-        for start in range(0, len(variant_panels), per_row):
-            panels += [original, *variant_panels[start : start + per_row]]
-    else:
-        panels = ([original] if include_original else []) + variant_panels
-    ncols = max(1, min(ncols, len(panels)))
-    nrows = math.ceil(len(panels) / ncols)
     crop_h, crop_w = image[rows, cols].shape[:2]
     panel_w = 3.4
+    if include_original:
+        # the original once, in a first column of its own beside every row of variants
+        per_row = max(1, min(ncols - 1, len(variant_panels)))
+        nrows = math.ceil(len(variant_panels) / per_row)
+        ncols = per_row + 1
+    else:
+        ncols = _grid_columns(len(variant_panels), max(1, ncols))
+        nrows = math.ceil(len(variant_panels) / ncols)
     if fig is None:
         fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * crop_h / crop_w + 0.8)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
+    if include_original:
+        # half-panel columns after the original's, so that a last row that is not full is centred
+        n = len(variant_panels)
+        spec = fig.add_gridspec(nrows, 1 + 2 * per_row, width_ratios=[2] + [1] * (2 * per_row))
+        axes = [fig.add_subplot(spec[:, 0])]
+        for i in range(n):
+            row, col = divmod(i, per_row)
+            start = 1 + per_row - min(per_row, n - row * per_row) + 2 * col
+            axes.append(fig.add_subplot(spec[row, start : start + 2]))
+        panels = [original, *variant_panels]
+    else:
+        axes = _grid_axes(fig, len(variant_panels), ncols)
+        panels = variant_panels
     for ax, (label, shown, given) in zip(axes, panels):
         if given is None:
             panel_title = f"{label}\n{_distinct_colors(image):,} colours"
@@ -536,11 +583,21 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
 # ---------------------------------------------------------------------------------------------
 
 
+def _split_vertically(ax):
+    """Replace ``ax`` by two axes one above the other in its slot, sharing x (top, bottom)."""
+    fig, spec = ax.figure, ax.get_subplotspec()
+    ax.remove()
+    inner = spec.subgridspec(2, 1, hspace=0.05)
+    top = fig.add_subplot(inner[0])
+    return top, fig.add_subplot(inner[1], sharex=top)
+
+
 def plot_sweep_curves(rows, *, ax=None):
     """Size and quality against k, and quality against size, from sweep records.
 
-    Three panels: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
-    PSNR (left axis) and SSIM (right axis) against k; PSNR against size with each point
+    Three slots: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
+    PSNR (top) and SSIM (bottom, up to 1 = identical) against k, each on its own axis; PSNR
+    against size with each point
     labelled by its k, which shows where more colours stop paying. k is on a log-2 axis.
     When the rows carry the comparisons of ``sweep(..., compare=True)``, the last panel also
     shows JPEG at the same bytes or fewer and Pillow's median cut at the same k.
@@ -552,6 +609,7 @@ def plot_sweep_curves(rows, *, ax=None):
         From :func:`kmeans_compress.sweep.sweep` (fields ``k``, ``png_bytes``,
         ``bits_per_pixel``, ``psnr``, ``ssim``).
     ax : sequence of three Axes, optional
+        The middle one is replaced by the PSNR and SSIM axes, in its slot.
 
     Returns
     -------
@@ -570,9 +628,10 @@ def plot_sweep_curves(rows, *, ax=None):
     similarity = np.array([r.ssim for r in rows], dtype=np.float64)
     k_range = f"k = {int(ks[0])}" if len(ks) == 1 else f"k = {int(ks[0])} to {int(ks[-1])}"
 
-    fig, (ax_size, ax_quality, ax_rd) = _axes_list(ax, 3, figsize=(15.0, 4.4))
+    fig, (ax_size, ax_quality, ax_rd) = _axes_list(ax, 3, figsize=(15.0, 4.8))
+    ax_psnr, ax_ssim = _split_vertically(ax_quality)
     base = 2 if ks.max() > ks.min() else 10
-    for a in (ax_size, ax_quality):
+    for a in (ax_size, ax_psnr, ax_ssim):
         a.set_xscale("log", base=base)
         a.set_xticks(ks, [str(int(k)) for k in ks])
         a.minorticks_off()
@@ -586,15 +645,18 @@ def plot_sweep_curves(rows, *, ax=None):
         sec.set_ylabel("bits per pixel")
     ax_size.set_title(f"File size against k ({k_range})")
 
-    ax_quality.plot(ks, quality, "o-", color="tab:red", label="PSNR")
-    ax_quality.set_ylabel("PSNR (dB)", color="tab:red")
-    twin = ax_quality.twinx()
-    twin.plot(ks, similarity, "s--", color="tab:green", label="SSIM")
-    twin.set_ylabel("SSIM", color="tab:green")
-    lines = ax_quality.get_lines() + twin.get_lines()
-    ax_quality.legend(lines, [line.get_label() for line in lines], loc="lower right")
+    # PSNR and SSIM each on an axis of its own, one above the other in the middle slot: on the two
+    # y axes of one panel, each autoscaled, their curves lay on top of each other as if one measure
+    ax_psnr.plot(ks, quality, "o-", color="tab:red")
+    ax_psnr.set_ylabel("PSNR (dB)")
+    ax_psnr.tick_params(labelbottom=False)
+    ax_psnr.set_xlabel("")
+    ax_ssim.plot(ks, similarity, "s-", color="tab:green")
+    ax_ssim.set_ylabel("SSIM (1 = identical)")
+    low = np.nanmin(similarity)
+    ax_ssim.set_ylim(max(-1.0, low - 0.1 * max(1.0 - low, 0.05)), 1.02)
     note = f"; exact (PSNR ∞) at k ≥ {int(ks[exact][0])}" if exact.any() else ""
-    ax_quality.set_title(f"Quality against k ({k_range}){note}")
+    ax_psnr.set_title(f"Quality against k ({k_range}){note}")
 
     ax_rd.plot(kb, quality, "o-", color="tab:purple", label="k-means palette PNG")
     for name, size_field, quality_field, style, color in (
