@@ -31,6 +31,7 @@ __all__ = [
     "plot_palette",
     "plot_color_scatter",
     "plot_side_by_side",
+    "plot_result",
     "plot_k_grid",
     "plot_variants",
     "plot_sweep_curves",
@@ -350,6 +351,63 @@ def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quant
     right += f"\nPSNR {_psnr_text(psnr(original, quantized))}, SSIM {ssim(original, quantized):.3f}"
     _show_image(axes[0], original, left)
     _show_image(axes[1], quantized, right)
+    return fig
+
+
+def _result_layout(shape, k, max_columns=16):
+    """(figure size, image height, palette height) in inches for :func:`plot_result`."""
+    height, width = shape[:2]
+    panel_w = 6.0
+    image_h = panel_w * height / width
+    palette_h = max(0.45, 0.3 * math.ceil(k / min(k, max_columns)))
+    return (panel_w, image_h + palette_h + 0.9), image_h, palette_h
+
+
+def result_figsize(shape, k, max_columns=16):
+    """The figure size (inches) that :func:`plot_result` uses for an image of ``shape`` and ``k`` colours."""
+    return _result_layout(shape, k, max_columns)[0]
+
+
+def plot_result(quantized, palette, *, measurement=None, max_columns=16, fig=None):
+    """One quantized image above its palette, titled with k, file size and PSNR.
+
+    What the k slider of :mod:`kmeans_compress.interactive` shows for each k.
+
+    Parameters
+    ----------
+    quantized : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+    measurement : Measurement, optional
+        Its ``k``, ``bytes_out``, ``bits_per_pixel`` and ``psnr`` go in the title; nothing is
+        measured here. Without it the title gives the number of palette colours.
+    max_columns : int, default 16
+        Swatches per row of the palette.
+    fig : matplotlib Figure, optional
+        An empty figure to draw into (e.g. ``matplotlib.figure.Figure()``, to draw without
+        pyplot; ``result_figsize`` gives the size that fits).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    quantized = _check_image(quantized, "quantized")
+    palette = _check_palette(palette)
+    k = len(palette)
+    figsize, image_h, palette_h = _result_layout(quantized.shape, k, max_columns)
+    if fig is None:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+    ax_image, ax_palette = fig.subplots(2, 1, height_ratios=[image_h, palette_h])
+    _show_image(ax_image, quantized, "")
+    plot_palette(palette, ax=ax_palette, max_columns=max_columns, label_max=0)
+    ax_palette.set_title("")
+    if measurement is None:
+        title = f"k = {k}"
+    else:
+        title = (
+            f"k = {measurement.k}: indexed PNG {_kb(measurement.bytes_out)}, "
+            f"{measurement.bits_per_pixel:.2f} bits per pixel\nPSNR {_psnr_text(measurement.psnr)}"
+        )
+    ax_image.set_title(title)
     return fig
 
 

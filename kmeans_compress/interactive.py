@@ -1,0 +1,189 @@
+"""k on a slider: quantize an image at the k a learner picks and show what it costs and keeps.
+
+:func:`show_k` quantizes, measures, then draws (with :func:`~kmeans_compress.plotting.plot_result`):
+the quantized image above its palette, titled with the indexed PNG's size, bits per pixel and
+PSNR. :func:`k_slider` puts it behind an ipywidgets control (k from 1 to 256 and a choice of
+images), for a notebook::
+
+    from kmeans_compress.interactive import k_slider
+    k_slider({"parrots": "images/parrots.png", "cartoon": "images/cartoon.png"}, k=16)
+
+Where no widget front end runs (nbval, an HTML export, a static viewer), the same cell shows the
+figure for the starting k as a plain image, with a line of text that names its numbers.
+
+Needs matplotlib and ipywidgets (both in ``requirements.txt``); the rest of the package
+imports neither.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from types import SimpleNamespace
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.figure import Figure
+
+from ._io import encode_palette_png, load_image
+from ._metrics import bits_per_pixel, psnr
+from ._quantize import quantize
+from .plotting import plot_result, result_figsize
+
+__all__ = ["show_k", "k_slider", "KSlider"]
+
+K_MIN, K_MAX = 1, 256
+
+
+def _measure(image, result, k):
+    """What the figure's title says, measured once (the PNG is encoded to know its size)."""
+    n_bytes = len(encode_palette_png(result.palette, result.labels))
+    height, width = image.shape[:2]
+    return SimpleNamespace(
+        k=k,
+        n_colors=result.n_colors,
+        bytes_out=n_bytes,
+        bits_per_pixel=bits_per_pixel(n_bytes, height * width),
+        psnr=psnr(image, result.image),
+    )
+
+
+def show_k(image, k, *, random_state=0, fig=None):
+    """Quantize ``image`` to ``k`` colours, measure it, and draw it above its palette.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+    k : int
+        Palette size, 1 to 256.
+    random_state : int, default 0
+        Seed of the k-means fit.
+    fig : matplotlib Figure, optional
+        An empty figure to draw into; by default a new one made through pyplot (shown by
+        Jupyter's inline backend).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    measurement
+        With ``k``, ``n_colors``, ``bytes_out``, ``bits_per_pixel`` and ``psnr``.
+    """
+    result = quantize(image, k, random_state=random_state)
+    measurement = _measure(image, result, k)
+    fig = plot_result(result.image, result.palette, measurement=measurement, fig=fig)
+    return fig, measurement
+
+
+def _summary(name, measurement):
+    m = measurement
+    return (
+        f"{name}, k = {m.k}: indexed PNG {m.bytes_out / 1000:.1f} kB, "
+        f"{m.bits_per_pixel:.2f} bits per pixel, PSNR {m.psnr:.1f} dB"
+    )
+
+
+def _render_png(image, k, random_state, dpi):
+    """(PNG bytes of the figure for ``k``, measurement), drawn without pyplot so nothing else shows it."""
+    fig = Figure(figsize=result_figsize(image.shape, k), layout="constrained")
+    _, measurement = show_k(image, k, random_state=random_state, fig=fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue(), measurement
+
+
+def _as_images(images):
+    if isinstance(images, np.ndarray):
+        return {"image": images}
+    if isinstance(images, (str, Path)):
+        return {Path(images).name: images}
+    if not isinstance(images, Mapping) or not images:
+        msg = (
+            "images must be an image array, a path, or a non-empty mapping of name to image or path, "
+            f"got {type(images).__name__}{'' if images else ' (empty)'}."
+        )
+        raise ValueError(msg)
+    return dict(images)
+
+
+def k_slider(images, *, k=16, random_state=0, dpi=60):
+    """An interactive control: drag k from 1 to 256, pick an image, and see the result.
+
+    Parameters
+    ----------
+    images : mapping of str to path or image, or one path or image
+        The images to choose from, by name (the first is shown first). Paths are loaded with
+        :func:`~kmeans_compress.load_image` once, when first chosen.
+    k : int, default 16
+        The starting palette size, 1 to 256.
+    random_state : int, default 0
+        Seed of every k-means fit.
+    dpi : int, default 60
+        Resolution of the figure (a notebook screen needs no more).
+
+    Returns
+    -------
+    KSlider
+        An ipywidgets box. Displayed by a notebook, it is the live control; where no widget
+        front end runs, it shows the figure for ``k`` as a plain image, and its text is
+        :attr:`KSlider.summary`.
+    """
+    return KSlider(_as_images(images), k=k, random_state=random_state, dpi=dpi)
+
+
+class KSlider(widgets.VBox):
+    """The box :func:`k_slider` returns: an image menu and a k slider above the figure.
+
+    Attributes
+    ----------
+    slider : ipywidgets.IntSlider
+    chooser : ipywidgets.Dropdown
+    picture : ipywidgets.Image
+        The current figure, as PNG.
+    measurement
+        What the current figure shows (``k``, ``bytes_out``, ``bits_per_pixel``, ``psnr``).
+    summary : str
+        The same in one line of text.
+    """
+
+    def __init__(self, images, *, k, random_state, dpi):
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not K_MIN <= k <= K_MAX:
+            msg = f"k must be an integer from {K_MIN} to {K_MAX}, got {k!r}."
+            raise ValueError(msg)
+        self._sources = images
+        self._loaded = {}
+        self._random_state = random_state
+        self._dpi = dpi
+        self.chooser = widgets.Dropdown(options=list(images), description="image")
+        self.slider = widgets.IntSlider(
+            value=int(k), min=K_MIN, max=K_MAX, step=1, description="k", continuous_update=False
+        )
+        self.picture = widgets.Image(format="png")
+        self.caption = widgets.Label()
+        super().__init__([widgets.HBox([self.chooser, self.slider]), self.caption, self.picture])
+        self.update()
+        self.slider.observe(self.update, names="value")
+        self.chooser.observe(self.update, names="value")
+
+    def _image(self, name):
+        if name not in self._loaded:
+            source = self._sources[name]
+            self._loaded[name] = source if isinstance(source, np.ndarray) else load_image(source)
+        return self._loaded[name]
+
+    def update(self, change=None):
+        """Quantize, measure and draw for the slider's k and the chosen image."""
+        name, k = self.chooser.value, self.slider.value
+        png, self.measurement = _render_png(self._image(name), k, self._random_state, self._dpi)
+        self.picture.value = png
+        self.summary = _summary(name, self.measurement)
+        self.caption.value = self.summary
+
+    def _repr_mimebundle_(self, **kwargs):
+        # The widget view for a live front end; a plain image and a line of text for the rest
+        # (a front end shows the richest type it can render, so a live one draws the widget).
+        bundle = super()._repr_mimebundle_(**kwargs) or {}
+        bundle["image/png"] = base64.b64encode(self.picture.value).decode("ascii")
+        bundle["text/plain"] = self.summary + "  (in a live notebook: drag the slider to change k)"
+        return bundle
