@@ -120,6 +120,7 @@ def test_choosing_another_image_redraws_it_at_the_same_k(tmp_path):
     box.chooser.value = "stripes"
     assert box.summary.startswith("stripes, k = 3") and "PSNR inf dB" in box.summary
     width, height = png_size(box.picture.value)
+    assert box.picture.width == str(width)  # shown at its own size
     assert width > height  # the stripes are wider than tall, and so is the figure's image
 
 
