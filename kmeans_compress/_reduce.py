@@ -213,8 +213,8 @@ class NearestSearch:
 def _sq_dist_to(points, centres, cidx):
     """Squared distances (n, w) from each point to the centres ``cidx[i]`` (n, w).
 
-    One coordinate at a time: gathering from a 1-D column is twice as fast as gathering
-    (n, w, D) rows (0.10 against 0.20 s a search on 12 megapixels at k=256).
+    One coordinate at a time: gathering from a 1-D column is faster than gathering (n, w, D)
+    rows.
     """
     d2 = np.empty(cidx.shape)
     for j in range(points.shape[1]):

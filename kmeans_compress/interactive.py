@@ -21,15 +21,13 @@ import base64
 import io
 from collections.abc import Mapping
 from pathlib import Path
-from types import SimpleNamespace
 
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._io import encode_palette_png, load_image
-from ._metrics import bits_per_pixel, psnr
-from ._quantize import quantize
+from ._sweep import ImageSweep
+from ._validation import check_k
 from .plotting import plot_result, result_figsize
 
 __all__ = ["show_k", "k_slider", "KSlider"]
@@ -37,29 +35,18 @@ __all__ = ["show_k", "k_slider", "KSlider"]
 K_MIN, K_MAX = 1, 256
 
 
-def _measure(image, result, k):
-    """What the figure's title says, measured once (the PNG is encoded to know its size)."""
-    n_bytes = len(encode_palette_png(result.palette, result.labels))
-    height, width = image.shape[:2]
-    return SimpleNamespace(
-        k=k,
-        n_colors=result.n_colors,
-        bytes_out=n_bytes,
-        bits_per_pixel=bits_per_pixel(n_bytes, height * width),
-        psnr=psnr(image, result.image),
-    )
-
-
 def show_k(image, k, *, random_state=0, fig=None):
     """Quantize ``image`` to ``k`` colours, measure it, and draw it above its palette.
 
     Parameters
     ----------
-    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4), or ImageSweep
+        Pass an :class:`~kmeans_compress.ImageSweep` made with ``keep_quantizers=True`` to
+        count the colours once and fit each k once over many calls (as the slider does).
     k : int
         Palette size, 1 to 256.
     random_state : int, default 0
-        Seed of the k-means fit.
+        Seed of the k-means fit (ignored when ``image`` is an ImageSweep: it has its own).
     fig : matplotlib Figure, optional
         An empty figure to draw into; by default a new one made through pyplot (shown by
         Jupyter's inline backend).
@@ -67,12 +54,18 @@ def show_k(image, k, *, random_state=0, fig=None):
     Returns
     -------
     fig : matplotlib.figure.Figure
-    measurement
-        With ``k``, ``n_colors``, ``bytes_out``, ``bits_per_pixel`` and ``psnr``.
+    measurement : SweepRow
+        The :class:`~kmeans_compress.Measurement` of this k (its ``seconds``: fit, encode and
+        measure).
     """
-    result = quantize(image, k, random_state=random_state)
-    measurement = _measure(image, result, k)
-    fig = plot_result(result.image, result.palette, measurement=measurement, fig=fig)
+    if not isinstance(image, ImageSweep):
+        image = ImageSweep(image, random_state=random_state, keep_quantizers=True)
+    elif not image.keep_quantizers:
+        msg = "show_k needs an ImageSweep made with keep_quantizers=True (it draws the quantized image)."
+        raise ValueError(msg)
+    measurement = image.row(k)
+    quantizer = image.quantizers_[measurement.k]
+    fig = plot_result(quantizer.palette_[quantizer.labels_], quantizer.palette_, measurement=measurement, fig=fig)
     return fig, measurement
 
 
@@ -84,10 +77,10 @@ def _summary(name, measurement):
     )
 
 
-def _render_png(image, k, random_state, dpi):
+def _render_png(job, k, dpi):
     """(PNG bytes of the figure for ``k``, measurement), drawn without pyplot so nothing else shows it."""
-    fig = Figure(figsize=result_figsize(image.shape, k), layout="constrained")
-    _, measurement = show_k(image, k, random_state=random_state, fig=fig)
+    fig = Figure(figsize=result_figsize(job.image.shape, k), layout="constrained")
+    _, measurement = show_k(job, k, fig=fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue(), measurement
@@ -117,8 +110,9 @@ def k_slider(images, *, k=16, random_state=0, dpi=72):
     Parameters
     ----------
     images : mapping of str to path or image, or one path or image
-        The images to choose from, by name (the first is shown first). Paths are loaded with
-        :func:`~kmeans_compress.load_image` once, when first chosen.
+        The images to choose from, by name (the first is shown first). Each is loaded and its
+        colours counted when first chosen, and each k is fitted once (an
+        :class:`~kmeans_compress.ImageSweep` per image): going back to a k is instant.
     k : int, default 16
         The starting palette size, 1 to 256.
     random_state : int, default 0
@@ -152,9 +146,7 @@ class KSlider(widgets.VBox):
     """
 
     def __init__(self, images, *, k, random_state, dpi):
-        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not K_MIN <= k <= K_MAX:
-            msg = f"k must be an integer from {K_MIN} to {K_MAX}, got {k!r}."
-            raise ValueError(msg)
+        k = check_k("k", k)
         self._sources = images
         self._loaded = {}
         self._random_state = random_state
@@ -170,16 +162,16 @@ class KSlider(widgets.VBox):
         self.slider.observe(self.update, names="value")
         self.chooser.observe(self.update, names="value")
 
-    def _image(self, name):
+    def _sweep(self, name):
+        """The image's ImageSweep: loaded and its colours counted once, each k fitted once."""
         if name not in self._loaded:
-            source = self._sources[name]
-            self._loaded[name] = source if isinstance(source, np.ndarray) else load_image(source)
+            self._loaded[name] = ImageSweep(self._sources[name], random_state=self._random_state, keep_quantizers=True)
         return self._loaded[name]
 
     def update(self, change=None):
         """Quantize, measure and draw for the slider's k and the chosen image."""
         name, k = self.chooser.value, self.slider.value
-        png, self.measurement = _render_png(self._image(name), k, self._random_state, self._dpi)
+        png, self.measurement = _render_png(self._sweep(name), k, self._dpi)
         self.picture.value = png
         self.picture.width = str(_png_width(png))  # its own size, not stretched to the page
         self.summary = _summary(name, self.measurement)

@@ -12,7 +12,9 @@ pytest.importorskip("ipywidgets")
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from kmeans_compress import encode_palette_png, psnr, quantize  # noqa: E402
+import dataclasses  # noqa: E402
+
+from kmeans_compress import ImageSweep, KMeansQuantizer, Measurement, measure, quantize  # noqa: E402
 from kmeans_compress.interactive import KSlider, k_slider, show_k  # noqa: E402
 from kmeans_compress.plotting import plot_result  # noqa: E402
 
@@ -70,22 +72,35 @@ def test_plot_result_without_measurement_titles_with_k():
 # -- show_k ---------------------------------------------------------------------------------------
 
 
+def same_figures(a, b):
+    """Two measurements (Measurement or SweepRow) equal in every figure but the time they took."""
+    names = [f.name for f in dataclasses.fields(Measurement) if f.name != "seconds"]
+    return [getattr(a, n) for n in names] == [getattr(b, n) for n in names]
+
+
 @pytest.mark.parametrize("k", [1, 2, 5], ids=lambda k: f"k{k}")
 def test_show_k_measures_what_it_draws(k):
     image = ramp()
     fig, m = show_k(image, k, random_state=0)
-    expected = quantize(image, k, random_state=0)
-    assert m.k == k and m.n_colors == expected.n_colors
-    assert m.bytes_out == len(encode_palette_png(expected.palette, expected.labels))
-    assert m.bits_per_pixel == pytest.approx(8 * m.bytes_out / image[..., 0].size)
-    assert m.psnr == pytest.approx(psnr(image, expected.image))
-    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), expected.image)
+    quantizer = KMeansQuantizer(k, random_state=0).fit(image)
+    assert same_figures(m, measure(image, quantizer))  # the package's one measurement
+    np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), quantizer.palette_[quantizer.labels_])
     assert fig.axes[0].get_title().startswith(f"k = {k}: indexed PNG {m.bytes_out / 1000:.1f} kB")
 
 
-def test_show_k_rejects_k_out_of_range():
+def test_show_k_on_an_image_sweep_fits_each_k_once():
+    job = ImageSweep(ramp(), keep_quantizers=True)
+    show_k(job, 3)
+    show_k(job, 3)
+    show_k(job, 4)
+    assert job.n_fits == 2
+
+
+def test_show_k_rejects_k_out_of_range_and_a_sweep_without_quantizers():
     with pytest.raises(ValueError, match="257"):
         show_k(three_colors(), 257)
+    with pytest.raises(ValueError, match="keep_quantizers=True"):
+        show_k(ImageSweep(three_colors()), 2)
 
 
 # -- k_slider -------------------------------------------------------------------------------------
@@ -109,7 +124,9 @@ def test_moving_the_slider_redraws_and_remeasures():
     assert box.picture.value != first_png
     assert box.caption.value == box.summary and "k = 8" in box.summary
     _, expected = show_k(image, 8)
-    assert box.measurement == expected
+    assert same_figures(box.measurement, expected)
+    box.slider.value = 2
+    assert box.picture.value == first_png  # the same k draws the same figure
 
 
 def test_choosing_another_image_redraws_it_at_the_same_k(tmp_path):
@@ -138,7 +155,7 @@ def test_without_a_widget_front_end_the_display_is_the_figure_and_a_line_of_text
     ("images", "k", "match"),
     [
         ({}, 4, "non-empty mapping"),
-        (ramp(), 0, "k must be an integer from 1 to 256, got 0"),
+        (ramp(), 0, "k must be an integer from 1 to 256.*got 0"),
         (ramp(), 300, "got 300"),
         (ramp(), 2.5, "got 2.5"),
     ],
