@@ -109,10 +109,12 @@ def k_slider(images, *, k=16, random_state=0, dpi=72):
 
     Parameters
     ----------
-    images : mapping of str to path or image, or one path or image
+    images : mapping of str to path, image or ImageSweep, or one path or image
         The images to choose from, by name (the first is shown first). Each is loaded and its
         colours counted when first chosen, and each k is fitted once (an
-        :class:`~kmeans_compress.ImageSweep` per image): going back to a k is instant.
+        :class:`~kmeans_compress.ImageSweep` per image): going back to a k is instant. An
+        ImageSweep made with ``keep_quantizers=True`` is used as it is, with the k it has
+        already fitted (and its own ``random_state``).
     k : int, default 16
         The starting palette size, 1 to 256.
     random_state : int, default 0
@@ -165,7 +167,11 @@ class KSlider(widgets.VBox):
     def _sweep(self, name):
         """The image's ImageSweep: loaded and its colours counted once, each k fitted once."""
         if name not in self._loaded:
-            self._loaded[name] = ImageSweep(self._sources[name], random_state=self._random_state, keep_quantizers=True)
+            source = self._sources[name]
+            if isinstance(source, ImageSweep) and source.keep_quantizers:
+                self._loaded[name] = source  # its fits are reused
+            else:
+                self._loaded[name] = ImageSweep(source, random_state=self._random_state, keep_quantizers=True)
         return self._loaded[name]
 
     def update(self, change=None):

@@ -34,6 +34,7 @@ __all__ = [
     "plot_k_grid",
     "plot_variants",
     "plot_sweep_curves",
+    "plot_gain_per_kb",
     "plot_sweep_reports",
     "to_hex",
 ]
@@ -128,8 +129,10 @@ def _panel_axes(fig, n_panels, ncols, shape, *, panel_w, title_h):
     return _grid_axes(fig, n_panels, ncols)
 
 
-def _show_image(ax, image, title):
-    ax.imshow(_composite(image))
+def _show_image(ax, image, title, *, palette_only=False):
+    """``palette_only`` (for quantized images): nearest-neighbour resampling, so that a figure
+    smaller than the image shows only palette colours instead of blends that the file never holds."""
+    ax.imshow(_composite(image), interpolation="nearest" if palette_only else "antialiased")
     ax.set_title(title)
     ax.set_axis_off()
 
@@ -199,7 +202,7 @@ def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32)
                 text,
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="black" if lum[i] > 128 else "white",
             )
     title = f"Palette, k = {k} colour{'s' if k != 1 else ''}"
@@ -351,7 +354,7 @@ def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
         msg = f"quantized must have the shape of original {original.shape}, got {quantized.shape}."
         raise ValueError(msg)
     height, width = original.shape[:2]
-    panel_w = 6.0
+    panel_w = 4.5  # two panels fit a notebook column without scaling
     fig, axes = _axes_list(ax, 2, figsize=(2 * panel_w, panel_w * height / width + 1.0))
     left = f"Original, {width}×{height}"
     if measurement is None:
@@ -364,7 +367,7 @@ def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
             f"PSNR {_psnr_text(measurement.psnr)}, SSIM {measurement.ssim:.3f}"
         )
     _show_image(axes[0], original, left)
-    _show_image(axes[1], quantized, right)
+    _show_image(axes[1], quantized, right, palette_only=True)
     return fig
 
 
@@ -411,7 +414,7 @@ def plot_result(quantized, palette, *, measurement=None, max_columns=16, fig=Non
     if fig is None:
         fig = plt.figure(figsize=figsize, layout="constrained")
     ax_image, ax_palette = fig.subplots(2, 1, height_ratios=[image_h, palette_h])
-    _show_image(ax_image, quantized, "")
+    _show_image(ax_image, quantized, "", palette_only=True)
     plot_palette(palette, ax=ax_palette, max_columns=max_columns, label_max=0)
     ax_palette.set_title("")
     if measurement is None:
@@ -512,7 +515,7 @@ def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=
             raise ValueError(msg)
         m = by_k.get(k)
         title = f"k = {k}" if m is None else f"k = {k}\n{_kb(m.bytes_out)}, PSNR {_psnr_text(m.psnr)}"
-        _show_image(ax, quantized, title)
+        _show_image(ax, quantized, title, palette_only=True)
     ks = ", ".join(str(k) for k in results)
     fig.suptitle(f"Quantized at k = {ks}")
     return fig
@@ -614,7 +617,7 @@ def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, 
                 f"{label}: {_kb(m.bytes_out)}\n"
                 f"PSNR {_psnr_text(m.psnr)}, SSIM {m.ssim:.3f}, ΔE00 {m.delta_e:.2f}"
             )
-        _show_image(ax, shown[rows, cols], panel_title)
+        _show_image(ax, shown[rows, cols], panel_title, palette_only=m is not None)
         ax.title.set_fontsize(9)
     where = "" if zoom is None else f" (shown: rows {rows.start}–{rows.stop}, columns {cols.start}–{cols.stop}; measures of the whole image)"
     head = f"{title}: " if title else ""
@@ -721,6 +724,60 @@ def plot_sweep_curves(rows, *, ax=None):
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
     ax_rd.grid(True, alpha=0.3)
     ax_rd.set_title(f"Quality against size ({k_range})")
+    return fig
+
+
+def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
+    """PSNR gained per kilobyte spent, step by step between neighbouring k: where more colours stop paying.
+
+    One bar per step from one k of the sweep to the next: ``(PSNR(k2) - PSNR(k1)) /
+    (kB(k2) - kB(k1))``. The dashed line is the same ratio over the whole range (first k to
+    last). With ``suggested_k``, the steps up to it are drawn in one colour and the later ones
+    in grey. For a curve that flattens, the knee of :func:`kmeans_compress.choose_k` (largest
+    normalised PSNR minus normalised bytes) is the k reached by the last step above the line.
+
+    Parameters
+    ----------
+    rows : sequence of Measurement
+        At least two k (fields ``k``, ``bytes_out``, ``psnr``).
+    suggested_k : int, optional
+        The k to mark.
+    psnr_cap : float, default 60.0
+        PSNR above it (infinite when exact) counts as this, as the knee rule does.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = sorted(rows, key=lambda r: r.k)
+    if len(rows) < 2:
+        msg = f"rows must hold at least two k to compare neighbours, got {len(rows)}."
+        raise ValueError(msg)
+    ks = [int(r.k) for r in rows]
+    kb = np.array([r.bytes_out for r in rows], dtype=np.float64) / 1000.0
+    quality = np.minimum(np.array([r.psnr for r in rows], dtype=np.float64), psnr_cap)
+    spent, gained = np.diff(kb), np.diff(quality)
+    gain = np.divide(gained, spent, out=np.full_like(gained, np.nan), where=spent > 0)
+    overall = (quality[-1] - quality[0]) / (kb[-1] - kb[0]) if kb[-1] > kb[0] else np.nan
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(gain) + 2.0), 3.8), layout="constrained")
+    fig = ax.figure
+    labels = [f"{a}→{b}" for a, b in zip(ks[:-1], ks[1:])]
+    colors = ["tab:purple" if suggested_k is None or b <= suggested_k else "tab:gray" for b in ks[1:]]
+    x = np.arange(len(gain))
+    ax.bar(x, np.nan_to_num(gain), color=colors)
+    ax.set_xticks(x, labels)
+    if np.isfinite(overall):
+        ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"over k = {ks[0]} to {ks[-1]}: {overall:.2f} dB/kB")
+        ax.legend(loc="upper right")
+    ax.set_xlabel("step between neighbouring k")
+    ax.set_ylabel("PSNR gained per kB (dB/kB)")
+    ax.grid(True, axis="y", alpha=0.3)
+    title = "Quality gained per kB spent"
+    if suggested_k is not None:
+        title += f": suggested k = {suggested_k}"
+    ax.set_title(title)
     return fig
 
 

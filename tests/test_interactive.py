@@ -141,6 +141,15 @@ def test_choosing_another_image_redraws_it_at_the_same_k(tmp_path):
     assert width > height  # the stripes are wider than tall, and so is the figure's image
 
 
+def test_slider_reuses_the_fits_of_an_image_sweep_given():
+    job = ImageSweep(ramp(), keep_quantizers=True)
+    job.row(4)
+    box = k_slider({"ramp": job}, k=4)
+    assert job.n_fits == 1  # k = 4 was fitted before: not again
+    box.slider.value = 5
+    assert job.n_fits == 2 and box.measurement is job.rows_[5]
+
+
 def test_without_a_widget_front_end_the_display_is_the_figure_and_a_line_of_text():
     box = k_slider(ramp(), k=4)
     bundle = box._repr_mimebundle_()

@@ -17,6 +17,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from kmeans_compress import KMeansQuantizer, encode_palette_png, quantize  # noqa: E402
 from kmeans_compress.plotting import (  # noqa: E402
     plot_color_scatter,
+    plot_gain_per_kb,
     plot_k_grid,
     plot_palette,
     plot_side_by_side,
@@ -538,3 +539,36 @@ def test_sweep_curves_draw_on_given_axes_and_reject_empty():
     assert plot_sweep_curves(make_rows(), ax=axes) is fig
     with pytest.raises(ValueError, match="at least one sweep record"):
         plot_sweep_curves([])
+
+
+# -- plot_gain_per_kb -------------------------------------------------------------------------------
+
+
+def test_gain_per_kb_bars_are_psnr_gained_over_kb_spent_between_neighbours():
+    rows = [fake_row(k, n_bytes, p) for k, n_bytes, p in ((2, 1000, 20.0), (4, 2000, 26.0), (8, 4000, 28.0))]
+    fig = plot_gain_per_kb(rows, suggested_k=4)
+    ax = fig.axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    np.testing.assert_allclose(heights, [6.0, 1.0])  # 6 dB for 1 kB, then 2 dB for 2 kB
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2→4", "4→8"]
+    (average,) = ax.get_lines()
+    np.testing.assert_allclose(average.get_ydata(), [8.0 / 3.0] * 2)  # 8 dB over 3 kB
+    purple, grey = (bar.get_facecolor() for bar in ax.patches)
+    assert purple != grey  # the step after the suggested k is drawn apart
+    assert ax.get_title() == "Quality gained per kB spent: suggested k = 4"
+
+
+def test_gain_per_kb_caps_infinite_psnr_and_needs_two_rows():
+    rows = [dataclasses.replace(r, psnr=p) for r, p in zip(sorted(make_rows(), key=lambda r: r.k), (40.0, 50.0, math.inf))]
+    ax = plot_gain_per_kb(rows).axes[0]
+    assert all(np.isfinite(bar.get_height()) for bar in ax.patches)
+    with pytest.raises(ValueError, match="at least two k"):
+        plot_gain_per_kb(rows[:1])
+
+
+def test_quantized_panels_are_drawn_without_blending_colours():
+    image = distinct_pixels(16, 16)
+    result = quantize(image, 2)
+    fig = plot_side_by_side(image, result.image)
+    assert fig.axes[0].images[0].get_interpolation() == "antialiased"  # the original: smooth
+    assert fig.axes[1].images[0].get_interpolation() == "nearest"  # quantized: palette colours only
