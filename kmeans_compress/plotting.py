@@ -1,7 +1,8 @@
 """Figures for the notebook: palettes, colour scatter plots, side-by-side images, grids, curves.
 
-The only module of the package that imports matplotlib, and nothing else in the package imports
-it, so the command line starts fast and works without a display. Import it explicitly::
+The only module of the package that imports matplotlib (besides ``interactive``, the k slider,
+which draws through this one), and nothing in the core or the command line imports it, so the
+command line starts fast and works without a display. Import it explicitly::
 
     from kmeans_compress.plotting import plot_color_scatter, plot_side_by_side
 
