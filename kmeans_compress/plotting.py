@@ -771,6 +771,9 @@ def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
     ax.set_xticks(x, labels)
     if np.isfinite(overall):
         ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"over k = {ks[0]} to {ks[-1]}: {overall:.2f} dB/kB")
+        top = max(np.nanmax(gain), overall)
+        if top > 0:
+            ax.set_ylim(top=1.3 * top)  # headroom, so that the legend never covers a bar
         ax.legend(loc="upper right")
     ax.set_xlabel("step between neighbouring k")
     ax.set_ylabel("PSNR gained per kB (dB/kB)")
