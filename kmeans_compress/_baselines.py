@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from ._io import encode_palette_png
+from ._io import encode_palette
 from ._metrics import psnr, ssim
 from ._validation import check_image, check_k
 
@@ -97,13 +97,15 @@ def jpeg_at_size(image, max_bytes, *, max_quality=95):
     return JpegAtSize(quality=best_q, data=best, image=decoded, n_encodes=n_encodes)
 
 
-def mediancut_png(image, k):
-    """Pillow's median-cut quantizer at ``k`` colours, encoded like the package's own PNGs.
+def mediancut_png(image, k, *, format="png"):  # noqa: A002
+    """Pillow's median-cut quantizer at ``k`` colours, encoded like the package's own outputs.
 
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3)
     k : int, 1..256
+    format : {"png", "webp"}, default="png"
+        Encoded as the package's indexed PNG or as its lossless WebP.
 
     Returns
     -------
@@ -111,7 +113,7 @@ def mediancut_png(image, k):
         The colours used (unused entries of Pillow's palette dropped).
     labels : ndarray of uint8, shape (H, W)
     data : bytes
-        The indexed PNG from :func:`~kmeans_compress.encode_palette_png`.
+        The file, from :func:`~kmeans_compress._io.encode_palette`.
     """
     image = check_image(image, "mediancut_png's RGB image", channels=(3,))
     k = check_k("k", k)
@@ -121,11 +123,11 @@ def mediancut_png(image, k):
     used, labels = np.unique(raw_labels, return_inverse=True)
     palette = np.ascontiguousarray(full[used])
     labels = labels.reshape(raw_labels.shape).astype(np.uint8)
-    return palette, labels, encode_palette_png(palette, labels)
+    return palette, labels, encode_palette(palette, labels, format=format)
 
 
-def baselines(image, k, max_bytes):
-    """JPEG no larger than ``max_bytes`` and median cut at ``k``, measured against ``image``.
+def baselines(image, k, max_bytes, *, format="png"):  # noqa: A002
+    """JPEG no larger than ``max_bytes`` and median cut at ``k`` (encoded as ``format``), measured against ``image``.
 
     Returns
     -------
@@ -140,7 +142,7 @@ def baselines(image, k, max_bytes):
     found = jpeg_at_size(image, max_bytes)
     if found is not None:
         jpeg = Baseline(found.quality, len(found.data), psnr(image, found.image), ssim(image, found.image))
-    palette, labels, data = mediancut_png(image, k)
+    palette, labels, data = mediancut_png(image, k, format=format)
     rebuilt = palette[labels]
     mediancut = Baseline(len(palette), len(data), psnr(image, rebuilt), ssim(image, rebuilt))
     return jpeg, mediancut

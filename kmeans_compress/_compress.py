@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
-from ._io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
+from ._io import ImageInfo, check_format, check_output_path, encode_palette, output_format, read_image, write_bytes_atomic
 from ._measure import Measurement, measure
 from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep
@@ -33,7 +33,7 @@ class Compressed:
     Attributes
     ----------
     data : bytes
-        The encoded output file (an indexed PNG).
+        The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
     measurement : Measurement
         What it cost and kept; its ``seconds`` cover the whole job, the choice of k included.
     choice : KChoice or None
@@ -98,12 +98,15 @@ class CompressionReport:
             line += f"  -> {self.output}"
         if self.kept_original:
             line += (
-                f"  kept original: the PNG would be larger than the input ({m.bytes_out:,} B > {m.bytes_in:,} B), "
-                "nothing written"
+                f"  kept original: the {_FORMAT_NAMES.get(m.format, m.format)} would be larger than the input "
+                f"({m.bytes_out:,} B > {m.bytes_in:,} B), nothing written"
             )
         if self.choice is not None:
             line += f"  [k=auto: {self.choice.rule}; {self.choice.n_fits} fits]"
         return line
+
+
+_FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
 
 
 def _wants_choice(n_colors, min_psnr, min_ssim):
@@ -117,9 +120,10 @@ def _wants_choice(n_colors, min_psnr, min_ssim):
 
 
 def compress_image(
-    image, n_colors=16, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, bytes_in=None, random_state=0, started=None, **params
+    image, n_colors=16, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, bytes_in=None, random_state=0, started=None,
+    format="png", info=None, **params,  # noqa: A002
 ):
-    """Quantize a loaded image and encode it as an indexed PNG, k fixed or chosen.
+    """Quantize a loaded image and encode it as an indexed PNG or a lossless WebP, k fixed or chosen.
 
     Parameters
     ----------
@@ -139,6 +143,12 @@ def compress_image(
         Seed of every fit.
     started : float, optional
         A :func:`time.perf_counter` value the measurement's ``seconds`` count from; default now.
+    format : {"png", "webp"}, default="png"
+        Output format: an indexed PNG, or a lossless WebP (smaller on most images, the same pixels).
+    info : ImageInfo, optional
+        From :func:`~kmeans_compress._io.read_image`: the ICC profile to embed (when the image
+        was read with ``keep_profile=True``) and the DPI to keep. Without it the output says
+        sRGB and has no DPI.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``, ...).
 
@@ -152,11 +162,14 @@ def compress_image(
         When a target quality cannot be reached with 256 colours (or with every distinct colour).
     """
     started = time.perf_counter() if started is None else started
+    format = check_format(format)  # noqa: A001
+    info = ImageInfo() if info is None else info
     if not _wants_choice(n_colors, min_psnr, min_ssim):
         quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
-        data = encode_palette_png(quantizer.palette_, quantizer.labels_)
-        return Compressed(data, measure(image, quantizer, data=data, k=n_colors, bytes_in=bytes_in, started=started))
-    job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, **params)
+        data = encode_palette(quantizer.palette_, quantizer.labels_, format=format, icc_profile=info.icc_profile, dpi=info.dpi)
+        measured = measure(image, quantizer, data=data, k=n_colors, bytes_in=bytes_in, started=started, format=format)
+        return Compressed(data, measured)
+    job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
     choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
     if choice.k is None:
         best = job.rows_[max(job.rows_)]
@@ -171,7 +184,7 @@ def compress_image(
     return Compressed(job.data_[choice.k], Measurement(**fields), choice)
 
 
-def compress_bytes(source, n_colors=16, *, name=None, **kwargs):
+def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format="png", **kwargs):  # noqa: A002
     """Compress an encoded image held in memory: bytes in, the output file's bytes out.
 
     Nothing touches the filesystem, so it runs where files are not shared (object stores,
@@ -185,6 +198,11 @@ def compress_bytes(source, n_colors=16, *, name=None, **kwargs):
         See :func:`compress_image`.
     name : str, optional
         What to call the input in error messages (e.g. its path or object key).
+    keep_profile : bool, default=False
+        Keep the input's ICC profile: quantize in its space and embed it in the output, instead
+        of converting to sRGB (the measurement then compares the images in that space).
+    format : {"png", "webp"}, default="png"
+        Output format (see :func:`compress_image`).
     **kwargs
         Further arguments of :func:`compress_image` (``min_psnr``, ``random_state``,
         ``color_space``, ...).
@@ -198,8 +216,9 @@ def compress_bytes(source, n_colors=16, *, name=None, **kwargs):
     data = source.read() if hasattr(source, "read") else bytes(source)
     buffer = io.BytesIO(data)
     buffer.name = name if name is not None else getattr(source, "name", "<bytes>")
-    image = load_image(buffer)
-    return compress_image(image, n_colors, bytes_in=len(data), started=started, **kwargs)
+    check_format(format)
+    image, info = read_image(buffer, keep_profile=keep_profile)
+    return compress_image(image, n_colors, bytes_in=len(data), started=started, format=format, info=info, **kwargs)
 
 
 def compress_file(
@@ -211,18 +230,21 @@ def compress_file(
     overwrite=False,
     inputs=(),
     skip_if_larger=False,
+    keep_profile=False,
+    format=None,  # noqa: A002
     **kwargs,
 ):
-    """Compress an image file into an indexed PNG, k fixed or chosen, and report what it cost.
+    """Compress an image file into an indexed PNG or WebP, k fixed or chosen, and report what it cost.
 
     Parameters
     ----------
     input_path : str or os.PathLike
         Any image Pillow reads. Never modified.
     output_path : str or os.PathLike, optional
-        Where to write (its folder is created if missing); default ``<stem>-k<k>.png`` in
-        ``out_dir``, or beside the input, with the k used. Refused if it is an input (through
-        links too) or, unless ``overwrite``, if it exists.
+        Where to write (its folder is created if missing); default ``<stem>-k<k>.png`` (or
+        ``.webp``) in ``out_dir``, or beside the input, with the k used. Refused if it is an
+        input (through links too) or, unless ``overwrite``, if it exists. Its extension gives
+        the format when ``format`` is not given, and must then be ``.png`` or ``.webp``.
     n_colors : int or "auto", default=16
         Palette size, 1 to 256, or ``"auto"`` to choose it (see :func:`compress_image`).
     out_dir : str or os.PathLike, optional
@@ -235,6 +257,10 @@ def compress_file(
     skip_if_larger : bool, default=False
         When the output would be larger than the input file, write nothing and report
         ``kept_original=True`` (the command line's default).
+    keep_profile : bool, default=False
+        Keep the input's ICC profile (see :func:`compress_bytes`).
+    format : {"png", "webp"}, optional
+        Output format; default from ``output_path``'s extension, else ``"png"``.
     **kwargs
         Further arguments of :func:`compress_image` (``min_psnr``, ``min_ssim``, ``random_state``,
         ``color_space``, ``dither``, ...).
@@ -246,15 +272,17 @@ def compress_file(
     started = time.perf_counter()
     protected = [input_path, *inputs]
     chosen = _wants_choice(n_colors, kwargs.get("min_psnr"), kwargs.get("min_ssim"))
+    # the format and the output name are checked before the work
+    format = output_format(output_path, format) if output_path is not None else check_format(format or "png")  # noqa: A001
     if output_path is None and not chosen:
-        output_path = default_output_path(input_path, n_colors, out_dir)
+        output_path = default_output_path(input_path, n_colors, out_dir, format)
     if output_path is not None:
-        check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
-    image = load_image(input_path)
+        check_output_path(output_path, overwrite=overwrite, inputs=protected)
+    image, info = read_image(input_path, keep_profile=keep_profile)
     bytes_in = os.path.getsize(input_path)
-    result = compress_image(image, n_colors, bytes_in=bytes_in, started=started, **kwargs)
+    result = compress_image(image, n_colors, bytes_in=bytes_in, started=started, format=format, info=info, **kwargs)
     if output_path is None:
-        output_path = default_output_path(input_path, result.measurement.k, out_dir)
+        output_path = default_output_path(input_path, result.measurement.k, out_dir, format)
         check_output_path(output_path, overwrite=overwrite, inputs=protected)
     return write_result(result, input_path, output_path, overwrite=overwrite, inputs=protected, skip_if_larger=skip_if_larger, started=started)
 

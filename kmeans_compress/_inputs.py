@@ -10,20 +10,25 @@ from pathlib import Path
 __all__ = ["default_output_path", "drop_output_clashes", "expand_inputs", "output_folder"]
 
 #: Names that look like this command's own outputs; skipped when a folder is expanded.
-_OUTPUT_NAME = re.compile(r"-k\d+\.png$", re.IGNORECASE)
+_OUTPUT_NAME = re.compile(r"-k\d+\.(png|webp)$", re.IGNORECASE)
 
 
-def default_output_path(input_path, k, out_dir=None):
-    """``<stem>-k<k>.png`` beside the input, or in ``out_dir`` when given."""
+def default_output_path(input_path, k, out_dir=None, format="png"):  # noqa: A002
+    """``<stem>-k<k>.png`` (or ``.webp``) beside the input, or in ``out_dir`` when given."""
     src = Path(input_path)
     folder = Path(out_dir) if out_dir is not None else src.parent
-    return folder / f"{src.stem}-k{k}.png"
+    return folder / f"{src.stem}-k{k}.{format}"
+
+
+# HEIC/HEIF (iPhone photos): read through the optional pillow-heif, which registers them with
+# Pillow only once loaded; listed here so that a folder's HEIC files are not skipped silently.
+_HEIF_EXTENSIONS = {".heic", ".heif", ".hif"}
 
 
 def _image_extensions():
     from PIL import Image
 
-    return {ext.lower() for ext in Image.registered_extensions()}
+    return {ext.lower() for ext in Image.registered_extensions()} | _HEIF_EXTENSIONS
 
 
 def expand_inputs(inputs, *, recursive=False):
@@ -31,7 +36,7 @@ def expand_inputs(inputs, *, recursive=False):
 
     Plain paths are kept as given (a missing file fails later with its own message). A folder
     gives the files in it whose extension Pillow knows, sorted by path, in subfolders too with
-    ``recursive``, skipping names that look like this command's outputs (``*-k<N>.png``). A
+    ``recursive``, skipping names that look like this command's outputs (``*-k<N>.png``, ``.webp``). A
     pattern with ``*``, ``?`` or ``[`` is expanded with :func:`glob.glob` (``**`` matches
     subfolders). Duplicates (the same file twice) are dropped.
 
@@ -77,13 +82,13 @@ def expand_inputs(inputs, *, recursive=False):
     return items, errors
 
 
-def drop_output_clashes(items, k, out_dir):
+def drop_output_clashes(items, k, out_dir, format="png"):  # noqa: A002
     """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
     give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
     the order in which parallel workers finish decides which one survives."""
     kept, errors, taken = [], [], {}
     for src, root in items:
-        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, output_folder(src, root, out_dir))))
+        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, output_folder(src, root, out_dir), format)))
         if dst in taken:
             errors.append(f"{src}: its output {dst} is also the output of {taken[dst]}; skipped (use -o, or rename)")
         else:

@@ -1,7 +1,14 @@
-"""Reading any image Pillow can open, and writing indexed PNGs safely.
+"""Reading any image Pillow can open, in sRGB, and writing indexed PNGs and WebPs safely.
 
 One image contract for the whole package: ``ndarray`` of ``uint8``, shape ``(H, W, 3)``, or
-``(H, W, 4)`` when the image has a real (not all-opaque) alpha channel.
+``(H, W, 4)`` when the image has a real (not all-opaque) alpha channel, in sRGB unless the
+caller asked to keep the image's own colour profile.
+
+Colour management is LittleCMS through Pillow's ``ImageCms``: an image tagged with an ICC
+profile (or, for a PNG, with ``gAMA``/``cHRM`` only) is converted to sRGB on load, and the
+written file says it is sRGB. Nothing else of the input's metadata is written (no EXIF, XMP
+or text: photos carry GPS positions and camera serial numbers); only the physical resolution
+is carried over.
 
 Writes are atomic: the PNG is written to a temporary file in the target folder and then
 renamed, so an interrupted run never leaves a half-written file, and an existing file is never
@@ -12,21 +19,32 @@ This module imports nothing from the package except :func:`~kmeans_compress.colo
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io as _io
+import math
 import os
+import struct
 import tempfile
 import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, PngImagePlugin
 
 from ._colorspace import to_uint8
 
 __all__ = [
+    "FORMATS",
+    "ImageInfo",
     "InvalidImageError",
     "OutputExistsError",
     "load_image",
+    "read_image",
+    "check_format",
+    "encode_palette",
+    "encode_palette_webp",
+    "output_format",
     "image_from_array",
     "png_bit_depth",
     "encode_palette_png",
@@ -59,49 +77,111 @@ def _label(source):
 # ---------------------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass(frozen=True)
+class ImageInfo:
+    """What :func:`read_image` learnt about a file besides its pixels, for the writer.
+
+    Attributes
+    ----------
+    format : str or None
+        Pillow's name for the input format (``"PNG"``, ``"JPEG"``, ``"WEBP"``, ``"AVIF"``,
+        ``"HEIF"``, ...); None for arrays and for images made in memory.
+    dpi : tuple of float or None
+        Physical resolution (dots per inch, x and y), when the input states one; the PNG
+        writer keeps it.
+    profile : str or None
+        The input's colour tag: the ICC profile's description, or ``"gAMA 0.45455"``-like text
+        for a PNG tagged with ``gAMA``/``cHRM`` only; None when the input has none (sRGB).
+    converted : bool
+        True when the pixels were converted from that tag to sRGB (False when untagged, when
+        the tag is sRGB in all but name, when the tag was unusable, or when it was kept).
+    icc_profile : bytes or None
+        The ICC profile the returned pixels are in, to embed in the output; set only when
+        ``keep_profile=True`` and the profile could be kept. None means sRGB.
+    """
+
+    format: str | None = None
+    dpi: tuple[float, float] | None = None
+    profile: str | None = None
+    converted: bool = False
+    icc_profile: bytes | None = None
+
+
 def load_image(source):
-    """Load an image as a ``uint8`` array, whatever its mode.
+    """Load an image as a ``uint8`` array in sRGB, whatever its mode.
+
+    Same as ``read_image(source)[0]``; see :func:`read_image`.
+    """
+    return read_image(source)[0]
+
+
+def read_image(source, *, keep_profile=False):
+    """Load an image as a ``uint8`` array, and what the writer needs to know about it.
 
     Parameters
     ----------
     source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
         A path or open file is decoded with Pillow (decompression-bomb protection stays on).
-        A ``PIL.Image`` is converted (its first frame, turned upright by its EXIF orientation).
-        An array goes through :func:`image_from_array`.
+        A ``PIL.Image`` is converted (its first frame, turned upright by its EXIF orientation,
+        colour-managed by its ``info``). An array goes through :func:`image_from_array` and is
+        taken as sRGB.
+    keep_profile : bool, default False
+        Leave the pixels in the space of the input's RGB ICC profile and return that profile in
+        ``info.icc_profile``, for an output that embeds it (``iCCP``) instead of converting to
+        sRGB. Greyscale and CMYK profiles cannot tag a colour palette image: those inputs are
+        converted to sRGB, with a warning.
 
     Returns
     -------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         RGB, or RGBA when the image has an alpha channel that is not entirely opaque.
+    info : ImageInfo
+        Input format, DPI, the colour tag and whether the pixels were converted.
 
     Raises
     ------
     InvalidImageError
         When the file is missing, empty, not an image, truncated, corrupt, or declares more
         pixels than ``PIL.Image.MAX_IMAGE_PIXELS`` (about 89 million by default; Pillow itself
-        only warns up to twice that, this function refuses, before decoding anything). The
-        message is a single line that starts with the file name.
+        only warns up to twice that, this function refuses, before decoding anything); and for
+        a HEIC/HEIF file when ``pillow-heif`` is not installed (the message says what to
+        install). The message is a single line that starts with the file name.
     TypeError
         When ``source`` is none of the types above.
 
     Notes
     -----
+    * Colour management: an embedded ICC profile (RGB, greyscale, or CMYK for CMYK images),
+      or a PNG's ``gAMA``/``cHRM`` chunks when it has no ``iCCP`` or ``sRGB`` chunk, is
+      converted to sRGB by LittleCMS with the relative colorimetric intent and black point
+      compensation, which is how colour-managed browsers show a tagged image on an sRGB
+      screen: colours inside sRGB stay exactly as the tag says, the white stays white, colours
+      outside sRGB are clipped to its edge (the RGB profiles of phones and cameras are matrix
+      profiles with no perceptual tables, so the perceptual intent would change nothing), and
+      a print profile's ink black becomes the screen's black. A tag that moves no 8-bit value
+      by more than one level (an sRGB profile, whatever its name) leaves the pixels as they
+      are. A profile that cannot be read or used gets a ``UserWarning`` and the pixels are
+      taken as sRGB. Untagged images are not touched.
     * EXIF orientation is applied (``ImageOps.exif_transpose``).
     * Modes: ``1`` and ``L`` become grey RGB; ``LA``, ``PA``, ``La``, ``RGBa`` and ``P`` with a
       transparency entry become RGBA, and so do grey and RGB images with a PNG colour key
-      (``tRNS``: the pixels of that one value are fully transparent); ``CMYK``, ``YCbCr``, ``LAB``, ``HSV``, ``RGBX`` are converted
-      by Pillow to RGB. 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
+      (``tRNS``: the pixels of that one value are fully transparent); ``CMYK``, ``YCbCr``,
+      ``LAB``, ``HSV``, ``RGBX`` are converted by Pillow to RGB (CMYK through its profile when
+      it has one). 16-bit modes (``I;16``, ``I;16B``, ...) are scaled to 8 bits with
       ``round(v * 255 / 65535)``. ``I`` (32-bit integer) and ``F`` (float) are read as 16-bit
-      data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit otherwise, and ``F`` data whose
-      maximum is at most 1 as 0..1 floats; values outside the range are clipped.
-    * Multi-frame files (animated GIF/PNG/WebP, multi-page TIFF): the first frame is used, with
-      a ``UserWarning``.
+      data when the file stores 16-bit samples or their maximum exceeds 255, as 8-bit
+      otherwise, and ``F`` data whose maximum is at most 1 as 0..1 floats; values outside the
+      range are clipped.
+    * Multi-frame files (animated GIF/PNG/WebP/AVIF, multi-page TIFF): the first frame is used,
+      with a ``UserWarning``.
+    * HEIC/HEIF (the format iPhones save) is read through the optional ``pillow-heif``
+      package (``pip install kmeans-compress[heif]``); WebP and AVIF through Pillow.
     """
     if isinstance(source, np.ndarray):
-        return image_from_array(source)
+        return image_from_array(source), ImageInfo()
     label = _label(source)
     if isinstance(source, Image.Image):
-        return _pil_to_array(_apply_orientation(_first_frame(source, label), label))
+        return _decode(_first_frame(source, label), label, keep_profile=keep_profile)
     if not isinstance(source, (str, bytes, os.PathLike)) and not hasattr(source, "read"):
         msg = (
             f"Expected a path, a binary file object, a PIL.Image or an ndarray, got "
@@ -113,11 +193,11 @@ def load_image(source):
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too, before
             # any pixel memory is allocated.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(source) as im:
+            with _open(source, label) as im:
                 im = _first_frame(im, label)
                 sixteen_bit = _stored_as_16_bit(im)  # the tile list is gone after load()
                 im.load()
-                return _pil_to_array(_apply_orientation(im, label), sixteen_bit=sixteen_bit)
+                return _decode(im, label, keep_profile=keep_profile, sixteen_bit=sixteen_bit)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         msg = (
             f"{label}: refused, image too large ({_one_line(exc)} "
@@ -143,6 +223,370 @@ def load_image(source):
     except Exception as exc:  # noqa: BLE001 - Pillow's decoders raise many types on corrupt data
         msg = f"{label}: cannot decode image ({type(exc).__name__}: {_one_line(exc)})"
         raise InvalidImageError(msg) from None
+
+
+# ISO base media file brands of HEIF images (HEVC-coded and generic); AVIF ("avif", "avis")
+# is Pillow's own.
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"}
+_HEIF_HINT = "a HEIC/HEIF image; reading it needs pillow-heif: pip install kmeans-compress[heif]"
+
+
+def _is_heif(head):
+    return len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+def _open(source, label):
+    """``Image.open``, and for a HEIF file that Pillow alone does not know, pillow-heif."""
+    try:
+        return Image.open(source)
+    except Image.UnidentifiedImageError:
+        if isinstance(source, (str, os.PathLike)):
+            with open(source, "rb") as fh:
+                head = fh.read(16)
+        elif hasattr(source, "seek"):
+            source.seek(0)
+            head = source.read(16)
+            source.seek(0)
+        else:
+            raise
+        if not _is_heif(head) or "HEIF" in Image.OPEN:
+            raise
+        try:
+            from pillow_heif import register_heif_opener
+        except ImportError:
+            msg = f"{label}: {_HEIF_HINT}"
+            raise InvalidImageError(msg) from None
+        register_heif_opener()
+        return Image.open(source)
+
+
+def _dpi(info):
+    dpi = info.get("dpi")
+    try:
+        x, y = (float(v) for v in dpi)
+    except (TypeError, ValueError):
+        return None
+    if not (math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0):
+        return None
+    return (x, y)
+
+
+def _decode(im, label, *, keep_profile=False, sixteen_bit=False):
+    """Pixels of an opened (first-frame) image: upright, colour-managed, in the contract."""
+    tag = _colour_tag(im, label)
+    dpi = _dpi(im.info)
+    fmt = im.format
+    im = _apply_orientation(im, label)
+    if tag is None:
+        arr = _pil_to_array(im, sixteen_bit=sixteen_bit)
+        return arr, ImageInfo(format=fmt, dpi=dpi)
+    arr, converted, kept = _manage_colour(im, tag, label, keep_profile=keep_profile, sixteen_bit=sixteen_bit)
+    return arr, ImageInfo(format=fmt, dpi=dpi, profile=tag.name, converted=converted, icc_profile=kept)
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour management
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Tag:
+    name: str
+    icc: bytes  # the profile (synthesised from gAMA/cHRM when the PNG has no iCCP)
+    space: str  # "RGB", "GRAY", "CMYK", or what else the profile says
+
+
+# Relative colorimetric with black point compensation; see read_image's notes for why.
+_INTENT = 1  # ImageCms.Intent.RELATIVE_COLORIMETRIC
+_BPC = 0x2000  # ImageCms.Flags.BLACKPOINTCOMPENSATION
+_NO_OPTIMIZE = 0x0100  # ImageCms.Flags.NOOPTIMIZE
+
+
+def _warn(label, text):
+    warnings.warn(f"{label}: {text}", UserWarning, stacklevel=5)
+
+
+def _colour_tag(im, label):
+    """The image's colour tag, or None when it has none (or says sRGB with a PNG sRGB chunk)."""
+    info = im.info
+    icc = info.get("icc_profile")
+    if icc:
+        try:
+            name, space = _profile_facts(bytes(icc))
+        except Exception as exc:  # noqa: BLE001 - LittleCMS rejects bad profiles in several ways
+            _warn(label, f"ICC profile unreadable ({_one_line(exc)}); pixels taken as sRGB")
+            return None
+        return _Tag(name, bytes(icc), space)
+    if info.get("nclx_profile") and im.mode in ("RGB", "RGBA"):
+        return _nclx_tag(info["nclx_profile"], label)
+    if im.format != "PNG" or "srgb" in info:
+        return None
+    gamma, chroma = info.get("gamma"), info.get("chromaticity")
+    if gamma is None and chroma is None:
+        return None
+    grey = im.mode in _GREY_MODES
+    try:
+        icc = _png_gamma_profile(gamma, chroma, grey=grey)
+    except ValueError as exc:
+        _warn(label, f"{exc}; pixels taken as sRGB")
+        return None
+    name = " + ".join(
+        part
+        for part in (f"gAMA {gamma:g}" if gamma is not None else "", "cHRM" if chroma and not grey else "")
+        if part
+    )
+    return _Tag(name, icc, "GRAY" if grey else "RGB")
+
+
+@functools.lru_cache(maxsize=32)
+def _profile_facts(icc):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
+    name = " ".join(ImageCms.getProfileDescription(profile).split()) or "unnamed ICC profile"
+    return name, profile.profile.xcolor_space.strip()
+
+
+@functools.lru_cache(maxsize=32)
+def _transform_to_srgb(icc, mode):
+    """LittleCMS transform from ``icc`` to sRGB, and whether it is the identity to one level."""
+    from PIL import ImageCms
+
+    source = ImageCms.ImageCmsProfile(_io.BytesIO(icc))
+    transform = ImageCms.buildTransform(
+        source, ImageCms.createProfile("sRGB"), mode, "RGB",
+        renderingIntent=_INTENT, flags=_BPC,
+    )
+    if mode == "CMYK":
+        return transform, False
+    out = np.asarray(transform.apply(Image.fromarray(_PROBE_RGB, "RGB")), dtype=np.int16)
+    return transform, bool(np.abs(out - _PROBE_RGB).max() <= 1)
+
+
+@functools.lru_cache(maxsize=32)
+def _grey_to_srgb(icc):
+    """Look-up table (256, 3) from a greyscale profile's levels to sRGB, and whether it is the identity.
+
+    Built without LittleCMS's 8-bit optimisation, which is several levels off in the steep
+    shadows of a linear-light curve; a table of 256 entries costs nothing.
+    """
+    from PIL import ImageCms
+
+    transform = ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(_io.BytesIO(icc)), ImageCms.createProfile("sRGB"), "L", "RGB",
+        renderingIntent=_INTENT, flags=_BPC | _NO_OPTIMIZE,
+    )
+    lut = np.asarray(transform.apply(Image.fromarray(_PROBE_GREY, "L")))[0]
+    identity = bool(np.abs(lut.astype(np.int16) - _PROBE_GREY[0, :, None]).max() <= 1)
+    return lut, identity
+
+
+def _probe_rgb():
+    """Every grey, every level of each primary and secondary, and a 16-step cube."""
+    ramp = np.arange(256, dtype=np.uint8)
+    zero = np.zeros(256, np.uint8)
+    lines = [np.stack([ramp, ramp, ramp], -1)]
+    for r, g, b in [(1, 0, 0), (0, 1, 0), (0, 0, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1)]:
+        lines.append(np.stack([ramp if r else zero, ramp if g else zero, ramp if b else zero], -1))
+    steps = np.arange(0, 256, 17, dtype=np.uint8)
+    cube = np.stack(np.meshgrid(steps, steps, steps, indexing="ij"), -1).reshape(-1, 3)
+    return np.ascontiguousarray(np.concatenate([*lines, cube])[None])
+
+
+_PROBE_RGB = _probe_rgb()
+_PROBE_GREY = np.arange(256, dtype=np.uint8)[None]
+
+_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+def _manage_colour(im, tag, label, *, keep_profile, sixteen_bit):
+    """Pixels of ``im`` in sRGB (or in the tag's own space when kept): (array, converted, kept)."""
+    try:
+        if tag.space == "CMYK":
+            if im.mode != "CMYK":
+                _warn(label, f"CMYK ICC profile ({tag.name}) on a {im.mode} image ignored; pixels taken as sRGB")
+                return _pil_to_array(im, sixteen_bit=sixteen_bit), False, None
+            if keep_profile:
+                _warn(label, f"a CMYK profile ({tag.name}) cannot tag the output; converted to sRGB")
+            transform, _ = _transform_to_srgb(tag.icc, "CMYK")
+            return image_from_array(np.asarray(transform.apply(im))), True, None
+        arr = _pil_to_array(im, sixteen_bit=sixteen_bit)
+        if tag.space == "RGB":
+            if keep_profile:
+                return arr, False, tag.icc
+            transform, identity = _transform_to_srgb(tag.icc, "RGB")
+            if identity:
+                return arr, False, None
+            rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(arr[..., :3]), "RGB")))
+            return _with_alpha(rgb, arr), True, None
+        if tag.space == "GRAY":
+            if im.mode not in _GREY_MODES:
+                _warn(label, f"greyscale ICC profile ({tag.name}) on a {im.mode} image ignored; pixels taken as sRGB")
+                return arr, False, None
+            if keep_profile:
+                _warn(label, f"a greyscale profile ({tag.name}) cannot tag a colour palette; converted to sRGB")
+            lut, identity = _grey_to_srgb(tag.icc)
+            if identity:
+                return arr, False, None
+            return _with_alpha(lut[arr[..., 0]], arr), True, None
+        _warn(label, f"ICC profile ({tag.name}) is for {tag.space or 'an unknown'} colour, not RGB; pixels taken as sRGB")
+        return _pil_to_array(im, sixteen_bit=sixteen_bit), False, None
+    except InvalidImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - an unusable profile must not make the image unreadable
+        _warn(label, f"ICC profile ({tag.name}) unusable ({_one_line(exc)}); pixels taken as sRGB")
+        return _pil_to_array(im, sixteen_bit=sixteen_bit), False, None
+
+
+def _with_alpha(rgb, original):
+    if original.shape[2] == 4:
+        return np.ascontiguousarray(np.dstack([rgb, original[..., 3]]))
+    return np.ascontiguousarray(rgb)
+
+
+# -- ICC profiles for PNG gAMA/cHRM (LittleCMS builds such profiles, but Pillow does not expose it)
+
+_D50 = (0.9642, 1.0, 0.8249)
+_SRGB_CHROMATICITY = (0.3127, 0.3290, 0.64, 0.33, 0.30, 0.60, 0.15, 0.06)  # white, R, G, B (x, y)
+_SRGB_TRC = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)  # ICC parametric curve type 3
+_BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
+
+
+def _s15f16(value):
+    return struct.pack(">i", round(value * 65536))
+
+
+def _xyz_tag(xyz):
+    return b"XYZ \0\0\0\0" + b"".join(_s15f16(v) for v in xyz)
+
+
+def _curve_tag(params):
+    """ICC ``para`` curve: ``(g,)`` is ``Y = X**g``; five numbers are the sRGB-style type 3."""
+    kind = {1: 0, 5: 3}[len(params)]
+    return b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + b"".join(_s15f16(v) for v in params)
+
+
+def _text_tag(text):
+    ascii_text = text.encode("ascii") + b"\0"
+    # ICC v2 textDescriptionType: ASCII, then empty Unicode and ScriptCode parts.
+    return b"desc\0\0\0\0" + struct.pack(">I", len(ascii_text)) + ascii_text + bytes(8 + 3 + 67)
+
+
+def icc_matrix_profile(description, curve, chromaticity=None):
+    """A small ICC v2 display profile: RGB from primaries and white point, or greyscale.
+
+    Parameters
+    ----------
+    description : str
+        ASCII text for the profile's ``desc`` tag.
+    curve : tuple of float
+        Tone curve from encoded value to linear light: ``(g,)`` for a pure power, or the five
+        numbers ``(g, a, b, c, d)`` of ICC parametric curve type 3 (sRGB's shape).
+    chromaticity : 8 floats, optional
+        ``(wx, wy, rx, ry, gx, gy, bx, by)``, as in a PNG ``cHRM`` chunk. None makes a
+        greyscale profile.
+
+    Returns
+    -------
+    bytes
+        The profile; colorants adapted to D50 with the Bradford transform, as ICC requires.
+    """
+    trc = _curve_tag(curve)
+    if chromaticity is None:
+        space, tags = b"GRAY", [(b"kTRC", trc)]
+    else:
+        columns = _rgb_to_xyz_d50(chromaticity).T
+        space = b"RGB "
+        tags = [(b"rXYZ", _xyz_tag(columns[0])), (b"gXYZ", _xyz_tag(columns[1])), (b"bXYZ", _xyz_tag(columns[2]))]
+        tags += [(b"rTRC", trc), (b"gTRC", trc), (b"bTRC", trc)]
+    tags = [(b"desc", _text_tag(description)), (b"wtpt", _xyz_tag(_D50)), *tags]
+    table, body, offsets = [], b"", {}
+    start = 128 + 4 + 12 * len(tags)
+    for sig, data in tags:
+        if data not in offsets:  # the three TRCs share one curve
+            offsets[data] = start + len(body)
+            body += data + bytes(-len(data) % 4)
+        table.append(sig + struct.pack(">II", offsets[data], len(data)))
+    size = start + len(body)
+    header = (
+        struct.pack(">I", size) + bytes(4) + struct.pack(">I", 0x02100000) + b"mntr" + space + b"XYZ "
+        + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0) + b"".join(_s15f16(v) for v in _D50)
+        + bytes(4 + 16 + 28)
+    )
+    return header + struct.pack(">I", len(tags)) + b"".join(table) + body
+
+
+def _rgb_to_xyz_d50(chromaticity):
+    wx, wy, rx, ry, gx, gy, bx, by = (float(v) for v in chromaticity)
+
+    def xyz(x, y):
+        return np.array([x / y, 1.0, (1.0 - x - y) / y])
+
+    primaries = np.stack([xyz(rx, ry), xyz(gx, gy), xyz(bx, by)], axis=1)
+    white = xyz(wx, wy)
+    matrix = primaries * np.linalg.solve(primaries, white)
+    cone_src, cone_d50 = _BRADFORD @ white, _BRADFORD @ np.array(_D50)
+    adapt = np.linalg.solve(_BRADFORD, np.diag(cone_d50 / cone_src) @ _BRADFORD)
+    return adapt @ matrix
+
+
+def _png_gamma_profile(gamma, chromaticity, *, grey):
+    """Profile for a PNG's ``gAMA`` (file gamma, e.g. 0.45455) and ``cHRM`` (sRGB's when absent)."""
+    if gamma is not None:
+        gamma = float(gamma)
+        if not (math.isfinite(gamma) and 0.01 <= gamma <= 100):
+            msg = f"gAMA {gamma:g} unusable"
+            raise ValueError(msg)
+        curve = (1.0 / gamma,)
+    else:
+        curve = _SRGB_TRC  # cHRM alone: the tone curve is unknown, sRGB's is the assumption
+    desc = " ".join(part for part in ("PNG", f"gAMA {gamma:g}" if gamma is not None else "", "cHRM" if chromaticity else "") if part)
+    if grey:
+        return icc_matrix_profile(desc, curve, None)
+    if chromaticity is None:
+        return icc_matrix_profile(desc, curve, _SRGB_CHROMATICITY)
+    return icc_matrix_profile(desc, curve, _checked_chromaticity(chromaticity, "cHRM"))
+
+
+def _checked_chromaticity(chromaticity, what):
+    """Eight white/red/green/blue x, y values in 0..1 whose primaries make a triangle, or ValueError."""
+    values = [float(v) for v in chromaticity]
+    ok = len(values) == 8 and all(math.isfinite(v) and 0 <= v <= 1 for v in values)
+    ok = ok and all(values[i] > 0 for i in (1, 3, 5, 7))
+    if ok:
+        corners = np.c_[np.array(values[2:]).reshape(3, 2), np.ones(3)]
+        ok = abs(np.linalg.det(corners)) > 1e-3
+    if not ok:
+        msg = f"{what} {tuple(values)} unusable"
+        raise ValueError(msg)
+    return values
+
+
+# Tone curves of the ITU-T H.273 transfer characteristics a colour-managed viewer maps to an ICC
+# curve: BT.709/601/2020 (the inverse of their camera curve, as Skia does), sRGB, linear, gamma.
+_BT709_TRC = (1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)
+_NCLX_CURVES = {1: _BT709_TRC, 6: _BT709_TRC, 14: _BT709_TRC, 15: _BT709_TRC, 13: _SRGB_TRC, 2: _SRGB_TRC, 8: (1.0,), 4: (2.2,), 5: (2.8,)}
+
+
+def _nclx_tag(nclx, label):
+    """The colour tag of a HEIF's ``nclx`` box (coding-independent code points: primaries and tone curve).
+
+    Read by pillow-heif, with the primaries as chromaticities. Other tone curves, the HDR ones
+    (PQ, HLG) among them, have no 8-bit sRGB equivalent here: a warning, and the pixels are
+    taken as sRGB.
+    """
+    primaries, transfer = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
+    keys = ("white_x", "white_y", "red_x", "red_y", "green_x", "green_y", "blue_x", "blue_y")
+    if transfer not in _NCLX_CURVES:
+        _warn(label, f"nclx tone curve {transfer} (H.273; 16 is PQ, 18 HLG) not supported; pixels taken as sRGB")
+        return None
+    try:
+        chromaticity = _checked_chromaticity([nclx[f"color_primary_{key}"] for key in keys], "nclx primaries")
+    except (KeyError, TypeError, ValueError) as exc:
+        _warn(label, f"nclx primaries {primaries} unusable ({_one_line(exc)}); pixels taken as sRGB")
+        return None
+    name = f"nclx primaries {primaries} transfer {transfer}"
+    return _Tag(name, icc_matrix_profile(name, _NCLX_CURVES[transfer], chromaticity), "RGB")
 
 
 def _first_frame(im, label):
@@ -304,7 +748,24 @@ def _oxipng_module():
     return oxipng
 
 
-def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
+def _check_palette_labels(palette, labels):
+    palette = np.asarray(palette)
+    labels = np.asarray(labels)
+    if palette.ndim != 2 or palette.shape[1] not in (3, 4) or palette.dtype != np.uint8:
+        msg = f"palette must be a uint8 array of shape (k, 3) or (k, 4), got {palette.dtype} {palette.shape}."
+        raise ValueError(msg)
+    k = palette.shape[0]
+    png_bit_depth(k)  # validates k; Pillow derives the same depth from the palette length
+    if labels.ndim != 2 or labels.size == 0:
+        msg = f"labels must be a non-empty 2-D array, got shape {labels.shape}."
+        raise ValueError(msg)
+    if labels.dtype.kind not in "ui" or labels.min() < 0 or labels.max() >= k:
+        msg = f"labels must be integers in 0..{k - 1}, got {labels.dtype} in [{labels.min()}, {labels.max()}]."
+        raise ValueError(msg)
+    return palette, labels
+
+
+def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto", icc_profile=None, dpi=None):
     """Encode an indexed (mode ``P``) PNG in memory.
 
     Parameters
@@ -321,11 +782,19 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
         package), unfiltered rows; ``"pillow"`` keeps Pillow's zlib; ``"auto"`` uses oxipng
         when it is installed. The palette, its order, the bit depth and every index stay as
         given, so the file decodes to exactly ``palette[labels]`` either way.
+    icc_profile : bytes, optional
+        ICC profile the palette's colours are in, embedded as an ``iCCP`` chunk
+        (``read_image(..., keep_profile=True)`` gives it). Without one the file says it is
+        sRGB with an ``sRGB`` chunk (13 bytes), so colour-managed viewers show it as intended.
+    dpi : tuple of float, optional
+        Physical resolution written as a ``pHYs`` chunk (``ImageInfo.dpi``).
 
     Returns
     -------
     bytes
         The PNG file, at the smallest bit depth holding ``k`` colours (1, 2, 4 or 8 bits).
+        Its chunks are ``IHDR``, ``sRGB`` or ``iCCP``, ``pHYs`` when ``dpi`` is given, ``PLTE``,
+        ``tRNS`` when the palette has alpha, ``IDAT`` and ``IEND``: no EXIF, XMP, text or time.
 
     Notes
     -----
@@ -343,17 +812,7 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
     if optimizer == "oxipng" and oxipng is None:
         msg = "optimizer='oxipng' needs the pyoxipng package: pip install pyoxipng (or use optimizer='pillow')."
         raise ValueError(msg)
-    if palette.ndim != 2 or palette.shape[1] not in (3, 4) or palette.dtype != np.uint8:
-        msg = f"palette must be a uint8 array of shape (k, 3) or (k, 4), got {palette.dtype} {palette.shape}."
-        raise ValueError(msg)
-    k = palette.shape[0]
-    png_bit_depth(k)  # validates k; Pillow derives the same depth from the palette length
-    if labels.ndim != 2 or labels.size == 0:
-        msg = f"labels must be a non-empty 2-D array, got shape {labels.shape}."
-        raise ValueError(msg)
-    if labels.dtype.kind not in "ui" or labels.min() < 0 or labels.max() >= k:
-        msg = f"labels must be integers in 0..{k - 1}, got {labels.dtype} in [{labels.min()}, {labels.max()}]."
-        raise ValueError(msg)
+    palette, labels = _check_palette_labels(palette, labels)
     height, width = labels.shape
     raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
@@ -362,6 +821,15 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
         params = {"compress_level": 0}
     else:
         params = {"optimize": True, "compress_level": compress_level}
+    if icc_profile:
+        params["icc_profile"] = bytes(icc_profile)
+    else:
+        # Rendering intent 0 (perceptual), the value encoders write for photographs.
+        srgb = PngImagePlugin.PngInfo()
+        srgb.add(b"sRGB", b"\x00")
+        params["pnginfo"] = srgb
+    if dpi is not None:
+        params["dpi"] = tuple(float(v) for v in dpi)
     if palette.shape[1] == 4:
         alpha = palette[:, 3]
         opaque_tail = len(alpha)
@@ -385,8 +853,93 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
             palette_reduction=False,
             grayscale_reduction=False,
             optimize_alpha=False,
+            strip=oxipng.StripChunks.none(),  # keep the colour tag and pHYs; nothing else is there
         )
     return data
+
+
+# Lossless WebP effort, chosen by benchmarks/bench_webp.py: see the README.
+_WEBP_METHOD = 4
+_WEBP_QUALITY = 100
+FORMATS = ("png", "webp")
+
+
+def encode_palette_webp(palette, labels, *, icc_profile=None, method=_WEBP_METHOD, quality=_WEBP_QUALITY):
+    """Encode a palette image as a lossless WebP in memory.
+
+    libwebp stores images of at most 256 colours with its own palette (colour-indexing)
+    transform, so the file decodes to exactly ``palette[labels]``, alpha included, as the PNG
+    from :func:`encode_palette_png` does (the colour under a fully transparent pixel is kept).
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+    labels : ndarray of unsigned int, shape (H, W)
+    icc_profile : bytes, optional
+        Embedded as the WebP ``ICCP`` chunk. Without one the file is untagged, which WebP
+        readers take as sRGB (WebP has no sRGB marker).
+    method : int, default 4
+        libwebp effort, 0 (fastest) to 6 (slowest). The default is libwebp's own: method 6 is
+        many times slower for a small gain.
+    quality : int, default 100
+        For lossless WebP, also an effort setting (0 to 100), not a loss of quality; lower
+        values are faster but can make the file larger than the PNG.
+
+    Returns
+    -------
+    bytes
+        The WebP file (no EXIF, XMP or resolution: WebP stores DPI only inside EXIF).
+    """
+    palette, labels = _check_palette_labels(palette, labels)
+    rgb = palette[:, :3] if palette.shape[1] == 4 and np.all(palette[:, 3] == 255) else palette
+    im = Image.fromarray(np.ascontiguousarray(rgb[labels]), "RGBA" if rgb.shape[1] == 4 else "RGB")
+    params = {"lossless": True, "exact": True, "method": int(method), "quality": int(quality)}
+    if icc_profile:
+        params["icc_profile"] = bytes(icc_profile)
+    buf = _io.BytesIO()
+    im.save(buf, format="WEBP", **params)
+    return buf.getvalue()
+
+
+def check_format(format):  # noqa: A002 - Pillow's word
+    """``format`` if it is one of :data:`FORMATS`, else a ValueError that lists them."""
+    if format not in FORMATS:
+        msg = f"format must be one of {FORMATS}, got {format!r}."
+        raise ValueError(msg)
+    return format
+
+
+def encode_palette(palette, labels, *, format="png", icc_profile=None, dpi=None):  # noqa: A002
+    """Encode a palette image as ``format`` ("png" or "webp"); see the two encoders.
+
+    ``dpi`` is written to PNGs only (WebP has no place for it outside EXIF).
+    """
+    if check_format(format) == "png":
+        return encode_palette_png(palette, labels, icc_profile=icc_profile, dpi=dpi)
+    return encode_palette_webp(palette, labels, icc_profile=icc_profile)
+
+
+def output_format(path, format=None):  # noqa: A002
+    """The output format: ``format`` when given, else from the name's extension.
+
+    Raises
+    ------
+    ValueError
+        When ``format`` is not one of :data:`FORMATS`; when it is None and the extension is not
+        ``.png`` or ``.webp`` (a ``.jpg`` name must not hold a PNG); when the extension names
+        the other format.
+    """
+    suffix = Path(path).suffix.lower()
+    if format is not None:
+        check_format(format)
+        if suffix in (".png", ".webp") and suffix[1:] != format:
+            msg = f"{path}: the name says {suffix[1:]} but the format asked is {format}"
+            raise ValueError(msg)
+        return format
+    if suffix in (".png", ".webp"):
+        return suffix[1:]
+    msg = f"{path}: the output name must end in .png or .webp (or give the format), got {suffix or 'no extension'!r}"
+    raise ValueError(msg)
 
 
 def _same_file(a, b):
@@ -474,7 +1027,7 @@ def write_bytes_atomic(path, data, *, overwrite=False, inputs=()):
     return len(data)
 
 
-def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compress_level=9):
+def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compress_level=9, icc_profile=None, dpi=None):
     """Save an indexed PNG atomically; see :func:`encode_palette_png` for the encoding.
 
     Parameters
@@ -487,11 +1040,15 @@ def save_palette_png(path, palette, labels, *, overwrite=False, inputs=(), compr
     inputs : iterable of paths
         Files that must not be written over (the images being compressed).
     compress_level : int, default 9
+    icc_profile : bytes, optional
+        Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
+    dpi : tuple of float, optional
+        Physical resolution to write (``ImageInfo.dpi``).
 
     Returns
     -------
     int
         Size of the written file in bytes.
     """
-    data = encode_palette_png(palette, labels, compress_level=compress_level)
+    data = encode_palette_png(palette, labels, compress_level=compress_level, icc_profile=icc_profile, dpi=dpi)
     return write_bytes_atomic(path, data, overwrite=overwrite, inputs=inputs)

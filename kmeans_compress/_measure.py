@@ -12,7 +12,7 @@ import dataclasses
 import math
 import time
 
-from ._io import encode_palette_png
+from ._io import encode_palette
 from ._metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr_from_mse, raw_size, ssim
 from ._validation import check_image
 
@@ -42,7 +42,7 @@ class Measurement:
     delta_e : float
         Mean CIEDE2000 colour difference, pixel by pixel; 0 when exact.
     bytes_out : int
-        Size of the encoded output file.
+        Size of the encoded output file (its format is ``format``).
     bits_per_pixel : float
         ``8 * bytes_out / (width * height)``: what the file costs per pixel (24 for raw RGB).
     raw_bytes : int
@@ -64,6 +64,15 @@ class Measurement:
         Space the palette was fitted in.
     dither : bool
         Whether the pixels were Floyd–Steinberg dithered (never for images with alpha).
+    format : str
+        Format of the output file: ``"png"`` or ``"webp"``.
+
+    Notes
+    -----
+    The quality figures compare the quantized pixels with the original's in the space the image
+    was quantized in: sRGB, or the image's own profile when it was kept
+    (``keep_profile=True``), where PSNR and SSIM are on its stored values and ΔE reads those
+    values as if they were sRGB.
     """
 
     k: int
@@ -84,6 +93,7 @@ class Measurement:
     seconds: float = math.nan
     color_space: str = "rgb"
     dither: bool = False
+    format: str = "png"
 
     def to_dict(self):
         """Plain dict, valid JSON: infinite or NaN floats become None."""
@@ -94,7 +104,7 @@ class Measurement:
         return out
 
 
-def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None):
+def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None, format="png"):  # noqa: A002
     """Measure what a fitted quantizer made of ``image``.
 
     Parameters
@@ -104,8 +114,8 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None)
     quantizer : KMeansQuantizer
         Fitted on ``image`` (its ``palette_[labels_]`` is the quantized image).
     data : bytes, optional
-        The encoded output file. Encoded here as an indexed PNG when not given, so that a
-        caller who has already encoded it never pays twice.
+        The encoded output file. Encoded here (as ``format``) when not given, so that a caller
+        who has already encoded it never pays twice.
     k : int, optional
         Colours asked for; default ``quantizer.n_colors``.
     bytes_in : int, optional
@@ -113,6 +123,8 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None)
     started : float, optional
         A :func:`time.perf_counter` value: ``seconds`` is then the time from it to the end of
         measuring. NaN when not given.
+    format : {"png", "webp"}, default="png"
+        Format of ``data``, or the one to encode in.
 
     Returns
     -------
@@ -120,7 +132,7 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None)
     """
     image = check_image(image)
     if data is None:
-        data = encode_palette_png(quantizer.palette_, quantizer.labels_)
+        data = encode_palette(quantizer.palette_, quantizer.labels_, format=format)
     quantized = quantizer.palette_[quantizer.labels_]
     if quantized.shape != image.shape:
         msg = f"the quantizer was fitted on an image of shape {quantized.shape}, not on this one {image.shape}."
@@ -147,4 +159,5 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None)
         seconds=math.nan if started is None else time.perf_counter() - started,
         color_space=quantizer.color_space,
         dither=bool(quantizer.dither) and image.shape[2] == 3,
+        format=format,
     )

@@ -13,7 +13,7 @@ import os
 import time
 
 from ._baselines import Baseline, baselines
-from ._io import encode_palette_png, load_image
+from ._io import check_format, encode_palette, read_image
 from ._measure import Measurement, measure
 from ._quantize import ColorHistogram, KMeansQuantizer
 from ._validation import check_k
@@ -81,12 +81,21 @@ class ImageSweep:
     keep_quantizers : bool, default=False
         Keep each fitted :class:`~kmeans_compress.KMeansQuantizer` in :attr:`quantizers_`
         (for figures of the quantized images). Off by default: each holds a label per pixel.
+    format : {"png", "webp"}, default="png"
+        Format every k is encoded in (and measured, and compared with JPEG, at).
+    keep_profile : bool, default=False
+        Quantize in the image's own ICC profile and embed it, instead of converting to sRGB
+        (see :func:`~kmeans_compress._io.read_image`); for files, not arrays.
+    info : ImageInfo, optional
+        What the writer keeps of an ``image`` already loaded (its profile to embed and DPI), as
+        :func:`~kmeans_compress._io.read_image` returned it.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ...).
 
     Attributes
     ----------
     image : ndarray of uint8
+    info : ImageInfo
     histogram : ColorHistogram
     n_fits : int
         k-means fits done so far (one per distinct k asked).
@@ -98,10 +107,18 @@ class ImageSweep:
         With ``keep_quantizers=True``.
     """
 
-    def __init__(self, image, *, bytes_in=None, compare=False, random_state=0, keep_quantizers=False, **params):
+    def __init__(
+        self, image, *, bytes_in=None, compare=False, random_state=0, keep_quantizers=False, format="png",  # noqa: A002
+        keep_profile=False, info=None, **params,
+    ):
+        check_format(format)
         if isinstance(image, (str, os.PathLike)) and bytes_in is None:
             bytes_in = os.path.getsize(image)
-        self.image = load_image(image)
+        if info is None:
+            self.image, self.info = read_image(image, keep_profile=keep_profile)
+        else:
+            self.image, self.info = read_image(image, keep_profile=info.icc_profile is not None)[0], info
+        self.format = format
         self.histogram = ColorHistogram.from_image(self.image)
         self.bytes_in = bytes_in
         self.compare = compare
@@ -126,11 +143,13 @@ class ImageSweep:
         start = time.perf_counter()
         quantizer = KMeansQuantizer(k, random_state=self.random_state, **self.params).fit(self.histogram)
         self.n_fits += 1
-        data = encode_palette_png(quantizer.palette_, quantizer.labels_)
-        measured = measure(self.image, quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start)
+        data = encode_palette(
+            quantizer.palette_, quantizer.labels_, format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi
+        )
+        measured = measure(self.image, quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
         jpeg = mediancut = None
         if self.compare:
-            jpeg, mediancut = baselines(self.image, k, len(data))
+            jpeg, mediancut = baselines(self.image, k, len(data), format=self.format)
         row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}, jpeg=jpeg, mediancut=mediancut)
         if self.keep_quantizers:
             self.quantizers_[k] = quantizer

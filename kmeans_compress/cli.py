@@ -1,7 +1,7 @@
 """The ``kmeans-compress`` command line: parse, expand the inputs, run, print.
 
-``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--force] [--seed N]
-[--color-space rgb|lab|oklab] [--dither] [--json]``
+``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--format png|webp] [--keep-profile]
+[--force] [--seed N] [--color-space rgb|lab|oklab] [--dither] [--json]``
 
 INPUT may be files, folders (their images; ``--recursive`` for subfolders) and glob patterns.
 One line per input on stdout (or one JSON object per line with ``--json``), in the order of the
@@ -14,8 +14,10 @@ Choosing k: ``-k auto`` picks the knee of the size-quality curve, or with ``--mi
 prints a table instead of writing images (``--compare`` adds JPEG at the same bytes and Pillow's
 median cut; ``--csv``, ``--json-out`` and ``--plot`` save it).
 
-Never larger: when the indexed PNG would be larger than the input file, nothing is written and
-the line says "kept original"; ``--allow-larger`` writes it anyway. (``--force`` only means
+Output: an indexed PNG, or with ``--format webp`` (or an ``-o`` name ending in ``.webp``) a
+lossless WebP of the same pixels; in sRGB, tagged as such, unless ``--keep-profile`` keeps the
+input's ICC profile. Never larger: when the output would be larger than the input file, nothing
+is written and the line says "kept original"; ``--allow-larger`` writes it anyway. (``--force`` only means
 "replace existing output files".)
 
 The work itself is the library's (:func:`~kmeans_compress.compress_file`, the sweep report, the
@@ -100,11 +102,15 @@ def build_parser():
     """The argument parser (exposed for documentation and tests)."""
     parser = argparse.ArgumentParser(
         prog=PROG,
-        description="Compress images by K-Means colour quantization into indexed (palette) PNGs, "
+        description="Compress images by K-Means colour quantization into indexed (palette) PNGs or lossless WebPs, "
         "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",
     )
     parser.add_argument(
-        "inputs", nargs="+", metavar="INPUT", help="image files, folders of images, or glob patterns (any format Pillow reads)"
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files, folders of images, or glob patterns (any format Pillow reads, WebP and AVIF included; "
+        "HEIC with the [heif] extra)",
     )
     parser.add_argument(
         "-k",
@@ -116,13 +122,28 @@ def build_parser():
         "or with --min-psnr/--min-ssim the fewest colours reaching them (default 16; 'auto' with those)",
     )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("-o", "--output", help="output PNG path (only with a single INPUT)")
-    where.add_argument("--out-dir", help="folder for outputs, named <stem>-k<k>.png (default: beside each input)")
+    where.add_argument(
+        "-o", "--output", help="output path ending in .png or .webp, which gives the format (only with a single INPUT)"
+    )
+    where.add_argument("--out-dir", help="folder for outputs, named <stem>-k<k>.png or .webp (default: beside each input)")
+    parser.add_argument(
+        "--format",
+        choices=("png", "webp"),
+        default=None,
+        help="output format: png (indexed PNG) or webp (lossless WebP, the same pixels, usually smaller); "
+        "default from the -o name, else png",
+    )
+    parser.add_argument(
+        "--keep-profile",
+        action="store_true",
+        help="keep the input's ICC colour profile (e.g. Display P3): quantize in its space and embed it, "
+        "instead of converting to sRGB (the default)",
+    )
     parser.add_argument("--force", action="store_true", help="replace existing output files (never an input; see also --allow-larger)")
     parser.add_argument(
         "--allow-larger",
         action="store_true",
-        help="write the PNG even when it is larger than the input file (default: keep the original, write nothing)",
+        help="write the output even when it is larger than the input file (default: keep the original, write nothing)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random_state for k-means++ (default 0)")
     parser.add_argument(
@@ -193,6 +214,12 @@ def _usage_problem(args, n_files):
         return "-o/--output takes a single INPUT file; use --out-dir for several"
     if args.output and Path(args.output).is_dir():
         return f"-o/--output names a file, and {args.output} is a folder; use --out-dir for a folder"
+    if args.output:
+        suffix = Path(args.output).suffix.lower()
+        if suffix not in (".png", ".webp"):
+            return f"-o/--output must end in .png or .webp (the format written), got {args.output}"
+        if args.format is not None and suffix[1:] != args.format:
+            return f"-o/--output {args.output} is named {suffix[1:]} but --format is {args.format}; make them agree"
     return None
 
 
@@ -212,6 +239,8 @@ def _compress_tasks(args, items, all_inputs):
         "random_state": args.seed,
         "color_space": args.color_space,
         "dither": args.dither,
+        "format": args.format,
+        "keep_profile": args.keep_profile,
     }
     if k == "auto":
         options.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
@@ -222,7 +251,14 @@ def _compress_tasks(args, items, all_inputs):
 
 
 def _sweep_options(args):
-    return {"compare": args.compare, "random_state": args.seed, "color_space": args.color_space, "dither": args.dither}
+    return {
+        "compare": args.compare,
+        "random_state": args.seed,
+        "color_space": args.color_space,
+        "dither": args.dither,
+        "format": args.format or "png",
+        "keep_profile": args.keep_profile,
+    }
 
 
 class _Output:
@@ -279,7 +315,7 @@ def _summary(outcomes, n_input_errors, as_json):
     after = sum(r.measurement.bytes_in if r.kept_original else r.measurement.bytes_out for r in reports)
     ratio = f" ({before / after:.2f}x smaller)" if after else ""
     text = (
-        f"{len(reports) + failed} files: {len(reports) - kept} written, {kept} kept original (PNG would be larger), "
+        f"{len(reports) + failed} files: {len(reports) - kept} written, {kept} kept original (output would be larger), "
         f"{failed} failed; {before:,} B -> {after:,} B{ratio}"
     )
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
@@ -350,8 +386,6 @@ def main(argv=None):
     if problem:
         _error(problem)
         return EXIT_USAGE
-    if args.output and Path(args.output).suffix.lower() not in ("", ".png"):
-        print(f"{PROG}: warning: {args.output}: the output is a PNG file whatever its name", file=sys.stderr)
     if args.out_dir:
         try:
             Path(args.out_dir).mkdir(parents=True, exist_ok=True)
@@ -361,7 +395,7 @@ def main(argv=None):
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
     fixed_k = args.k if isinstance(args.k, int) else (16 if args.k is None and args.min_psnr is None and args.min_ssim is None else None)
     if args.sweep is None and fixed_k is not None and not args.output:
-        items, clashes = drop_output_clashes(items, fixed_k, args.out_dir)
+        items, clashes = drop_output_clashes(items, fixed_k, args.out_dir, args.format or "png")
         input_errors += clashes
     for text in input_errors:
         _error(text)

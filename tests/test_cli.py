@@ -98,11 +98,17 @@ def test_output_that_is_a_folder_is_a_usage_error(photo, tmp_path, capsys):
     assert "use --out-dir" in capsys.readouterr().err
 
 
-def test_non_png_output_name_warns(photo, tmp_path, capsys):
-    out = tmp_path / "x.jpg"
-    assert main([str(photo), "-k", "4", "-o", str(out), "--allow-larger"]) == 0
-    assert "is a PNG file whatever its name" in capsys.readouterr().err
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+@pytest.mark.parametrize("name", ["x.jpg", "x", "x.png.tmp"])
+def test_output_name_other_than_png_or_webp_is_a_usage_error(photo, tmp_path, capsys, name, monkeypatch):
+    import kmeans_compress._compress
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the usage error")
+
+    monkeypatch.setattr(kmeans_compress._compress, "compress_file", no_work)
+    assert main([str(photo), "-k", "4", "-o", str(tmp_path / name)]) == 2
+    assert "-o/--output must end in .png or .webp" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == [photo]
 
 
 def test_larger_output_says_larger():

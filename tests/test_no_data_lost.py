@@ -110,7 +110,7 @@ def test_interrupted_compress_file_writes_nothing(photo, monkeypatch, exc):
     import kmeans_compress._compress as compress_module
 
     before = snapshot(photo.parent)
-    fail_on(monkeypatch, compress_module, "encode_palette_png", exc)
+    fail_on(monkeypatch, compress_module, "encode_palette", exc)
     with pytest.raises(type(exc)):
         compress_file(photo, photo.parent / "out.png", n_colors=4)
     assert snapshot(photo.parent) == before
@@ -233,11 +233,11 @@ def test_existing_output_is_kept_without_force(photo, capsys):
 def test_special_file_output_is_refused_even_with_force(photo, capsys, via_symlink):
     """A rename over a device or pipe would replace the node itself (as root, ``-o /dev/null
     --force`` replaced /dev/null with a regular file). Tested on a FIFO in a temporary folder."""
-    fifo = photo.parent / "pipe"
+    fifo = photo.parent / "pipe.png"  # named like an output, so that only its kind is wrong
     os.mkfifo(fifo)
     out = fifo
     if via_symlink:
-        out = photo.parent / "link"
+        out = photo.parent / "link.png"
         os.symlink(fifo, out)
     with pytest.raises(OutputExistsError, match="not a regular file"):
         check_output_path(out, overwrite=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.clean_notebooks import NOTEBOOKS, cleaned_text
+from tools.clean_notebooks import NOTEBOOKS, clean, cleaned_text
 
 MAX_BYTES = 1_000_000
 
@@ -61,3 +61,16 @@ def test_cleaning_removes_timestamps_and_keeps_outputs(tmp_path):
     assert clean_cell["id"] == "0"
     assert "".join(clean_cell["outputs"][0]["text"]) == "1\n"
     assert "widgets" not in out["metadata"]
+
+
+def test_cleaning_drops_widget_views_and_keeps_their_static_image():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("k_slider(images)", execution_count=1)
+    view = {"model_id": "032d6cc0e88a4bd3aae0e3a357d1549c", "version_major": 2, "version_minor": 0}
+    data = {"application/vnd.jupyter.widget-view+json": view, "image/png": "iVBOR", "text/plain": "k = 16"}
+    cell.outputs = [nbformat.v4.new_output("execute_result", data=data, execution_count=1)]
+    nb.cells = [cell]
+    (out,) = clean(nb).cells[0].outputs
+    assert set(out["data"]) == {"image/png", "text/plain"}

@@ -3,7 +3,7 @@
 nbval compares a fresh run with the outputs stored in the notebook, so the outputs stay; what
 goes is what changes on every run without saying anything about the lesson: execution
 timestamps (``cell.metadata.execution``), random cell ids (replaced by their position), widget
-state, and the Python patch version. Execution counts stay: nbval refuses a cell with outputs
+state and the widget views that would need it, and the Python patch version. Execution counts stay: nbval refuses a cell with outputs
 and no count, and after a top-to-bottom run they are simply 1, 2, 3... Then a diff of a re-run notebook shows
 only the outputs that changed. The stripping itself is nbstripout's (``strip_output``).
 
@@ -42,9 +42,23 @@ VOLATILE_KEYS = [
 ]
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
 def clean(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """The notebook without its volatile metadata (modified in place and returned)."""
-    return strip_output(nb, keep_output=True, keep_count=True, keep_id=False, extra_keys=VOLATILE_KEYS)
+    """The notebook without its volatile metadata (modified in place and returned).
+
+    Also drops the widget views from outputs: each names a random model id, and without the
+    widget state (stripped) no viewer can draw it, so the output's other types (the k slider's
+    PNG and text) are what a reader sees anyway.
+    """
+    nb = strip_output(nb, keep_output=True, keep_count=True, keep_id=False, extra_keys=VOLATILE_KEYS)
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and len(data) > 1:
+                del data[WIDGET_VIEW]
+    return nb
 
 
 def cleaned_text(path: Path) -> tuple[str, str]:
