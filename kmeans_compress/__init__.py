@@ -11,7 +11,8 @@ measured.
 
 The names below are imported on first use (as scikit-image does), so that the command line's
 ``--help`` and usage errors answer without importing scikit-learn. Figures are in
-:mod:`kmeans_compress.plotting`, the only module that imports matplotlib.
+:mod:`kmeans_compress.plotting`, the only module that imports matplotlib (with
+:mod:`kmeans_compress.interactive`, the k slider, which draws through it).
 """
 
 import importlib

@@ -1,7 +1,8 @@
 """Figures for the notebook: palettes, colour scatter plots, side-by-side images, grids, curves.
 
-The only module of the package that imports matplotlib, and nothing else in the package imports
-it, so the command line starts fast and works without a display. Import it explicitly::
+The only module of the package that imports matplotlib (besides ``interactive``, the k slider,
+which draws through this one), and nothing in the core or the command line imports it, so the
+command line starts fast and works without a display. Import it explicitly::
 
     from kmeans_compress.plotting import plot_color_scatter, plot_side_by_side
 
@@ -30,9 +31,11 @@ __all__ = [
     "plot_palette",
     "plot_color_scatter",
     "plot_side_by_side",
+    "plot_result",
     "plot_k_grid",
     "plot_variants",
     "plot_sweep_curves",
+    "plot_gain_per_kb",
     "plot_sweep_reports",
     "to_hex",
 ]
@@ -114,23 +117,23 @@ def _composite(image):
 
 
 def _panel_axes(fig, n_panels, ncols, shape, *, panel_w, title_h):
-    """Axes for ``n_panels`` images of ``shape`` (H, W) in rows of ``ncols``, spare axes hidden.
+    """Axes for ``n_panels`` images of ``shape`` (H, W) in rows of at most ``ncols``, with no
+    empty slot (see ``_grid_columns`` and ``_grid_axes``).
 
     A new figure sized for the panels when ``fig`` is None.
     """
-    ncols = max(1, min(ncols, n_panels))
+    ncols = _grid_columns(n_panels, max(1, ncols))
     nrows = math.ceil(n_panels / ncols)
     height, width = shape
     if fig is None:
         fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * height / width + title_h)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[n_panels:]:
-        ax.set_axis_off()
-    return axes
+    return _grid_axes(fig, n_panels, ncols)
 
 
-def _show_image(ax, image, title):
-    ax.imshow(_composite(image))
+def _show_image(ax, image, title, *, palette_only=False):
+    """``palette_only`` (for quantized images): nearest-neighbour resampling, so that a figure
+    smaller than the image shows only palette colours instead of blends that the file never holds."""
+    ax.imshow(_composite(image), interpolation="nearest" if palette_only else "antialiased")
     ax.set_title(title)
     ax.set_axis_off()
 
@@ -200,7 +203,7 @@ def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32)
                 text,
                 ha="center",
                 va="center",
-                fontsize=7,
+                fontsize=8,
                 color="black" if lum[i] > 128 else "white",
             )
     title = f"Palette, k = {k} colour{'s' if k != 1 else ''}"
@@ -215,6 +218,18 @@ def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32)
 # ---------------------------------------------------------------------------------------------
 
 
+_RGB_TICKS = [64, 128, 192]  # away from the cube's corners, where three axes' labels meet
+
+
+def _edge_colors(colors):
+    """A thin grey rim for near-white points (drawn on white panes, they would vanish), none for the rest."""
+    rgb = colors[:, :3].astype(np.float64) / 255.0
+    light = rgb @ np.array([0.299, 0.587, 0.114]) > 0.8
+    edges = np.zeros((len(colors), 4))
+    edges[light] = (0.45, 0.45, 0.45, 1.0)
+    return edges
+
+
 def _scatter_rgb(ax, positions, colors, title, size):
     ax.scatter(
         positions[:, 0],
@@ -223,18 +238,21 @@ def _scatter_rgb(ax, positions, colors, title, size):
         c=colors.astype(np.float64) / 255.0,
         s=size,
         depthshade=False,  # keep the true colours
-        linewidths=0,
+        edgecolors=_edge_colors(colors),
+        linewidths=0.4,
     )
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        axis.set_pane_color((1.0, 1.0, 1.0, 0.0))  # no grey pane for near-white points to vanish into
     ax.set_xlim(0, 255)
     ax.set_ylim(0, 255)
     ax.set_zlim(0, 255)
-    ticks = [0, 128, 255]
-    ax.set_xticks(ticks)
-    ax.set_yticks(ticks)
-    ax.set_zticks(ticks)
-    ax.set_xlabel("red")
-    ax.set_ylabel("green")
-    ax.set_zlabel("blue", labelpad=14)
+    ax.set_xticks(_RGB_TICKS)
+    ax.set_yticks(_RGB_TICKS)
+    ax.set_zticks(_RGB_TICKS)
+    ax.tick_params(labelsize=8, pad=0)
+    ax.set_xlabel("red (0–255)", labelpad=2)
+    ax.set_ylabel("green (0–255)", labelpad=2)
+    ax.set_zlabel("blue (0–255)", labelpad=6)
     ax.set_box_aspect(None, zoom=0.85)  # room for the axis labels inside the panel
     ax.set_title(title)
 
@@ -337,7 +355,7 @@ def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
         msg = f"quantized must have the shape of original {original.shape}, got {quantized.shape}."
         raise ValueError(msg)
     height, width = original.shape[:2]
-    panel_w = 6.0
+    panel_w = 4.5  # two panels fit a notebook column without scaling
     fig, axes = _axes_list(ax, 2, figsize=(2 * panel_w, panel_w * height / width + 1.0))
     left = f"Original, {width}×{height}"
     if measurement is None:
@@ -350,8 +368,90 @@ def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
             f"PSNR {_psnr_text(measurement.psnr)}, SSIM {measurement.ssim:.3f}"
         )
     _show_image(axes[0], original, left)
-    _show_image(axes[1], quantized, right)
+    _show_image(axes[1], quantized, right, palette_only=True)
     return fig
+
+
+def _result_layout(shape, k, max_columns=16):
+    """(figure size, image height, palette height) in inches for :func:`plot_result`."""
+    height, width = shape[:2]
+    panel_w = 6.0
+    image_h = panel_w * height / width
+    palette_h = max(0.45, 0.3 * math.ceil(k / min(k, max_columns)))
+    return (panel_w, image_h + palette_h + 0.9), image_h, palette_h
+
+
+def result_figsize(shape, k, max_columns=16):
+    """The figure size (inches) that :func:`plot_result` uses for an image of ``shape`` and ``k`` colours."""
+    return _result_layout(shape, k, max_columns)[0]
+
+
+def plot_result(quantized, palette, *, measurement=None, max_columns=16, fig=None):
+    """One quantized image above its palette, titled with k, file size and PSNR.
+
+    What the k slider of :mod:`kmeans_compress.interactive` shows for each k.
+
+    Parameters
+    ----------
+    quantized : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+    measurement : Measurement, optional
+        Its ``k``, ``bytes_out``, ``bits_per_pixel`` and ``psnr`` go in the title; nothing is
+        measured here. Without it the title gives the number of palette colours.
+    max_columns : int, default 16
+        Swatches per row of the palette.
+    fig : matplotlib Figure, optional
+        An empty figure to draw into (e.g. ``matplotlib.figure.Figure()``, to draw without
+        pyplot; ``result_figsize`` gives the size that fits).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    quantized = _check_image(quantized, "quantized")
+    palette = _check_palette(palette)
+    k = len(palette)
+    figsize, image_h, palette_h = _result_layout(quantized.shape, k, max_columns)
+    if fig is None:
+        fig = plt.figure(figsize=figsize, layout="constrained")
+    ax_image, ax_palette = fig.subplots(2, 1, height_ratios=[image_h, palette_h])
+    _show_image(ax_image, quantized, "", palette_only=True)
+    plot_palette(palette, ax=ax_palette, max_columns=max_columns, label_max=0)
+    ax_palette.set_title("")
+    if measurement is None:
+        title = f"k = {k}"
+    else:
+        title = (
+            f"k = {measurement.k}: indexed PNG {_kb(measurement.bytes_out)}, "
+            f"{measurement.bits_per_pixel:.2f} bits per pixel\nPSNR {_psnr_text(measurement.psnr)}"
+        )
+    ax_image.set_title(title)
+    return fig
+
+
+def _grid_columns(n_panels, max_columns):
+    """Columns for ``n_panels``: at most ``max_columns``, and a count that fills every row when
+    one of 3..max_columns does (7 panels in 4 columns leave a gap; 6 go in 3 columns)."""
+    if n_panels <= max_columns:
+        return max(1, n_panels)
+    for ncols in range(max_columns, 2, -1):
+        if n_panels % ncols == 0:
+            return ncols
+    return max_columns
+
+
+def _grid_axes(fig, n_panels, ncols):
+    """``n_panels`` axes in rows of ``ncols``; a last row that is not full is centred, so the grid
+    has no empty slot (each panel spans two columns of a grid of half-panels)."""
+    nrows = math.ceil(n_panels / ncols)
+    spec = fig.add_gridspec(nrows, 2 * ncols)
+    axes = []
+    for i in range(n_panels):
+        row, col = divmod(i, ncols)
+        offset = ncols - min(ncols, n_panels - row * ncols)  # half-panels before a short last row
+        start = offset + 2 * col
+        axes.append(fig.add_subplot(spec[row, start : start + 2]))
+    return axes
 
 
 def _palette_labels(value):
@@ -385,8 +485,8 @@ def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=
         Their measurements (e.g. sweep rows), matched by ``k``: each panel's title gives the
         file size and PSNR of its k. Nothing is measured here; without them titles give k only.
     ncols : int, default=4
-        Panels per row (fewer when there are fewer panels, so no slot is left empty in a
-        single row).
+        Most panels per row; fewer when that fills every row, and a last row that is not full
+        is centred, so no slot is left empty.
     include_original : bool, default=True
     fig : matplotlib Figure, optional
         An empty figure to draw into.
@@ -416,7 +516,7 @@ def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=
             raise ValueError(msg)
         m = by_k.get(k)
         title = f"k = {k}" if m is None else f"k = {k}\n{_kb(m.bytes_out)}, PSNR {_psnr_text(m.psnr)}"
-        _show_image(ax, quantized, title)
+        _show_image(ax, quantized, title, palette_only=True)
     ks = ", ".join(str(k) for k in results)
     fig.suptitle(f"Quantized at k = {ks}")
     return fig
@@ -463,8 +563,7 @@ def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, 
         What the variants share (e.g. ``"k = 8"``), put at the head of the figure's title.
     ncols : int, default 4
     include_original : bool, default True
-        Show the original first; when the variants fill whole rows of ``ncols - 1``, the
-        original starts every row.
+        Show the original once, in a first column of its own beside the rows of variants.
     fig : matplotlib Figure, optional
         Draw into this empty figure instead of a new one.
 
@@ -487,16 +586,28 @@ def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, 
             raise ValueError(msg)
         variant_panels.append((str(label), quantized, measurements.get(label, False)))
     original = ("Original", image, None)
-    per_row = ncols - 1
-    if include_original and per_row >= 1 and len(variant_panels) > per_row and len(variant_panels) % per_row == 0:
-        # the variants fill whole rows: start every row with the original, to read left to right
-        panels = []
-        for start in range(0, len(variant_panels), per_row):
-            panels += [original, *variant_panels[start : start + per_row]]
+    crop_h, crop_w = image[rows, cols].shape[:2]
+    panel_w = 3.4
+    if include_original:
+        # the original once, in a first column of its own beside every row of variants; the
+        # variants in half-panel columns, so that a last row that is not full is centred
+        n = len(variant_panels)
+        per_row = max(1, min(ncols - 1, n))
+        nrows = math.ceil(n / per_row)
+        if fig is None:
+            size = ((per_row + 1) * panel_w, nrows * (panel_w * crop_h / crop_w + 0.8))
+            fig = plt.figure(figsize=size, layout="constrained")
+        spec = fig.add_gridspec(nrows, 1 + 2 * per_row, width_ratios=[2] + [1] * (2 * per_row))
+        axes = [fig.add_subplot(spec[:, 0])]
+        for i in range(n):
+            row, col = divmod(i, per_row)
+            start = 1 + per_row - min(per_row, n - row * per_row) + 2 * col
+            axes.append(fig.add_subplot(spec[row, start : start + 2]))
+        panels = [original, *variant_panels]
     else:
-        panels = ([original] if include_original else []) + variant_panels
-    axes = _panel_axes(fig, len(panels), ncols, image[rows, cols].shape[:2], panel_w=3.4, title_h=0.8)
-    fig = axes[0].figure
+        axes = _panel_axes(fig, len(variant_panels), ncols, (crop_h, crop_w), panel_w=panel_w, title_h=0.8)
+        fig = axes[0].figure
+        panels = variant_panels
     for ax, (label, shown, m) in zip(axes, panels):
         if m is None:  # the original
             panel_title = f"{label}\n{_distinct_colors(image):,} colours"
@@ -507,7 +618,7 @@ def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, 
                 f"{label}: {_kb(m.bytes_out)}\n"
                 f"PSNR {_psnr_text(m.psnr)}, SSIM {m.ssim:.3f}, ΔE00 {m.delta_e:.2f}"
             )
-        _show_image(ax, shown[rows, cols], panel_title)
+        _show_image(ax, shown[rows, cols], panel_title, palette_only=m is not None)
         ax.title.set_fontsize(9)
     where = "" if zoom is None else f" (shown: rows {rows.start}–{rows.stop}, columns {cols.start}–{cols.stop}; measures of the whole image)"
     head = f"{title}: " if title else ""
@@ -520,11 +631,21 @@ def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, 
 # ---------------------------------------------------------------------------------------------
 
 
+def _split_vertically(ax):
+    """Replace ``ax`` by two axes one above the other in its slot, sharing x (top, bottom)."""
+    fig, spec = ax.figure, ax.get_subplotspec()
+    ax.remove()
+    inner = spec.subgridspec(2, 1, hspace=0.05)
+    top = fig.add_subplot(inner[0])
+    return top, fig.add_subplot(inner[1], sharex=top)
+
+
 def plot_sweep_curves(rows, *, ax=None):
     """Size and quality against k, and quality against size, from sweep records.
 
-    Three panels: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
-    PSNR (left axis) and SSIM (right axis) against k; PSNR against size with each point
+    Three slots: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
+    PSNR (top) and SSIM (bottom, up to 1 = identical) against k, each on its own axis; PSNR
+    against size with each point
     labelled by its k, which shows where more colours stop paying. k is on a log-2 axis.
     When the rows carry the comparisons of ``sweep(..., compare=True)``, the last panel also
     shows JPEG at the same bytes or fewer and Pillow's median cut at the same k.
@@ -536,6 +657,7 @@ def plot_sweep_curves(rows, *, ax=None):
         From :func:`kmeans_compress.sweep` (fields ``k``, ``bytes_out``,
         ``bits_per_pixel``, ``psnr``, ``ssim``).
     ax : sequence of three Axes, optional
+        The middle one is replaced by the PSNR and SSIM axes, in its slot.
 
     Returns
     -------
@@ -554,9 +676,10 @@ def plot_sweep_curves(rows, *, ax=None):
     similarity = np.array([r.ssim for r in rows], dtype=np.float64)
     k_range = f"k = {int(ks[0])}" if len(ks) == 1 else f"k = {int(ks[0])} to {int(ks[-1])}"
 
-    fig, (ax_size, ax_quality, ax_rd) = _axes_list(ax, 3, figsize=(15.0, 4.4))
+    fig, (ax_size, ax_quality, ax_rd) = _axes_list(ax, 3, figsize=(15.0, 4.8))
+    ax_psnr, ax_ssim = _split_vertically(ax_quality)
     base = 2 if ks.max() > ks.min() else 10
-    for a in (ax_size, ax_quality):
+    for a in (ax_size, ax_psnr, ax_ssim):
         a.set_xscale("log", base=base)
         a.set_xticks(ks, [str(int(k)) for k in ks])
         a.minorticks_off()
@@ -570,15 +693,18 @@ def plot_sweep_curves(rows, *, ax=None):
         sec.set_ylabel("bits per pixel")
     ax_size.set_title(f"File size against k ({k_range})")
 
-    ax_quality.plot(ks, quality, "o-", color="tab:red", label="PSNR")
-    ax_quality.set_ylabel("PSNR (dB)", color="tab:red")
-    twin = ax_quality.twinx()
-    twin.plot(ks, similarity, "s--", color="tab:green", label="SSIM")
-    twin.set_ylabel("SSIM", color="tab:green")
-    lines = ax_quality.get_lines() + twin.get_lines()
-    ax_quality.legend(lines, [line.get_label() for line in lines], loc="lower right")
+    # PSNR and SSIM each on an axis of its own, one above the other in the middle slot: on the two
+    # y axes of one panel, each autoscaled, their curves lay on top of each other as if one measure
+    ax_psnr.plot(ks, quality, "o-", color="tab:red")
+    ax_psnr.set_ylabel("PSNR (dB)")
+    ax_psnr.tick_params(labelbottom=False)
+    ax_psnr.set_xlabel("")
+    ax_ssim.plot(ks, similarity, "s-", color="tab:green")
+    ax_ssim.set_ylabel("SSIM (1 = identical)")
+    low = np.nanmin(similarity)
+    ax_ssim.set_ylim(max(-1.0, low - 0.1 * max(1.0 - low, 0.05)), 1.02)
     note = f"; exact (PSNR ∞) at k ≥ {int(ks[exact][0])}" if exact.any() else ""
-    ax_quality.set_title(f"Quality against k ({k_range}){note}")
+    ax_psnr.set_title(f"Quality against k ({k_range}){note}")
 
     ax_rd.plot(kb, quality, "o-", color="tab:purple", label="k-means palette PNG")
     for name, baseline, style, color in (
@@ -599,6 +725,63 @@ def plot_sweep_curves(rows, *, ax=None):
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
     ax_rd.grid(True, alpha=0.3)
     ax_rd.set_title(f"Quality against size ({k_range})")
+    return fig
+
+
+def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
+    """PSNR gained per kilobyte spent, step by step between neighbouring k: where more colours stop paying.
+
+    One bar per step from one k of the sweep to the next: ``(PSNR(k2) - PSNR(k1)) /
+    (kB(k2) - kB(k1))``. The dashed line is the same ratio over the whole range (first k to
+    last). With ``suggested_k``, the steps up to it are drawn in one colour and the later ones
+    in grey. For a curve that flattens, the knee of :func:`kmeans_compress.choose_k` (largest
+    normalised PSNR minus normalised bytes) is the k reached by the last step above the line.
+
+    Parameters
+    ----------
+    rows : sequence of Measurement
+        At least two k (fields ``k``, ``bytes_out``, ``psnr``).
+    suggested_k : int, optional
+        The k to mark.
+    psnr_cap : float, default 60.0
+        PSNR above it (infinite when exact) counts as this, as the knee rule does.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    rows = sorted(rows, key=lambda r: r.k)
+    if len(rows) < 2:
+        msg = f"rows must hold at least two k to compare neighbours, got {len(rows)}."
+        raise ValueError(msg)
+    ks = [int(r.k) for r in rows]
+    kb = np.array([r.bytes_out for r in rows], dtype=np.float64) / 1000.0
+    quality = np.minimum(np.array([r.psnr for r in rows], dtype=np.float64), psnr_cap)
+    spent, gained = np.diff(kb), np.diff(quality)
+    gain = np.divide(gained, spent, out=np.full_like(gained, np.nan), where=spent > 0)
+    overall = (quality[-1] - quality[0]) / (kb[-1] - kb[0]) if kb[-1] > kb[0] else np.nan
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(gain) + 2.0), 3.8), layout="constrained")
+    fig = ax.figure
+    labels = [f"{a}→{b}" for a, b in zip(ks[:-1], ks[1:])]
+    colors = ["tab:purple" if suggested_k is None or b <= suggested_k else "tab:gray" for b in ks[1:]]
+    x = np.arange(len(gain))
+    ax.bar(x, np.nan_to_num(gain), color=colors)
+    ax.set_xticks(x, labels)
+    if np.isfinite(overall):
+        ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"over k = {ks[0]} to {ks[-1]}: {overall:.2f} dB/kB")
+        top = max(np.nanmax(gain), overall)
+        if top > 0:
+            ax.set_ylim(top=1.3 * top)  # headroom, so that the legend never covers a bar
+        ax.legend(loc="upper right")
+    ax.set_xlabel("step between neighbouring k")
+    ax.set_ylabel("PSNR gained per kB (dB/kB)")
+    ax.grid(True, axis="y", alpha=0.3)
+    title = "Quality gained per kB spent"
+    if suggested_k is not None:
+        title += f": suggested k = {suggested_k}"
+    ax.set_title(title)
     return fig
 
 

@@ -17,6 +17,7 @@ from matplotlib.collections import PathCollection  # noqa: E402
 from kmeans_compress import KMeansQuantizer, encode_palette_png, quantize  # noqa: E402
 from kmeans_compress.plotting import (  # noqa: E402
     plot_color_scatter,
+    plot_gain_per_kb,
     plot_k_grid,
     plot_palette,
     plot_side_by_side,
@@ -216,7 +217,7 @@ def test_scatter_before_after_with_centres():
         np.testing.assert_allclose(colors[:, :3], result.palette / 255, atol=1e-6)
     assert "k = 2" in after.get_title()
     assert "k = 2" in before.get_title()
-    assert [before.get_xlabel(), before.get_ylabel(), before.get_zlabel()] == ["red", "green", "blue"]
+    assert [before.get_xlabel(), before.get_ylabel(), before.get_zlabel()] == ["red (0–255)", "green (0–255)", "blue (0–255)"]
 
 
 def test_scatter_accepts_rgba_drops_transparent_pixels_and_draws_with_alpha():
@@ -229,6 +230,28 @@ def test_scatter_accepts_rgba_drops_transparent_pixels_and_draws_with_alpha():
     alphas = sorted(set(np.round(colors[:, 3] * 255).astype(int).tolist()))
     assert alphas == [128, 255]
     assert "32 of 64 pixels" in fig.axes[0].get_title()
+
+
+def test_scatter_near_white_points_have_a_grey_rim_on_clear_panes():
+    image = np.zeros((2, 3, 3), np.uint8)
+    image[0] = [(255, 255, 255), (250, 248, 240), (0, 0, 0)]
+    image[1] = [(255, 0, 0), (128, 128, 128), (230, 230, 230)]
+    fig = plot_color_scatter(image)
+    ax = fig.axes[0]
+    coll = ax.collections[0]
+    positions, _ = scatter_points(ax)
+    edges = PathCollection.get_edgecolor(coll)
+    lum = positions @ [0.299, 0.587, 0.114] / 255
+    assert (edges[lum > 0.8, 3] == 1).all() and (edges[lum > 0.8, :3] < 0.5).all()  # light: grey rim
+    assert (edges[lum <= 0.8, 3] == 0).all()  # the others keep their own colour only
+    for axis in (ax.xaxis, ax.yaxis, ax.zaxis):
+        assert axis.pane.get_facecolor()[3] == 0  # no grey pane behind white points
+
+
+def test_scatter_ticks_stay_away_from_the_corners():
+    ax = plot_color_scatter(three_colors()).axes[0]
+    for ticks in (ax.get_xticks(), ax.get_yticks(), ax.get_zticks()):
+        assert list(ticks) == [64, 128, 192]
 
 
 def test_scatter_draws_on_given_3d_axes():
@@ -312,7 +335,25 @@ def test_k_grid_one_panel_per_k_plus_original():
     assert "k = 2, 4, 8" in fig._suptitle.get_text()
 
 
-def test_k_grid_takes_sizes_and_psnr_from_sweep_rows_and_hides_spare_axes():
+@pytest.mark.parametrize(
+    ("n_k", "ncols", "shape"),
+    [(5, 4, (2, 3)), (3, 4, (1, 4)), (7, 4, (2, 4)), (6, 4, (2, 4))],
+    ids=["6-panels-in-3-columns", "one-row", "8-panels", "7-panels-centred"],
+)
+def test_k_grid_leaves_no_empty_slot(n_k, ncols, shape):
+    image = three_colors()
+    fig = plot_k_grid(image, {k: image for k in range(1, n_k + 1)}, ncols=ncols)
+    assert len(fig.axes) == n_k + 1 and all(ax.images for ax in fig.axes)
+    rows = {}
+    for ax in fig.axes:
+        rows.setdefault(ax.get_subplotspec().rowspan.start, []).append(ax.get_position())
+    assert (len(rows), max(len(r) for r in rows.values())) == shape
+    first, last = rows[0], rows[max(rows)]
+    centre = (first[0].x0 + first[-1].x1) / 2
+    assert abs((last[0].x0 + last[-1].x1) / 2 - centre) < 1e-6  # a short last row is centred
+
+
+def test_k_grid_takes_sizes_and_psnr_from_sweep_rows():
     image = three_colors()
     results = {1: quantize(image, 1).image, 3: quantize(image, 3)}
     rows = [fake_row(1, 4321, 12.34), fake_row(3, 99, math.inf, ssim=1.0)]
@@ -363,15 +404,29 @@ def test_variants_titles_carry_label_bytes_and_measures():
         assert "SSIM" in title and "ΔE00" in title
 
 
-def test_variants_use_given_measures_and_start_each_full_row_with_the_original():
+def test_variants_use_given_measures_and_show_the_original_once_beside_every_row():
     image = three_colors()
     variants = {name: quantize(image, 2) for name in ("a", "b", "c", "d")}
     measurements = {name: fake_row(2, 1500, 30.0) for name in variants}
     fig = plot_variants(image, variants, measurements=measurements, ncols=3, title="k = 2")
     assert fig._suptitle.get_text() == "k = 2: 4 variants"
     titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
-    assert titles == ["Original", "a: 1.5 kB", "b: 1.5 kB", "Original", "c: 1.5 kB", "d: 1.5 kB"]
+    assert titles == ["Original", "a: 1.5 kB", "b: 1.5 kB", "c: 1.5 kB", "d: 1.5 kB"]
+    original_spec = fig.axes[0].get_subplotspec()
+    assert (original_spec.rowspan.start, original_spec.rowspan.stop) == (0, 2)  # beside both rows
+    assert [ax.get_subplotspec().rowspan.start for ax in fig.axes[1:]] == [0, 0, 1, 1]
     assert fig.axes[1].get_title() == "a: 1.5 kB\nPSNR 30.0 dB, SSIM 0.500, ΔE00 1.25"
+
+
+def test_variants_centre_a_last_row_that_is_not_full():
+    image = three_colors()
+    variants = {name: image for name in ("a", "b", "c", "d", "e")}
+    fig = plot_variants(image, variants, ncols=4)
+    assert len(fig.axes) == 6 and all(ax.images for ax in fig.axes)  # no empty slot
+    first_row = [ax.get_position() for ax in fig.axes[1:4]]
+    last_row = [ax.get_position() for ax in fig.axes[4:]]
+    middle = (first_row[0].x0 + first_row[-1].x1) / 2
+    assert abs((last_row[0].x0 + last_row[-1].x1) / 2 - middle) < 1e-6
 
 
 def test_variants_zoom_shows_a_crop_and_accepts_rgba():
@@ -411,25 +466,55 @@ def make_rows(psnrs=(20.0, 25.0, 30.0), compare=False):
     return rows
 
 
+def curve_panels(fig):
+    """The sweep-curve axes by what they show: size, psnr, ssim (against k) and rd (PSNR against size)."""
+    by_label = {(ax.get_xlabel(), ax.get_ylabel()): ax for ax in fig.axes}
+    return {
+        "size": by_label[("k (colours, log scale)", "indexed PNG size (kB)")],
+        "psnr": by_label[("", "PSNR (dB)")],
+        "ssim": by_label[("k (colours, log scale)", "SSIM (1 = identical)")],
+        "rd": by_label[("file size (kB)", "PSNR (dB)")],
+    }
+
+
 def test_sweep_curves_plot_the_rows_against_k():
     fig = plot_sweep_curves(make_rows())
-    ax_size, ax_quality, ax_rd = fig.axes[:3]
-    assert len(fig.axes) == 4  # three panels and the SSIM twin axis
-    x, y = ax_size.get_lines()[0].get_data()
+    assert len(fig.axes) == 4  # size, PSNR over SSIM in the middle slot, PSNR against size
+    panels = curve_panels(fig)
+    x, y = panels["size"].get_lines()[0].get_data()
     np.testing.assert_array_equal(x, [2, 4, 8])  # sorted by k
     np.testing.assert_allclose(y, [2.0, 3.0, 1.0])  # kB
-    np.testing.assert_allclose(ax_quality.get_lines()[0].get_ydata(), [20.0, 25.0, 30.0])
-    np.testing.assert_allclose(fig.axes[3].get_lines()[0].get_ydata(), [0.6, 0.7, 0.5])
-    assert [t.get_text() for t in ax_rd.texts] == ["k=2", "k=4", "k=8"]
-    for ax in (ax_size, ax_quality, ax_rd):
-        assert "k = 2 to 8" in ax.get_title()
-        assert ax.get_xlabel() and ax.get_ylabel()
+    np.testing.assert_allclose(panels["psnr"].get_lines()[0].get_ydata(), [20.0, 25.0, 30.0])
+    np.testing.assert_allclose(panels["ssim"].get_lines()[0].get_ydata(), [0.6, 0.7, 0.5])
+    assert [t.get_text() for t in panels["rd"].texts] == ["k=2", "k=4", "k=8"]
+    for name in ("size", "psnr", "rd"):
+        assert "k = 2 to 8" in panels[name].get_title()
+
+
+def test_sweep_curves_psnr_and_ssim_each_on_its_own_axes_one_above_the_other():
+    fig = plot_sweep_curves(make_rows())
+    panels = curve_panels(fig)
+    psnr_ax, ssim_ax = panels["psnr"], panels["ssim"]
+    assert len(psnr_ax.get_lines()) == len(ssim_ax.get_lines()) == 1  # no twin axis sharing a panel
+    assert psnr_ax.get_shared_x_axes().joined(psnr_ax, ssim_ax)
+    top, bottom = psnr_ax.get_position(), ssim_ax.get_position()
+    assert bottom.y1 <= top.y0 and abs(bottom.x0 - top.x0) < 1e-9  # stacked in the middle slot
+    assert panels["size"].get_position().x1 < top.x0 < top.x1 < panels["rd"].get_position().x0
+    low, high = ssim_ax.get_ylim()
+    assert 1.0 <= high < 1.05 and low < 0.5  # SSIM's axis reaches 1 (identical), its ceiling
+
+
+def test_sweep_curves_fill_the_middle_of_three_given_axes():
+    fig, axes = plt.subplots(2, 3)
+    plot_sweep_curves(make_rows(), ax=axes[1])
+    assert len(fig.axes) == 7  # 3 untouched + size, PSNR, SSIM, PSNR against size
+    assert axes[1][1] not in fig.axes
 
 
 def test_sweep_curves_show_jpeg_and_median_cut_when_compared():
     rows = make_rows(compare=True)
     rows[0] = dataclasses.replace(rows[0], jpeg=None)  # no JPEG small enough at this k
-    ax_rd = plot_sweep_curves(rows).axes[2]
+    ax_rd = curve_panels(plot_sweep_curves(rows))["rd"]
     lines = {line.get_label(): line for line in ax_rd.get_lines()}
     assert set(lines) == {"k-means palette PNG", "JPEG, no larger", "Pillow median cut, same k"}
     np.testing.assert_allclose(lines["JPEG, no larger"].get_xdata(), [1.9, 2.9])
@@ -438,15 +523,15 @@ def test_sweep_curves_show_jpeg_and_median_cut_when_compared():
 
 
 def test_sweep_curves_without_comparisons_have_one_line_and_no_legend():
-    ax_rd = plot_sweep_curves(make_rows()).axes[2]
+    ax_rd = curve_panels(plot_sweep_curves(make_rows()))["rd"]
     assert len(ax_rd.get_lines()) == 1 and ax_rd.get_legend() is None
 
 
 def test_sweep_curves_leave_out_infinite_psnr_and_say_so():
-    fig = plot_sweep_curves(make_rows(psnrs=(20.0, 25.0, math.inf)))
-    y = fig.axes[1].get_lines()[0].get_ydata()
+    psnr_ax = curve_panels(plot_sweep_curves(make_rows(psnrs=(20.0, 25.0, math.inf))))["psnr"]
+    y = psnr_ax.get_lines()[0].get_ydata()
     assert np.isnan(y[-1])
-    assert "exact (PSNR ∞) at k ≥ 8" in fig.axes[1].get_title()
+    assert "exact (PSNR ∞) at k ≥ 8" in psnr_ax.get_title()
 
 
 def test_sweep_curves_draw_on_given_axes_and_reject_empty():
@@ -454,3 +539,36 @@ def test_sweep_curves_draw_on_given_axes_and_reject_empty():
     assert plot_sweep_curves(make_rows(), ax=axes) is fig
     with pytest.raises(ValueError, match="at least one sweep record"):
         plot_sweep_curves([])
+
+
+# -- plot_gain_per_kb -------------------------------------------------------------------------------
+
+
+def test_gain_per_kb_bars_are_psnr_gained_over_kb_spent_between_neighbours():
+    rows = [fake_row(k, n_bytes, p) for k, n_bytes, p in ((2, 1000, 20.0), (4, 2000, 26.0), (8, 4000, 28.0))]
+    fig = plot_gain_per_kb(rows, suggested_k=4)
+    ax = fig.axes[0]
+    heights = [bar.get_height() for bar in ax.patches]
+    np.testing.assert_allclose(heights, [6.0, 1.0])  # 6 dB for 1 kB, then 2 dB for 2 kB
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["2→4", "4→8"]
+    (average,) = ax.get_lines()
+    np.testing.assert_allclose(average.get_ydata(), [8.0 / 3.0] * 2)  # 8 dB over 3 kB
+    purple, grey = (bar.get_facecolor() for bar in ax.patches)
+    assert purple != grey  # the step after the suggested k is drawn apart
+    assert ax.get_title() == "Quality gained per kB spent: suggested k = 4"
+
+
+def test_gain_per_kb_caps_infinite_psnr_and_needs_two_rows():
+    rows = [dataclasses.replace(r, psnr=p) for r, p in zip(sorted(make_rows(), key=lambda r: r.k), (40.0, 50.0, math.inf))]
+    ax = plot_gain_per_kb(rows).axes[0]
+    assert all(np.isfinite(bar.get_height()) for bar in ax.patches)
+    with pytest.raises(ValueError, match="at least two k"):
+        plot_gain_per_kb(rows[:1])
+
+
+def test_quantized_panels_are_drawn_without_blending_colours():
+    image = distinct_pixels(16, 16)
+    result = quantize(image, 2)
+    fig = plot_side_by_side(image, result.image)
+    assert fig.axes[0].images[0].get_interpolation() == "antialiased"  # the original: smooth
+    assert fig.axes[1].images[0].get_interpolation() == "nearest"  # quantized: palette colours only
