@@ -295,7 +295,7 @@ def _run(client, tasks, on_result, on_done, window):
 
 
 def _interrupted(client, futures, finish):
-    """Ctrl-C: cancel what no worker has started, let the running tasks finish and be written."""
+    """Ctrl-C: cancel what the scheduler has not handed to a worker; let the rest finish and be written."""
     try:
         running = {key for keys in client.processing().values() for key in keys}
         waiting = [f for f in futures if f.key in running or f.done()]
