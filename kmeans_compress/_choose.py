@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-from ._sweep import DEFAULT_KS, ImageSweep, check_ks
+from ._sweep import DEFAULT_KS, ImageSweep, SweepRow, check_ks
 from ._validation import check_real
 
 __all__ = [

@@ -17,8 +17,10 @@ import pytest
 from PIL import Image, ImageCms
 
 from kmeans_compress import load_image
+from kmeans_compress import _icc as kicc
 from kmeans_compress import _io as kio
-from kmeans_compress._io import encode_palette_png, icc_matrix_profile, read_image
+from kmeans_compress._icc import icc_matrix_profile
+from kmeans_compress._io import encode_palette_png, read_image
 
 ICC = Path(__file__).parent / "data" / "icc"
 P3 = (ICC / "DisplayP3-v4.icc").read_bytes()
@@ -134,9 +136,10 @@ def test_untagged_load_builds_no_transform(monkeypatch):
     def fail(*args):
         raise AssertionError("colour management on an untagged image")
 
-    monkeypatch.setattr(kio, "_transform_to_srgb", fail)
-    monkeypatch.setattr(kio, "_grey_to_srgb", fail)
-    monkeypatch.setattr(kio, "_profile_facts", fail)
+    for module in (kio, kicc):  # _io converts with what _icc builds
+        monkeypatch.setattr(module, "_transform_to_srgb", fail)
+        monkeypatch.setattr(module, "_grey_to_srgb", fail)
+    monkeypatch.setattr(kicc, "_profile_facts", fail)
     np.testing.assert_array_equal(load_image(saved(Image.fromarray(colours()))), colours())
 
 
@@ -264,11 +267,11 @@ def test_chrm_p3_matches_the_display_p3_profile():
 
 def test_matrix_profile_matches_the_real_one():
     """The profile built from P3's primaries converts as the published Display P3 profile does."""
-    synthetic = icc_matrix_profile("P3", kio._SRGB_TRC, P3_CHRM)
+    synthetic = icc_matrix_profile("P3", kicc._SRGB_TRC, P3_CHRM)
     assert len(synthetic) < 500
-    a, _ = kio._transform_to_srgb(synthetic, "RGB")
-    b, _ = kio._transform_to_srgb(P3, "RGB")
-    probe = Image.fromarray(kio._PROBE_RGB)
+    a, _ = kicc._transform_to_srgb(synthetic, "RGB")
+    b, _ = kicc._transform_to_srgb(P3, "RGB")
+    probe = Image.fromarray(kicc._PROBE_RGB)
     assert np.abs(np.asarray(a.apply(probe)).astype(int) - np.asarray(b.apply(probe))).max() <= 1
 
 
@@ -310,8 +313,8 @@ def cmyk_profile():
         + struct.pack(">HH", 2, 2) + struct.pack(">8H", *([0, 65535] * 4))
         + struct.pack(f">{len(grid)}H", *grid) + struct.pack(">6H", *([0, 65535] * 3))
     )
-    desc = kio._text_tag("grey ink")
-    wtpt = kio._xyz_tag(kio._D50)
+    desc = kicc._text_tag("grey ink")
+    wtpt = kicc._xyz_tag(kicc._D50)
     tags = [(b"desc", desc), (b"wtpt", wtpt), (b"A2B0", lut)]
     start = 128 + 4 + 12 * len(tags)
     table, body = b"", b""
@@ -320,7 +323,7 @@ def cmyk_profile():
         body += data + bytes(-len(data) % 4)
     header = (
         struct.pack(">I", start + len(body)) + bytes(4) + struct.pack(">I", 0x02100000) + b"prtrCMYKLab "
-        + bytes(12) + b"acsp" + bytes(28) + b"".join(kio._s15f16(v) for v in kio._D50) + bytes(48)
+        + bytes(12) + b"acsp" + bytes(28) + b"".join(kicc._s15f16(v) for v in kicc._D50) + bytes(48)
     )
     return header + struct.pack(">I", len(tags)) + table + body
 

@@ -6,7 +6,6 @@ random cell ids, widget state), so that a diff shows only what changed.
 """
 
 import json
-from pathlib import Path
 
 import pytest
 
