@@ -16,9 +16,10 @@ import warnings
 
 import numpy as np
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
 from threadpoolctl import ThreadpoolController
 
-from ._reduce import NearestSearch, cell_codes, compact_codes, lloyd_polish, reduce_histogram
+from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
 
@@ -377,13 +378,13 @@ class KMeansQuantizer:
                     stacklevel=2,
                 )
             self.kmeans_ = None
-            palette, search = hist.colors, None
+            palette, search, guess = hist.colors, None, None
         else:
             # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
             # entry of their own: left to k-means they blend with faint edge pixels into an
             # almost invisible haze (alpha 1 to 3) over the whole background.
             clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
-            centres, search = self._fit_centres(
+            centres, search, guess = self._fit_centres(
                 hist.colors[~clear], hist.counts[~clear], features[~clear], int(clear.any())
             )
             palette = features_to_colors(centres, self.color_space)
@@ -393,8 +394,8 @@ class KMeansQuantizer:
                 # within 2% of opaque it is made opaque, so opaque areas stay opaque.
                 palette[palette[:, 3] >= _OPAQUE_SNAP, 3] = 255
             if clear.any():
-                search = None  # it indexes the other colours only
-        self._set_palette(hist, features, palette, search)
+                search = guess = None  # they index the other colours only
+        self._set_palette(hist, features, palette, search, guess)
         if self.dither:
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
             if dithered is not None:
@@ -418,22 +419,30 @@ class KMeansQuantizer:
                 points, weights, cells = reduce_histogram(colors, counts, features, bits)
             if len(points) < _REDUCE_MIN_POINTS_PER_CLUSTER * n_clusters:  # too coarse for this k
                 points, weights, cells, reduce = features, counts, None, False
+        # k-means++ seeds drawn here, in the order scikit-learn draws them (the same seeds from
+        # the same random_state), then one KMeans run per seed: the lowest inertia wins.
+        rng = check_random_state(self.random_state)
+        best = None
         with _one_openmp_thread():
-            self.kmeans_ = KMeans(
-                n_clusters=n_clusters,
-                init="k-means++",
-                n_init=_resolve_n_init(self.n_init, n_clusters),
-                max_iter=self.max_iter,
-                tol=self.tol,
-                random_state=self.random_state,
-                algorithm="lloyd",
-            ).fit(points, sample_weight=weights)
-        centres, search = self.kmeans_.cluster_centers_, None
+            for _ in range(_resolve_n_init(self.n_init, n_clusters)):
+                seeds = kmeans_plusplus(points, weights, n_clusters, rng)
+                kmeans = KMeans(
+                    n_clusters=n_clusters,
+                    init=seeds,
+                    n_init=1,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    algorithm="lloyd",
+                ).fit(points, sample_weight=weights)
+                if best is None or kmeans.inertia_ < best.inertia_:
+                    best = kmeans
+        self.kmeans_ = best
+        centres, search, guess = self.kmeans_.cluster_centers_, None, None
         if reduce and self.refine_iter:
             search = NearestSearch(features, cells)
             steps = min(self.refine_iter, max(1, _POLISH_BUDGET // len(colors)))
-            centres = lloyd_polish(search, counts, centres, steps)
-        return centres, search
+            centres, guess = lloyd_polish(search, counts, centres, steps, self.kmeans_.labels_[cells])
+        return centres, search, guess
 
     def _dithered_labels(self, X, hist):
         """Floyd–Steinberg labels of the image ``X`` (rebuilt from ``hist`` when None)."""
@@ -453,14 +462,18 @@ class KMeansQuantizer:
         labels = floyd_steinberg(image, self.palette_)
         return labels.reshape(hist.shape).astype(label_dtype(self.n_colors_), copy=False)
 
-    def _set_palette(self, hist, features, palette, search=None):
+    def _set_palette(self, hist, features, palette, search=None, guess=None):
         """Assign colours to the nearest entry of ``palette``; keep the used entries in order.
 
-        ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse.
+        ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse, and
+        ``guess`` a likely entry of ``palette`` for each colour (it speeds the search up only).
         """
-        palette = np.unique(palette, axis=0)  # drop centres that rounded to the same colour
+        # drop centres that rounded to the same colour
+        palette, inverse = np.unique(palette, axis=0, return_inverse=True)
+        if guess is not None:
+            guess = inverse.reshape(-1)[guess]
         pal_feats = colors_to_features(palette, self.color_space)
-        color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search)
+        color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search, guess)
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         palette, pal_feats = palette[used], pal_feats[used]
         order = np.argsort(_luminance(palette), kind="stable")
@@ -529,7 +542,7 @@ class KMeansQuantizer:
         return self.palette_[self.predict(X)]
 
 
-def _assign(colors, features, palette, pal_feats, search=None):
+def _assign(colors, features, palette, pal_feats, search=None, guess=None):
     """Nearest palette entry of every distinct colour, opaque colours to opaque entries.
 
     With alpha, a fully opaque colour is assigned to its nearest *opaque* entry whenever the
@@ -538,7 +551,7 @@ def _assign(colors, features, palette, pal_feats, search=None):
     see-through. Fully transparent colours need no rule: their exact ``(0, 0, 0, 0)`` entry is at
     distance 0. Returns ``(labels, squared distances)`` like :func:`_nearest`.
     """
-    labels, sq_dist = _nearest(colors, features, pal_feats, search)
+    labels, sq_dist = _nearest(colors, features, pal_feats, search, guess)
     if colors.shape[1] == 4:
         opaque_entries = np.flatnonzero(palette[:, 3] == 255)
         if len(opaque_entries):
@@ -552,10 +565,10 @@ def _assign(colors, features, palette, pal_feats, search=None):
     return labels, sq_dist
 
 
-def _nearest(colors, features, pal_feats, search=None):
+def _nearest(colors, features, pal_feats, search=None, guess=None):
     """Exact nearest palette entry of every distinct colour (ties to the lowest index)."""
     if search is not None:
-        return search.query(pal_feats)
+        return search.query(pal_feats, guess)
     if len(colors) * len(pal_feats) <= _BRUTE_MAX_PAIRS:
         return NearestSearch(features).query(pal_feats)
     cells, _ = compact_codes(cell_codes(colors, _SEARCH_BITS), _SEARCH_BITS * colors.shape[1])
