@@ -28,9 +28,6 @@ __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "l
 # Palette alphas at or above this become 255 (see KMeansQuantizer.fit).
 _OPAQUE_SNAP = 250
 
-# Above this many pixels, RGB pixels find their colour through a 2**24-entry lookup table
-# instead of an inverse index (which needs an argsort).
-_BINCOUNT_MIN_PIXELS = 1 << 21
 # The KMeans fit runs on a reduced histogram only above this many distinct colours (below it
 # the exact fit is already cheap) and only if the reduced histogram keeps at least this many
 # points per cluster.
@@ -39,9 +36,12 @@ _REDUCE_MIN_POINTS_PER_CLUSTER = 4
 # A reduced histogram with fewer points than this (an image whose colours fill few cells, such
 # as kodim10: 2,204 cells at 5 bits) is rebuilt one bit finer per channel, up to 7 bits.
 _REDUCE_MIN_POINTS = 4096
-# Polishing steps times distinct colours allowed: images with very many colours (975,000 in a
-# 12-megapixel photo) get fewer steps (2 there), so the fit stays about 1 s.
-_POLISH_BUDGET = 2_000_000
+# Cells holding more than 1 / (this x n_clusters) of the pixels are cut finer (dense regions of
+# colour, where k-means puts many centres, keep their detail).
+_REDUCE_CELLS_PER_CLUSTER = 4
+# Polishing steps times distinct colours allowed: images with very many colours (a 12-megapixel
+# photo has about a million) get fewer steps, so the fit of a big photo stays short.
+_POLISH_BUDGET = 8_000_000
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
 _BRUTE_MAX_PAIRS = 1 << 18
@@ -146,25 +146,22 @@ class ColorHistogram:
             packed = (
                 (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
             )
-            if n_pix >= _BINCOUNT_MIN_PIXELS:
-                # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts; it
-                # replaced a 2**24-bin bincount (128 MB of int64 whatever the image, and slower
-                # than numpy's vectorised sort on 12 MP); pixels find their label through a
-                # 2**24-entry lookup table instead of an inverse index
-                ordered = np.sort(packed)
-                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-                codes = ordered[starts]
-                counts = np.diff(np.r_[starts, n_pix])
-                del ordered, starts
-                colors = np.empty((len(codes), 3), np.uint8)
-                colors[:, 0] = codes >> 16
-                colors[:, 1] = (codes >> 8) & 0xFF
-                colors[:, 2] = codes & 0xFF
-                return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
-        else:
-            pixels = pixels.copy()
-            pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
-            packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
+            # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts, and pixels
+            # find their label through a 2**24-entry lookup table: much faster than np.unique's
+            # inverse index (an argsort of every pixel), at any size
+            ordered = np.sort(packed)
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            codes = ordered[starts]
+            counts = np.diff(np.r_[starts, n_pix])
+            del ordered, starts
+            colors = np.empty((len(codes), 3), np.uint8)
+            colors[:, 0] = codes >> 16
+            colors[:, 1] = (codes >> 8) & 0xFF
+            colors[:, 2] = codes & 0xFF
+            return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
+        pixels = pixels.copy()
+        pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
+        packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
         codes, first, inverse, counts = np.unique(packed, return_index=True, return_inverse=True, return_counts=True)
         colors = pixels[first]
         return cls(colors, counts.astype(np.int64), shape, inverse=inverse.reshape(-1).astype(np.int32))
@@ -274,14 +271,14 @@ class KMeansQuantizer:
         closer to exact and about 3 times slower on photos); a grid that leaves fewer than
         4,096 occupied cells is refined by one bit, up to 7. None, or 8, fits the exact distinct
         colours. Images with fewer distinct colours (drawings, logos) are always fitted exactly.
-    refine_iter : int, default 6
-        Exact Lloyd steps on the full distinct colours after a reduced-histogram fit (each step
-        assigns every colour to its nearest centre, then moves each centre to its colours'
-        weighted mean, so the objective can only go down; it stops early when nothing moves).
-        0 keeps the reduced fit's centres. Each step costs about one nearest-colour search:
-        10 to 40 ms on a 0.4-megapixel photo, 0.05 to 0.1 s on 12 megapixels (975,000
-        colours), so images with more than 333,333 distinct colours get fewer steps: at most
-        2,000,000 / n_distinct, at least 1.
+    refine_iter : int, default 20
+        Most exact Lloyd steps on the full distinct colours after a reduced-histogram fit (each
+        step assigns every colour to its nearest centre, then moves each centre to its colours'
+        weighted mean, so the objective can only go down; it stops early when nothing moves or
+        the centres move less than ``tol`` allows). 0 keeps the reduced fit's centres. After
+        the first step only colours whose nearest centre may have changed are compared again,
+        so later steps cost little; images with more than 400,000 distinct colours get fewer
+        steps (at most 8,000,000 / n_distinct, at least 1).
     dither : bool, default False
         Remap pixels to the palette with Floyd–Steinberg error diffusion
         (:func:`~kmeans_compress.dither.floyd_steinberg`, Pillow's C loop, in RGB) instead of
@@ -337,7 +334,7 @@ class KMeansQuantizer:
         random_state=0,
         dither=False,
         histogram_bits=5,
-        refine_iter=6,
+        refine_iter=20,
     ):
         self.n_colors = n_colors
         self.color_space = color_space
@@ -413,10 +410,12 @@ class KMeansQuantizer:
         reduce = bits is not None and bits < 8 and len(colors) > _REDUCE_MIN_COLORS
         points, weights, cells = features, counts, None
         if reduce:
-            points, weights, cells = reduce_histogram(colors, counts, features, bits)
+            # no cell heavier than a fraction of an average cluster
+            max_weight = counts.sum() / (_REDUCE_CELLS_PER_CLUSTER * n_clusters)
+            points, weights, cells = reduce_histogram(colors, counts, features, bits, max_weight)
             while len(points) < _REDUCE_MIN_POINTS and bits < 7:  # a narrow gamut: a finer grid
                 bits += 1
-                points, weights, cells = reduce_histogram(colors, counts, features, bits)
+                points, weights, cells = reduce_histogram(colors, counts, features, bits, max_weight)
             if len(points) < _REDUCE_MIN_POINTS_PER_CLUSTER * n_clusters:  # too coarse for this k
                 points, weights, cells, reduce = features, counts, None, False
         # k-means++ seeds drawn here, in the order scikit-learn draws them (the same seeds from
@@ -439,9 +438,13 @@ class KMeansQuantizer:
         self.kmeans_ = best
         centres, search, guess = self.kmeans_.cluster_centers_, None, None
         if reduce and self.refine_iter:
+            guess = self.kmeans_.labels_[cells]
             search = NearestSearch(features, cells)
             steps = min(self.refine_iter, max(1, _POLISH_BUDGET // len(colors)))
-            centres, guess = lloyd_polish(search, counts, centres, steps, self.kmeans_.labels_[cells])
+            # scikit-learn's convergence test: tol times the mean variance of the features
+            mean = np.average(features, axis=0, weights=counts)
+            variance = np.average((features - mean) ** 2, axis=0, weights=counts).mean()
+            centres, guess = lloyd_polish(search, counts, centres, steps, guess, self.tol * variance)
         return centres, search, guess
 
     def _dithered_labels(self, X, hist):

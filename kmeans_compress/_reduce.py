@@ -62,7 +62,7 @@ def compact_codes(codes, n_bits):
     return inverse.reshape(-1), len(uniq)
 
 
-def reduce_histogram(colors, counts, features, bits):
+def reduce_histogram(colors, counts, features, bits, max_weight=None):
     """Merge the colours of each grid cell into one weighted point.
 
     Parameters
@@ -74,6 +74,10 @@ def reduce_histogram(colors, counts, features, bits):
     features : ndarray of float64, shape (M, D)
         The colours' coordinates in the space being clustered.
     bits : int, 1..8
+    max_weight : float, optional
+        A cell holding more pixels than this is cut one bit finer per channel, again and again
+        up to 8 bits (single colours), so that where pixels crowd (a dark sky, a white wall)
+        the reduced histogram keeps the detail that k-means would spend several centres on.
 
     Returns
     -------
@@ -87,6 +91,23 @@ def reduce_histogram(colors, counts, features, bits):
     cells, n_cells = compact_codes(cell_codes(colors, bits), bits * colors.shape[1])
     weights_in = counts.astype(np.float64)
     weights = np.bincount(cells, weights=weights_in, minlength=n_cells)
+    if max_weight is not None:
+        split = False
+        while bits < 8:
+            heavy = np.flatnonzero((weights > max_weight)[cells])
+            if not len(heavy):
+                break
+            bits += 1
+            finer, inverse = np.unique(cell_codes(colors[heavy], bits), return_inverse=True)
+            cells[heavy] = n_cells + inverse.reshape(-1)
+            n_cells += len(finer)
+            weights = np.bincount(cells, weights=weights_in, minlength=n_cells)
+            split = True
+        if split:  # renumber: the cells that were cut are empty now
+            occupied = weights > 0
+            cells = (np.cumsum(occupied) - 1)[cells]
+            weights = weights[occupied]
+            n_cells = len(weights)
     points = np.empty((n_cells, features.shape[1]))
     for j in range(features.shape[1]):
         points[:, j] = np.bincount(cells, weights=weights_in * features[:, j], minlength=n_cells)
@@ -238,6 +259,63 @@ class NearestSearch:
         return labels, _sq_dist(points, centres, labels)
 
 
+    def bounded(self, centres, guess, idx=None):
+        """Nearest centre of the points ``idx`` (all by default), with a lower bound on the others.
+
+        Returns ``(labels, dist, lower)``: the nearest centre (ties to the lowest index), the
+        distance to it (not squared), and a lower bound on the distance to every other centre,
+        which lets :func:`lloyd_polish` skip the point while the centres move less than the gap
+        (Hamerly 2010). Candidates come from the centres nearest to the guess, in widening
+        lists: a list is long enough once the next centre is beyond ``2 |x - c_guess|``.
+        """
+        centres = np.ascontiguousarray(centres, dtype=np.float64)
+        k = len(centres)
+        idx = np.arange(len(self.points)) if idx is None else idx
+        pts = self.points[idx]
+        guess = np.asarray(guess)[idx]
+        dist = np.sqrt(_sq_dist(pts, centres, guess))
+        labels = guess.astype(np.intp, copy=True)
+        lower = np.full(len(idx), np.inf)
+        if k == 1:
+            return labels, dist, lower
+        cc = np.sqrt(_sq_dist_matrix(centres))
+        near = np.argsort(cc, axis=1, kind="stable")
+        near_d = np.take_along_axis(cc, near, axis=1)
+        reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
+        # Elkan: no other centre within 2u of the guess, so the guess is nearest
+        settled = near_d[guess, 1] > reach
+        lower[settled] = near_d[guess[settled], 1] - dist[settled]
+        rest = np.flatnonzero(~settled)
+        for width in _WIDTHS:
+            if not len(rest):
+                break
+            if width >= k:
+                width, fits = k, np.ones(len(rest), bool)
+            else:
+                fits = near_d[guess[rest], width] > reach[rest]
+            now, rest = rest[fits], rest[~fits]
+            if not len(now):
+                continue
+            cand = near[guess[now], :width]
+            d2 = None
+            for j in range(pts.shape[1]):
+                diff = centres[:, j][cand]
+                diff -= pts[now, j, None]
+                diff *= diff
+                d2 = diff if d2 is None else d2 + diff
+            best = d2.min(axis=1)
+            labels[now] = np.where(d2 == best[:, None], cand, k).min(axis=1)
+            dist[now] = np.sqrt(best)
+            second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+            if width < k:  # the centres left out are beyond near_d[.., width] - u
+                second = np.minimum(second, near_d[guess[now], width] - np.sqrt(d2[np.arange(len(now)), 0]))
+            lower[now] = second
+        return labels, dist, lower
+
+
+# Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
+# the last is all centres.
+_WIDTHS = (4, 16, 64, 1 << 30)
 # Relative and absolute slack of the pruning tests: they may only let more centres through.
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-9
@@ -275,14 +353,19 @@ def _brute(points, centres):
     return labels, _sq_dist(points, centres, labels)
 
 
-def lloyd_polish(search, weights, centres, n_steps, guess=None):
+def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     """Run up to ``n_steps`` exact weighted Lloyd steps from ``centres``.
 
     Each step assigns every point of ``search`` to its nearest centre and moves each centre to
     the weighted mean of its points (a centre that gets no point stays where it is). Stops
     early when no assignment changes. Each step can only lower the weighted sum of squared
-    distances. Each step's search starts from the previous step's labels (``guess`` for the
-    first), so later steps, where few points change centre, cost little.
+    distances. A point is compared with the centres again only when the moves of the centres
+    could have changed its nearest one (Hamerly's bounds: an upper bound on the distance to its
+    centre, a lower bound on the distance to all others), so later steps, where few points
+    change centre, cost little.
+
+    ``tol`` stops the steps once the centres move less than that in total (sum of squared
+    moves), as scikit-learn's ``KMeans`` does with its ``tol`` scaled by the data's variance.
 
     Returns
     -------
@@ -294,15 +377,67 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None):
     """
     centres = np.array(centres, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    labels = guess
+    points = search.points
+    if guess is None:
+        guess, _ = search.query(centres)
+    labels, upper, lower = search.bounded(centres, guess)
     for step in range(n_steps):
-        new, _ = search.query(centres, labels)
-        if step and np.array_equal(new, labels):  # the centres are already these labels' means
-            break
-        labels = new
         mass = np.bincount(labels, weights=weights, minlength=len(centres))
         filled = mass > 0
+        old = centres.copy()
         for j in range(centres.shape[1]):
-            sums = np.bincount(labels, weights=weights * search.points[:, j], minlength=len(centres))
+            sums = np.bincount(labels, weights=weights * points[:, j], minlength=len(centres))
             centres[filled, j] = sums[filled] / mass[filled]
+        if step + 1 == n_steps:
+            break
+        moved = np.sqrt(_sq_dist(centres, old, np.arange(len(centres))))
+        if float(moved @ moved) <= tol:
+            break
+        lower = _lower_after_move(old, moved, labels, upper, lower)
+        upper += moved[labels]
+        upper *= 1.0 + _REL_SLACK
+        # every other centre is at least (distance to the nearest other centre) - upper away
+        gap = _sq_dist_matrix(centres)
+        np.fill_diagonal(gap, np.inf)
+        gap = np.sqrt(gap.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
+        np.maximum(lower, gap[labels] - upper, out=lower)
+        check = np.flatnonzero(upper >= lower)
+        if not len(check):
+            break
+        # tighten the upper bound first: the exact distance to the current centre
+        exact = np.sqrt(_sq_dist(points[check], centres, labels[check]))
+        upper[check] = exact
+        check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
+        if not len(check):
+            break
+        new, upper[check], lower[check] = search.bounded(centres, labels, check)
+        if np.array_equal(new, labels[check]):
+            break  # nothing moved: the centres are already the means
+        labels[check] = new
     return centres, labels
+
+
+# Centres counted as neighbours of a centre when the lower bounds are moved (see below).
+_NEIGHBOURS = 16
+
+
+def _lower_after_move(old, moved, labels, upper, lower):
+    """Lower bounds on the distance to every other centre, after the centres moved.
+
+    A point's bound drops by the largest move among its centre's nearest ``_NEIGHBOURS``
+    centres (the only ones that can be close), or, for the centres beyond them, which were at
+    least ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by
+    the largest move of all, since the centres that still move are few and far apart.
+    """
+    k = len(old)
+    if k <= _NEIGHBOURS + 1:
+        biggest = np.sort(moved)[-2:] if k > 1 else np.r_[0.0, 0.0]
+        top = int(np.argmax(moved))
+        drop = np.where(labels == top, biggest[0], biggest[-1])
+        return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
+    d2 = _sq_dist_matrix(old)
+    near = np.argpartition(d2, _NEIGHBOURS, axis=1)  # itself and its nearest, then the rest
+    local = moved[near[:, : _NEIGHBOURS + 1]].max(axis=1)
+    far = np.sqrt(np.take_along_axis(d2, near[:, _NEIGHBOURS + 1 :], axis=1).min(axis=1))
+    bound = np.minimum(lower - local[labels], far[labels] - upper - moved.max())
+    return bound * (1.0 - _REL_SLACK) - _ABS_SLACK
