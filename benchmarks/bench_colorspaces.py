@@ -45,15 +45,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kmeans_compress import (  # noqa: E402
-    delta_e,
-    encode_palette_png,
-    load_image,
-    psnr,
-    quantize,
-    smooth_image,
-    ssim,
-)
+from kmeans_compress import delta_e, load_image, measure, quantize, smooth_image, ssim, sweep  # noqa: E402
 
 SPACES = ("rgb", "lab", "oklab")
 FIELDS = [
@@ -119,6 +111,7 @@ def measure_k(image, k, repeats):
     for (space, dither), result in results.items():
         q = result.image
         kmeans = result.quantizer.kmeans_
+        m = measure(image, result.quantizer)  # the package's own figures: bytes, PSNR, SSIM, ΔE
         rows.append(
             {
                 "k": k,
@@ -126,12 +119,12 @@ def measure_k(image, k, repeats):
                 "dither": dither,
                 "n_colors": result.n_colors,
                 "n_iter": 0 if kmeans is None else int(kmeans.n_iter_),
-                "psnr": psnr(image, q),
-                "ssim": ssim(image, q),
+                "psnr": m.psnr,
+                "ssim": m.ssim,
                 "ssim_s1": ssim(smooth_ref, smooth_image(q, sigma=1.0)),
-                "de": delta_e(image, q),
+                "de": m.delta_e,
                 "de_s1": delta_e(image, q, sigma=1.0),
-                "bytes": len(encode_palette_png(result.palette, result.labels)),
+                "bytes": m.bytes_out,
                 "seconds": statistics.median(times[space, dither]),
             }
         )
@@ -186,7 +179,6 @@ def summarise(rows, kind, ks):
 
 def equal_bytes(images, fine_ks, ks):
     """Markdown table: each space's quality at RGB's file sizes (photos, no dithering)."""
-    from kmeans_compress._sweep import sweep
 
     lines = [
         "\nAt equal bytes (photos, no dithering): each space swept over k = "
@@ -201,14 +193,14 @@ def equal_bytes(images, fine_ks, ks):
         curves = {}
         for space in SPACES:
             rows = sweep(image, fine_ks, color_space=space, random_state=0)
-            rows.sort(key=lambda r: r.png_bytes)
+            rows.sort(key=lambda r: r.bytes_out)
             curves[space] = (
-                np.log([r.png_bytes for r in rows]),
+                np.log([r.bytes_out for r in rows]),
                 {m: np.array([getattr(r, m) for r in rows]) for m in ("psnr", "ssim", "delta_e")},
             )
         rgb_rows = {r.k: r for r in sweep(image, ks, color_space="rgb", random_state=0)}
         for k in ks:
-            size = rgb_rows[k].png_bytes
+            size = rgb_rows[k].bytes_out
             for space in SPACES:
                 logb, vals = curves[space]
                 if not logb[0] <= np.log(size) <= logb[-1]:

@@ -4,60 +4,56 @@ Load any image, fit scikit-learn ``KMeans`` on its distinct colours weighted by 
 counts, rebuild it from k colours and save it as a real indexed PNG, with its size and quality
 measured.
 
->>> from kmeans_compress import load_image, quantize, save_palette_png, psnr
+>>> from kmeans_compress import load_image, quantize, measure
 >>> image = load_image("images/parrots.png")                    # doctest: +SKIP
 >>> result = quantize(image, 16)                                 # doctest: +SKIP
->>> psnr(image, result.image)                                    # doctest: +SKIP
+>>> measure(image, result.quantizer).psnr                        # doctest: +SKIP
+
+The names below are imported on first use (as scikit-image does), so that the command line's
+``--help`` and usage errors answer without importing scikit-learn. Figures are in
+:mod:`kmeans_compress.plotting`, the only module that imports matplotlib.
 """
 
-from ._colorspace import COLOR_SPACES
-from ._compress import CompressionReport, compress_file
-from ._dither import floyd_steinberg
-from ._io import (
-    InvalidImageError,
-    OutputExistsError,
-    encode_palette_png,
-    image_from_array,
-    load_image,
-    png_bit_depth,
-    save_palette_png,
-)
-from ._metrics import bits_per_pixel, compression_ratio, delta_e, file_size, mse, psnr, raw_size, smooth_image, ssim
-from ._quantize import ColorHistogram, KMeansQuantizer, QuantizeResult, quantize
-# (the function sweep() stays in kmeans_compress.sweep: exporting it here would hide the submodule)
-from ._sweep import ImageSweep, KChoice, SweepRow, choose_knee, smallest_k
+import importlib
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = [
-    "COLOR_SPACES",
-    "ColorHistogram",
-    "CompressionReport",
-    "ImageSweep",
-    "InvalidImageError",
-    "KChoice",
-    "KMeansQuantizer",
-    "OutputExistsError",
-    "QuantizeResult",
-    "SweepRow",
-    "__version__",
-    "bits_per_pixel",
-    "choose_knee",
-    "compress_file",
-    "compression_ratio",
-    "delta_e",
-    "encode_palette_png",
-    "file_size",
-    "floyd_steinberg",
-    "image_from_array",
-    "load_image",
-    "mse",
-    "png_bit_depth",
-    "psnr",
-    "quantize",
-    "raw_size",
-    "save_palette_png",
-    "smallest_k",
-    "smooth_image",
-    "ssim",
-]
+# public name -> private module that defines it
+_EXPORTS = {
+    "load_image": "_io",
+    "encode_palette_png": "_io",
+    "save_palette_png": "_io",
+    "InvalidImageError": "_io",
+    "OutputExistsError": "_io",
+    "ColorHistogram": "_quantize",
+    "KMeansQuantizer": "_quantize",
+    "quantize": "_quantize",
+    "psnr": "_metrics",
+    "ssim": "_metrics",
+    "delta_e": "_metrics",
+    "bits_per_pixel": "_metrics",
+    "smooth_image": "_metrics",
+    "Measurement": "_measure",
+    "measure": "_measure",
+    "ImageSweep": "_sweep",
+    "sweep": "_sweep",
+    "choose_k": "_choose",
+    "compress_bytes": "_compress",
+    "compress_file": "_compress",
+}
+
+__all__ = ["__version__", *sorted(_EXPORTS)]
+
+
+def __getattr__(name):
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS))

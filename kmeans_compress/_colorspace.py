@@ -178,19 +178,10 @@ def colors_to_features(colors, color_space="rgb"):
 
 
 def features_to_colors(features, color_space="rgb"):
-    """Inverse of :func:`colors_to_features`: float64 points back to uint8 colours.
+    """Inverse of :func:`colors_to_features`: float64 points ``(M, 3|4)`` back to uint8 colours.
 
     Colour coordinates are un-premultiplied (a fully transparent point becomes ``(0, 0, 0, 0)``),
-    converted back to sRGB, then rounded and clipped by :func:`to_uint8`.
-
-    Parameters
-    ----------
-    features : ndarray of float64, shape (M, 3) or (M, 4)
-    color_space : {"rgb", "lab", "oklab"}
-
-    Returns
-    -------
-    ndarray of uint8, shape (M, 3) or (M, 4).
+    converted back to sRGB from ``color_space``, then rounded and clipped by :func:`to_uint8`.
     """
     _check_space(color_space)
     feats = np.asarray(features, dtype=np.float64)

@@ -1,21 +1,48 @@
-"""One image file in, one indexed PNG out, with a report of what it cost.
+"""The one-call workflow: an image in, a smaller file out, with k fixed or chosen, and its measurement.
 
-This is the job the command line runs for each input, and what the notebook calls to save.
+:func:`compress_bytes` is the whole job without a filesystem (bytes or a file object in, the
+encoded file's bytes out), for pipelines that read from and write to object stores or run on
+other machines. :func:`compress_file` is the same job plus reading the input, choosing the output
+name and writing it atomically, with the rules that keep data safe.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 import time
 from pathlib import Path
 
+from ._choose import KChoice, choose_k, target_text
+from ._inputs import default_output_path
 from ._io import check_output_path, encode_palette_png, load_image, write_bytes_atomic
-from ._metrics import bits_per_pixel, compression_ratio, delta_e, psnr, raw_size, ssim
+from ._measure import Measurement, measure
 from ._quantize import KMeansQuantizer
+from ._sweep import DEFAULT_KS, ImageSweep
+from ._validation import check_k
 
-__all__ = ["CompressionReport", "compress_file", "default_output_path"]
+__all__ = ["CompressionReport", "Compressed", "compress_bytes", "compress_file", "compress_image", "write_result"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Compressed:
+    """What :func:`compress_bytes` returns.
+
+    Attributes
+    ----------
+    data : bytes
+        The encoded output file (an indexed PNG).
+    measurement : Measurement
+        What it cost and kept; its ``seconds`` cover the whole job, the choice of k included.
+    choice : KChoice or None
+        How k was chosen, when it was (``n_colors="auto"`` or a target quality).
+    """
+
+    data: bytes
+    measurement: Measurement
+    choice: KChoice | None = None
 
 
 def _ratio_text(ratio):
@@ -25,99 +52,154 @@ def _ratio_text(ratio):
     return f"{1 / ratio:.2f}x larger than the input"
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class CompressionReport:
-    """Figures for one compressed image.
+    """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
 
     Attributes
     ----------
-    input, output : str
-        Paths (``output`` is None when nothing was written).
-    k : int
-        Colours asked for.
-    n_colors : int
-        Colours used.
-    width, height : int
-    psnr : float
-        dB; ``inf`` when the output is exact.
-    ssim : float
-    bytes_in : int
-        Size of the input file.
-    bytes_out : int
-        Size of the indexed PNG.
-    raw_bytes : int
-        Uncompressed pixels, ``H * W * C``.
-    bits_per_pixel : float
-        ``8 * bytes_out / (H * W)``.
-    ratio : float
-        ``bytes_in / bytes_out``: times smaller than the input file.
-    ratio_raw : float
-        ``raw_bytes / bytes_out``: times smaller than raw 24-bit (32-bit with alpha) pixels.
-    seconds : float
-        Wall time for load, quantize, encode, write and metrics.
-    delta_e : float
-        Mean CIEDE2000 colour difference, pixel by pixel (:func:`~kmeans_compress.delta_e`;
-        RGBA composited over black, i.e. premultiplied); 0 when exact.
-    color_space : str
-        Space the palette was fitted in.
-    dither : bool
-        Whether the labels were Floyd–Steinberg dithered (never for images with alpha).
+    input : str
+        Path of the input file.
+    output : str or None
+        Path written; None when nothing was written (``kept_original``).
+    measurement : Measurement
+        Its ``seconds`` are the whole time spent on this file: reading, counting colours, every
+        fit of the search for k, encoding, measuring and writing.
     kept_original : bool
-        True when nothing was written because the indexed PNG would have been larger than the
-        input file (``skip_if_larger=True``); ``output`` is then None and ``bytes_out`` is the
-        size the PNG would have had.
+        True when nothing was written because the output would have been larger than the input
+        file (``skip_if_larger=True``); ``measurement.bytes_out`` is then the size it would have had.
+    choice : KChoice or None
+        How k was chosen, when it was.
     """
 
     input: str
     output: str | None
-    k: int
-    n_colors: int
-    width: int
-    height: int
-    psnr: float
-    ssim: float
-    bytes_in: int
-    bytes_out: int
-    raw_bytes: int
-    bits_per_pixel: float
-    ratio: float
-    ratio_raw: float
-    seconds: float
-    delta_e: float = math.nan
-    color_space: str = "rgb"
-    dither: bool = False
+    measurement: Measurement
     kept_original: bool = False
+    choice: KChoice | None = None
 
     def to_dict(self):
-        """Plain dict; an infinite PSNR becomes None so that the dict is valid JSON."""
-        out = dataclasses.asdict(self)
-        if math.isinf(out["psnr"]):
-            out["psnr"] = None
+        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
+        out = {"input": self.input, "output": self.output, **self.measurement.to_dict(), "kept_original": self.kept_original}
+        if self.choice is not None:
+            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": [r.k for r in self.choice.rows]}
         return out
 
     def summary(self):
         """One human-readable line."""
-        psnr_txt = "inf" if math.isinf(self.psnr) else f"{self.psnr:.2f}"
-        return (
-            f"{self.input}: k={self.k} ({self.n_colors} used)  PSNR {psnr_txt} dB  SSIM {self.ssim:.4f}  "
-            f"dE00 {self.delta_e:.2f}  "
-            f"{self.bytes_in:,} B -> {self.bytes_out:,} B  ({_ratio_text(self.ratio)}, "
-            f"{self.bits_per_pixel:.2f} bits/pixel)  {self.seconds:.2f} s"
-            + (f"  -> {self.output}" if self.output else "")
-            + (
-                f"  kept original: the PNG would be larger than the input ({self.bytes_out:,} B > "
-                f"{self.bytes_in:,} B), nothing written"
-                if self.kept_original
-                else ""
-            )
+        m = self.measurement
+        psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
+        line = (
+            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  dE00 {m.delta_e:.2f}  "
+            f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({_ratio_text(m.ratio)}, {m.bits_per_pixel:.2f} bits/pixel)  "
+            f"{m.seconds:.2f} s"
         )
+        if self.output:
+            line += f"  -> {self.output}"
+        if self.kept_original:
+            line += (
+                f"  kept original: the PNG would be larger than the input ({m.bytes_out:,} B > {m.bytes_in:,} B), "
+                "nothing written"
+            )
+        if self.choice is not None:
+            line += f"  [k=auto: {self.choice.rule}; {self.choice.n_fits} fits]"
+        return line
 
 
-def default_output_path(input_path, k, out_dir=None):
-    """``<stem>-k<k>.png`` beside the input, or in ``out_dir`` when given."""
-    src = Path(input_path)
-    folder = Path(out_dir) if out_dir is not None else src.parent
-    return folder / f"{src.stem}-k{k}.png"
+def _wants_choice(n_colors, min_psnr, min_ssim):
+    if n_colors == "auto":
+        return True
+    if min_psnr is not None or min_ssim is not None:
+        msg = f"min_psnr and min_ssim choose k themselves: pass n_colors='auto', got n_colors={n_colors!r}."
+        raise ValueError(msg)
+    check_k("n_colors", n_colors)
+    return False
+
+
+def compress_image(
+    image, n_colors=16, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, bytes_in=None, random_state=0, started=None, **params
+):
+    """Quantize a loaded image and encode it as an indexed PNG, k fixed or chosen.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        See :func:`~kmeans_compress.load_image`.
+    n_colors : int or "auto", default=16
+        Palette size, 1 to 256; ``"auto"`` chooses it (:func:`~kmeans_compress.choose_k`): the
+        fewest colours reaching ``min_psnr``/``min_ssim``, or without a target the knee of the
+        size-quality curve over ``ks``.
+    min_psnr, min_ssim : float, optional
+        Target quality for ``n_colors="auto"``.
+    ks : iterable of int, default=DEFAULT_KS
+        k swept for the knee (``n_colors="auto"`` without a target).
+    bytes_in : int, optional
+        Size of the input file, for the measurement's ``ratio``.
+    random_state : int, default=0
+        Seed of every fit.
+    started : float, optional
+        A :func:`time.perf_counter` value the measurement's ``seconds`` count from; default now.
+    **params
+        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``, ...).
+
+    Returns
+    -------
+    Compressed
+
+    Raises
+    ------
+    ValueError
+        When a target quality cannot be reached with 256 colours (or with every distinct colour).
+    """
+    started = time.perf_counter() if started is None else started
+    if not _wants_choice(n_colors, min_psnr, min_ssim):
+        quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
+        data = encode_palette_png(quantizer.palette_, quantizer.labels_)
+        return Compressed(data, measure(image, quantizer, data=data, k=n_colors, bytes_in=bytes_in, started=started))
+    job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, **params)
+    choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
+    if choice.k is None:
+        best = job.rows_[max(job.rows_)]
+        msg = (
+            f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours "
+            f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
+        )
+        raise ValueError(msg)
+    row = job.rows_[choice.k]
+    fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(Measurement)}
+    fields["seconds"] = time.perf_counter() - started  # the whole search, not only the chosen fit
+    return Compressed(job.data_[choice.k], Measurement(**fields), choice)
+
+
+def compress_bytes(source, n_colors=16, *, name=None, **kwargs):
+    """Compress an encoded image held in memory: bytes in, the output file's bytes out.
+
+    Nothing touches the filesystem, so it runs where files are not shared (object stores,
+    cluster workers).
+
+    Parameters
+    ----------
+    source : bytes, bytearray, memoryview or binary file object
+        The input file's contents (any format :func:`~kmeans_compress.load_image` reads).
+    n_colors : int or "auto", default=16
+        See :func:`compress_image`.
+    name : str, optional
+        What to call the input in error messages (e.g. its path or object key).
+    **kwargs
+        Further arguments of :func:`compress_image` (``min_psnr``, ``random_state``,
+        ``color_space``, ...).
+
+    Returns
+    -------
+    Compressed
+        ``measurement.bytes_in`` is the size of ``source``.
+    """
+    started = time.perf_counter()
+    data = source.read() if hasattr(source, "read") else bytes(source)
+    buffer = io.BytesIO(data)
+    buffer.name = name if name is not None else getattr(source, "name", "<bytes>")
+    image = load_image(buffer)
+    return compress_image(image, n_colors, bytes_in=len(data), started=started, **kwargs)
 
 
 def compress_file(
@@ -125,79 +207,81 @@ def compress_file(
     output_path=None,
     *,
     n_colors=16,
+    out_dir=None,
     overwrite=False,
-    random_state=0,
     inputs=(),
     skip_if_larger=False,
-    quantizer=None,
-    **params,
+    **kwargs,
 ):
-    """Quantize an image file to ``n_colors`` colours and save it as an indexed PNG.
+    """Compress an image file into an indexed PNG, k fixed or chosen, and report what it cost.
 
     Parameters
     ----------
     input_path : str or os.PathLike
         Any image Pillow reads. Never modified.
     output_path : str or os.PathLike, optional
-        Where to write (its folder is created if missing); default :func:`default_output_path`.
-        Refused if it is the input
-        (through links too) or, unless ``overwrite``, if it exists.
-    n_colors : int, default 16
-    overwrite : bool, default False
-    random_state : int, default 0
+        Where to write (its folder is created if missing); default ``<stem>-k<k>.png`` in
+        ``out_dir``, or beside the input, with the k used. Refused if it is an input (through
+        links too) or, unless ``overwrite``, if it exists.
+    n_colors : int or "auto", default=16
+        Palette size, 1 to 256, or ``"auto"`` to choose it (see :func:`compress_image`).
+    out_dir : str or os.PathLike, optional
+        Folder for the default output name.
+    overwrite : bool, default=False
+        Replace an existing output file (never an input).
     inputs : iterable of paths, optional
         Other files that must never be written over, such as the other inputs of a batch
         (``input_path`` itself is always protected).
-    skip_if_larger : bool, default False
-        When the indexed PNG would be larger than the input file, write nothing and return a
-        report with ``kept_original=True`` and ``output=None`` (the command line's default).
-    quantizer : KMeansQuantizer, optional
-        A quantizer already fitted on this image (e.g. kept by a sweep that chose k), used
-        instead of fitting again; ``n_colors`` should be its ``n_colors``.
-    **params
-        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``,
-        ``dither``, ...).
+    skip_if_larger : bool, default=False
+        When the output would be larger than the input file, write nothing and report
+        ``kept_original=True`` (the command line's default).
+    **kwargs
+        Further arguments of :func:`compress_image` (``min_psnr``, ``min_ssim``, ``random_state``,
+        ``color_space``, ``dither``, ...).
 
     Returns
     -------
     CompressionReport
     """
-    start = time.perf_counter()
-    output_path = Path(output_path) if output_path is not None else default_output_path(input_path, n_colors)
+    started = time.perf_counter()
     protected = [input_path, *inputs]
-    check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
+    chosen = _wants_choice(n_colors, kwargs.get("min_psnr"), kwargs.get("min_ssim"))
+    if output_path is None and not chosen:
+        output_path = default_output_path(input_path, n_colors, out_dir)
+    if output_path is not None:
+        check_output_path(output_path, overwrite=overwrite, inputs=protected)  # refuse before the work
     image = load_image(input_path)
-    if quantizer is None:
-        quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
-    data = encode_palette_png(quantizer.palette_, quantizer.labels_)
     bytes_in = os.path.getsize(input_path)
-    kept_original = skip_if_larger and len(data) > bytes_in
+    result = compress_image(image, n_colors, bytes_in=bytes_in, started=started, **kwargs)
+    if output_path is None:
+        output_path = default_output_path(input_path, result.measurement.k, out_dir)
+        check_output_path(output_path, overwrite=overwrite, inputs=protected)
+    return write_result(result, input_path, output_path, overwrite=overwrite, inputs=protected, skip_if_larger=skip_if_larger, started=started)
+
+
+def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False, started=None):
+    """Write a :class:`Compressed` result to ``output_path`` atomically, under the rules of :func:`compress_file`.
+
+    The last step of :func:`compress_file`, separate so that a result computed elsewhere (another
+    process or machine, from the input's bytes) is written with the same rules.
+
+    Returns
+    -------
+    CompressionReport
+        The measurement's ``seconds`` are extended to the end of the write when ``started`` is given.
+    """
+    output_path = Path(output_path)
+    measurement = result.measurement
+    kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
     if not kept_original:
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(output_path, data, overwrite=overwrite, inputs=protected)
-    quantized = quantizer.palette_[quantizer.labels_]
-    height, width = image.shape[:2]
-    raw = raw_size(image)
-    report = CompressionReport(
+        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs])
+    if started is not None:
+        measurement = dataclasses.replace(measurement, seconds=time.perf_counter() - started)
+    return CompressionReport(
         input=os.fspath(input_path),
         output=None if kept_original else os.fspath(output_path),
-        k=int(n_colors),
-        n_colors=quantizer.n_colors_,
-        width=width,
-        height=height,
-        psnr=psnr(image, quantized),
-        ssim=ssim(image, quantized),
-        bytes_in=bytes_in,
-        bytes_out=len(data),
-        raw_bytes=raw,
-        bits_per_pixel=bits_per_pixel(len(data), height * width),
-        ratio=compression_ratio(bytes_in, len(data)),
-        ratio_raw=compression_ratio(raw, len(data)),
-        seconds=0.0,
-        delta_e=delta_e(image, quantized),
-        color_space=quantizer.color_space,
-        dither=bool(quantizer.dither) and image.shape[2] == 3,
+        measurement=measurement,
         kept_original=kept_original,
+        choice=result.choice,
     )
-    report.seconds = time.perf_counter() - start
-    return report

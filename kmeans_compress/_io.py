@@ -288,7 +288,8 @@ def png_bit_depth(n_colors):
 
 
 # Optional recompression with oxipng (the pyoxipng package): libdeflate at this level for images
-# up to _OXIPNG_BIG_PIXELS pixels, _OXIPNG_BIG_LEVEL above (level 12 costs ~4 s on 12 MP).
+# up to _OXIPNG_BIG_PIXELS pixels, and the faster _OXIPNG_BIG_LEVEL above, where level 12 costs
+# seconds.
 _OXIPNG_LEVEL = 12
 _OXIPNG_BIG_LEVEL = 10
 _OXIPNG_BIG_PIXELS = 4_000_000
@@ -328,16 +329,10 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto"):
 
     Notes
     -----
-    What decides the size, measured on the Kodak photos and the project's drawings
-    (``benchmarks/bench_quantizers.py``): the deflate encoder. libdeflate at level 12 writes
-    files 5 to 13 % smaller than zlib at level 9 (34.4 kB instead of 38.4 kB for kodim23 at
-    k=16), for about 0.1 s per 0.4-megapixel image. Above 4 megapixels level 10 is used, to
-    keep the time: on a 12-megapixel photo level 12 takes 1 to 2 s at k=4..16 and 3 to 8 s at
-    k=256, level 10 0.3 to 1.5 s; level 10 is 7 % smaller than zlib there at k=256 but 3 to
-    4 % larger at k=4 and 16. Row filters do not help indexed
-    images (Paeth made every file larger, adaptive choices never beat "none"), and the
-    palette order made less than 1 % difference either way (luminance order, which the
-    quantizer uses, versus frequency or a nearest-neighbour chain), so both stay as they are.
+    The deflate encoder decides the size: libdeflate's high levels write smaller files than
+    zlib's best, at a cost in time that grows with the image, so large images get a lower
+    level (the README's benchmark gives the figures). Row filters do not help indexed images
+    and the palette order hardly changes the size, so both stay as they are.
     """
     palette = np.asarray(palette)
     labels = np.asarray(labels)

@@ -24,6 +24,7 @@ __all__ = [
     "compression_ratio",
     "mse",
     "psnr",
+    "psnr_from_mse",
     "ssim",
     "delta_e",
     "smooth_image",
@@ -93,10 +94,12 @@ def psnr(reference, test, *, data_range=255.0):
 
     Returns ``inf`` for identical images.
     """
-    err = mse(reference, test)
-    if err == 0:
-        return math.inf
-    return 10.0 * math.log10(data_range**2 / err)
+    return psnr_from_mse(mse(reference, test), data_range=data_range)
+
+
+def psnr_from_mse(err, *, data_range=255.0):
+    """PSNR in dB of a known mean squared error; ``inf`` when it is 0."""
+    return math.inf if err == 0 else 10.0 * math.log10(data_range**2 / err)
 
 
 def ssim(reference, test, *, win_size=7):

@@ -11,17 +11,19 @@ looking up its colour's label: no per-pixel Python loop and no per-pixel distanc
 from __future__ import annotations
 
 import contextlib
-import numbers
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
 from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
+from ._validation import check_bool, check_int, check_k, check_option, check_real
 
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
 
@@ -33,14 +35,14 @@ _OPAQUE_SNAP = 250
 # points per cluster.
 _REDUCE_MIN_COLORS = 4096
 _REDUCE_MIN_POINTS_PER_CLUSTER = 4
-# A reduced histogram with fewer points than this (an image whose colours fill few cells, such
-# as kodim10: 2,204 cells at 5 bits) is rebuilt one bit finer per channel, up to 7 bits.
+# A reduced histogram with fewer points than this (an image whose colours fill few cells of the
+# grid) is rebuilt one bit finer per channel, up to 7 bits.
 _REDUCE_MIN_POINTS = 4096
 # Cells holding more than 1 / (this x n_clusters) of the pixels are cut finer (dense regions of
 # colour, where k-means puts many centres, keep their detail).
 _REDUCE_CELLS_PER_CLUSTER = 4
-# Polishing steps times distinct colours allowed: images with very many colours (a 12-megapixel
-# photo has about a million) get fewer steps, so the fit of a big photo stays short.
+# Polishing steps times distinct colours allowed: images with very many colours (large photos)
+# get fewer steps, so the time of the fit stays bounded.
 _POLISH_BUDGET = 8_000_000
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
@@ -191,110 +193,66 @@ class ColorHistogram:
         return out.reshape(self.shape)
 
 
-def _check_params(n_colors, color_space, n_init, max_iter):
-    if isinstance(n_colors, bool) or not isinstance(n_colors, numbers.Integral) or not 1 <= n_colors <= 256:
-        msg = f"n_colors must be an integer from 1 to 256 (a PNG palette holds no more), got {n_colors!r}."
-        raise ValueError(msg)
-    if color_space not in COLOR_SPACES:
-        msg = f"color_space must be one of {COLOR_SPACES}, got {color_space!r}."
-        raise ValueError(msg)
-    if n_init != "auto" and (isinstance(n_init, bool) or not isinstance(n_init, numbers.Integral) or n_init < 1):
-        msg = f"n_init must be 'auto' or a positive integer, got {n_init!r}."
-        raise ValueError(msg)
-    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
-        msg = f"max_iter must be a positive integer, got {max_iter!r}."
-        raise ValueError(msg)
-
-
 def _resolve_n_init(n_init, n_clusters):
-    """``"auto"``: 3 k-means++ runs up to 64 clusters, 1 above (see ``KMeansQuantizer``)."""
+    """``"auto"``: several k-means++ runs for small k, one above (see ``KMeansQuantizer``)."""
     if n_init == "auto":
         return _AUTO_N_INIT_SMALL_K if n_clusters <= _AUTO_N_INIT_MAX_K else 1
     return int(n_init)
 
 
-def _check_speed_params(histogram_bits, refine_iter):
-    if histogram_bits is not None and (
-        isinstance(histogram_bits, bool) or not isinstance(histogram_bits, numbers.Integral) or not 1 <= histogram_bits <= 8
-    ):
-        msg = f"histogram_bits must be None or an integer from 1 to 8, got {histogram_bits!r}."
-        raise ValueError(msg)
-    if isinstance(refine_iter, bool) or not isinstance(refine_iter, numbers.Integral) or refine_iter < 0:
-        msg = f"refine_iter must be a non-negative integer, got {refine_iter!r}."
-        raise ValueError(msg)
-
-
-class KMeansQuantizer:
+class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
     """Reduce an image to at most ``n_colors`` colours with scikit-learn ``KMeans``.
 
     ``KMeans`` is fitted on the image's distinct colours weighted by their pixel counts
-    (``sample_weight``), which minimises the same sum of squared errors over pixels as fitting
-    every pixel, then every distinct colour is assigned to its nearest palette colour (after the
-    centres are rounded to 8 bits) and pixels take their colour's label.
-
-    Photos have 10**4 to 10**6 distinct colours; fitting all of them is what made the quantizer
-    slow (about 1 s at k=256 on a 0.4-megapixel Kodak photo, 6 times libimagequant). So, above
-    4,096 distinct colours, ``KMeans`` is fed a *reduced histogram* instead (``histogram_bits``):
-    the colours of each cell of a 32-level grid merged into one point, their count-weighted mean,
-    weighted by their pixel count (a few thousand points; a grid one bit finer when fewer than
-    4,096 cells are occupied). Its centres are then *polished* by ``refine_iter`` exact Lloyd
-    steps on the full distinct colours, and every colour still gets its exactly nearest palette
-    entry (a search pruned by the same grid). The trade-off, measured on the two Kodak photos
-    (``benchmarks/bench_quantizers.py``, mean PSNR): 0.00 dB lost at k=16, 0.01 dB at k=64 and
-    0.06 dB at k=256 against the exact fit, for a fit up to 9 times faster on photos (kodim23
-    at k=256: 0.14 s instead of 1.28 s), while ``n_init="auto"`` spends part of the saving on
-    3 k-means++ starts at k <= 64. ``histogram_bits=None`` gives the exact distinct-colour fit.
+    (``sample_weight``): the same sum of squared errors as fitting every pixel, with far fewer
+    points. Photos with many distinct colours are first fitted on a *reduced histogram* (similar
+    colours merged into their weighted mean, see ``histogram_bits``), then the centres are
+    polished by exact Lloyd steps on every distinct colour, and every colour gets its exactly
+    nearest palette entry. This is much faster on photos and close to the exact fit; the
+    README's benchmark gives the measured trade-off.
 
     Parameters
     ----------
-    n_colors : int, default 16
-        Palette size k, 1 to 256.
-    color_space : {"rgb", "lab", "oklab"}, default "rgb"
-        Space in which distances are measured and centres averaged.
-    n_init : int or "auto", default "auto"
-        Number of k-means++ initialisations; the best inertia wins. ``"auto"`` means 3 for up to
-        64 colours and 1 above: with few clusters one k-means++ start often lands in a poor
-        local optimum (0.3 to 0.9 dB apart between seeds at k=16 on the Kodak photos), and
-        restarts on a reduced histogram cost milliseconds; at k=256 the seeds agree within
-        0.02 dB and a restart costs more. Always passed to ``KMeans`` explicitly, so a change
-        of scikit-learn's default never changes results.
-    max_iter : int, default 300
-        Maximum Lloyd iterations per initialisation of ``KMeans``.
-    tol : float, default 1e-4
-        scikit-learn's relative tolerance on centre movement.
-    random_state : int, numpy.random.Generator or None, default 0
-        Seed for k-means++. A fixed default makes results reproducible: the same image, k and
-        seed give the same palette and the same PNG bytes.
-    histogram_bits : int or None, default 5
-        Bits per channel of the grid of the reduced histogram ``KMeans`` is fitted on when the
-        image has more than 4,096 distinct colours (5: 32 levels, cells 8 values wide; 6 is
-        closer to exact and about 3 times slower on photos); a grid that leaves fewer than
-        4,096 occupied cells is refined by one bit, up to 7. None, or 8, fits the exact distinct
-        colours. Images with fewer distinct colours (drawings, logos) are always fitted exactly.
-    refine_iter : int, default 20
-        Most exact Lloyd steps on the full distinct colours after a reduced-histogram fit (each
-        step assigns every colour to its nearest centre, then moves each centre to its colours'
-        weighted mean, so the objective can only go down; it stops early when nothing moves or
-        the centres move less than ``tol`` allows). 0 keeps the reduced fit's centres. After
-        the first step only colours whose nearest centre may have changed are compared again,
-        so later steps cost little; images with more than 400,000 distinct colours get fewer
-        steps (at most 8,000,000 / n_distinct, at least 1).
-    dither : bool, default False
-        Remap pixels to the palette with Floyd–Steinberg error diffusion
-        (:func:`~kmeans_compress.dither.floyd_steinberg`, Pillow's C loop, in RGB) instead of
-        taking each pixel's nearest palette colour. It changes ``labels_``, :meth:`predict` and
-        :meth:`transform`, not the palette or ``inertia_`` (the k-means objective, measured on
-        nearest colours). Smooth gradients lose their bands; flat-colour images gain noise and
-        bytes. Images with alpha are never dithered (Pillow cannot error-diffuse onto an RGBA
-        palette): they get nearest colours and a ``UserWarning``.
+    n_colors : int, default=16
+        Palette size k, from 1 to 256 (a PNG palette holds no more).
+    color_space : {"rgb", "lab", "oklab"}, default="rgb"
+        Space in which distances are measured and centres averaged. RGB minimises the error
+        PSNR measures; CIELAB and Oklab spend colours where eyes see differences.
+    n_init : int or "auto", default="auto"
+        Number of k-means++ initialisations; the best inertia wins. ``"auto"`` runs 3 up to 64
+        clusters, where one start often lands in a poor local optimum, and 1 above, where starts
+        agree and each costs more. Always passed to ``KMeans`` explicitly, so a change of
+        scikit-learn's default never changes results.
+    max_iter : int, default=300
+        Maximum number of Lloyd iterations of ``KMeans`` for a single run.
+    tol : float, default=1e-4
+        scikit-learn's relative tolerance on centre movement, to declare convergence.
+    random_state : int, numpy.random.Generator or None, default=0
+        Seed for k-means++. The same image, k and seed give the same palette and PNG bytes.
+    dither : bool, default=False
+        Map pixels to the palette with Floyd–Steinberg error diffusion instead of nearest
+        colours. Removes bands in smooth gradients at the cost of noise and bytes; it changes
+        ``labels_``, ``predict`` and ``transform``, not the palette. Images with alpha are
+        never dithered (a ``UserWarning`` says so).
+    histogram_bits : int or None, default=5
+        Bits per channel of the grid whose cells are merged into the reduced histogram that
+        ``KMeans`` is fitted on, for images with more than a few thousand distinct colours.
+        Larger is closer to the exact fit and slower; None (or 8) always fits the exact
+        distinct colours.
+    refine_iter : int, default=20
+        Most exact Lloyd steps on every distinct colour after a reduced-histogram fit; each can
+        only lower the objective, and they stop once the centres settle (``tol``). After the
+        first, a step compares again only the colours whose nearest centre may have changed, so
+        later steps cost little. Images with very many colours get fewer, so the fit time stays
+        bounded. 0 keeps the reduced fit's centres.
 
     Attributes
     ----------
     palette_ : ndarray of uint8, shape (n_colors_, C)
         The colours used (C is 3, or 4 for an image with alpha), ordered by luminance. With
         alpha, fully transparent pixels keep an exact ``(0, 0, 0, 0)`` entry (when
-        ``n_colors >= 2``) and palette alphas of 250 or more are rounded to 255, so that
-        transparent areas stay fully transparent and opaque areas fully opaque.
+        ``n_colors >= 2``) and nearly opaque entries are made opaque, so that transparent areas
+        stay transparent and opaque areas opaque.
     n_colors_ : int
         Colours actually used, at most ``n_colors`` (fewer when the image has fewer distinct
         colours, or when two centres round to the same 8-bit colour).
@@ -302,16 +260,18 @@ class KMeansQuantizer:
         Sum over pixels of the squared distance, in ``color_space`` features, between each
         pixel and its palette colour (the k-means objective after rounding).
     kmeans_ : sklearn.cluster.KMeans or None
-        The fitted estimator (fitted on the reduced histogram when one was used, so its
-        ``cluster_centers_`` are the centres before polishing); None when the image has at most ``n_colors`` distinct colours
-        (then the palette is exactly those colours and no clustering is needed). For an image
-        with fully transparent pixels and ``n_colors >= 2``, it has ``n_colors - 1`` clusters,
-        fitted on the other colours: the transparent pixels keep an exact ``(0, 0, 0, 0)`` entry.
+        The fitted ``KMeans`` (on the reduced histogram when one was used, so its
+        ``cluster_centers_`` are the centres before polishing); None when the image has at most
+        ``n_colors`` distinct colours, which then are the palette.
     n_distinct_colors_ : int
         Distinct colours in the fitted image.
     labels_ : ndarray, shape (H, W) or (N,)
-        Palette index of every pixel of the fitted image, smallest unsigned dtype (dithered when
-        ``dither`` is true).
+        Palette index of every pixel of the fitted image, in the smallest unsigned dtype.
+
+    See Also
+    --------
+    quantize : fit and rebuild the image in one call.
+    sklearn.cluster.KMeans : the clustering it wraps.
 
     Examples
     --------
@@ -360,9 +320,7 @@ class KMeansQuantizer:
         -------
         self
         """
-        _check_params(self.n_colors, self.color_space, self.n_init, self.max_iter)
-        _check_speed_params(self.histogram_bits, self.refine_iter)
-        self._check_dither()
+        self._validate_parameters()
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         features = colors_to_features(hist.colors, self.color_space)
         if hist.n_colors <= self.n_colors:
@@ -494,15 +452,18 @@ class KMeansQuantizer:
 
     # -- using the fitted palette --------------------------------------------------------------
 
-    def _check_dither(self):
-        if not isinstance(self.dither, (bool, np.bool_)):
-            msg = f"dither must be True or False, got {self.dither!r}."
-            raise ValueError(msg)
-
-    def _check_fitted(self):
-        if not hasattr(self, "palette_"):
-            msg = "This KMeansQuantizer instance is not fitted yet. Call 'fit' with an image first."
-            raise AttributeError(msg)
+    def _validate_parameters(self):
+        """Check every constructor parameter (scikit-learn estimators validate in ``fit``)."""
+        check_k("n_colors", self.n_colors)
+        check_option("color_space", self.color_space, COLOR_SPACES)
+        if self.n_init != "auto":
+            check_int("n_init", self.n_init, low=1, hint=" or 'auto'")
+        check_int("max_iter", self.max_iter, low=1)
+        check_real("tol", self.tol, low=0.0)
+        check_bool("dither", self.dither)
+        if self.histogram_bits is not None:
+            check_int("histogram_bits", self.histogram_bits, low=1, high=8, hint=" or None")
+        check_int("refine_iter", self.refine_iter, low=0)
 
     def predict(self, X):
         """Index of the nearest palette colour for every pixel of ``X``.
@@ -518,7 +479,7 @@ class KMeansQuantizer:
         -------
         ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
         """
-        self._check_fitted()
+        check_is_fitted(self, "palette_")
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         if hist.n_channels != self.palette_.shape[1]:
             msg = (
@@ -527,7 +488,6 @@ class KMeansQuantizer:
             )
             raise ValueError(msg)
         if self.dither:
-            self._check_dither()
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
             if dithered is not None:
                 return dithered
@@ -539,6 +499,11 @@ class KMeansQuantizer:
     def fit_predict(self, X, y=None):
         """Fit on ``X`` and return its labels (same as ``fit(X).labels_``)."""
         return self.fit(X).labels_
+
+    def fit_transform(self, X, y=None):
+        """Fit on ``X`` and return it quantized (same as ``fit(X).transform(X)``, without a second search)."""
+        self.fit(X)
+        return self.palette_[self.labels_]
 
     def transform(self, X):
         """Quantized copy of ``X``: ``palette_[predict(X)]`` (dithered when ``dither`` is true)."""
@@ -586,10 +551,9 @@ def _one_openmp_thread():
     """Run scikit-learn's OpenMP loops on one thread.
 
     The fits here are small (a few thousand reduced points): with several OpenMP threads the
-    synchronisation costs more than the work, and on a busy machine (other processes on the
-    cores) a descheduled thread stalls the others at every barrier, which made a 5 ms fit take
-    0.5 s in our measurements. One thread also makes the result independent of the core count.
-    The controller is built once: building one lists the loaded libraries (about 5 ms).
+    synchronisation costs more than the work, and on a busy machine a descheduled thread stalls
+    the others at every barrier. One thread also makes the result independent of the core
+    count. The controller is built once, since building one lists the loaded libraries.
     """
     global _THREADPOOL_CONTROLLER  # noqa: PLW0603 - a cache, not state that changes results
     if _THREADPOOL_CONTROLLER is None:

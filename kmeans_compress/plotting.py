@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from ._colorspace import to_uint8
-from ._io import encode_palette_png
-from ._metrics import delta_e, psnr, ssim
 
 __all__ = [
     "plot_palette",
@@ -34,6 +33,7 @@ __all__ = [
     "plot_k_grid",
     "plot_variants",
     "plot_sweep_curves",
+    "plot_sweep_reports",
     "to_hex",
 ]
 
@@ -111,6 +111,22 @@ def _composite(image):
     checker = np.where(((yy // cell) + (xx // cell)) % 2 == 0, _CHECKER_LIGHT, _CHECKER_DARK)
     alpha = image[..., 3:4].astype(np.float64) / 255.0
     return to_uint8(image[..., :3] * alpha + checker[..., None] * (1.0 - alpha))
+
+
+def _panel_axes(fig, n_panels, ncols, shape, *, panel_w, title_h):
+    """Axes for ``n_panels`` images of ``shape`` (H, W) in rows of ``ncols``, spare axes hidden.
+
+    A new figure sized for the panels when ``fig`` is None.
+    """
+    ncols = max(1, min(ncols, n_panels))
+    nrows = math.ceil(n_panels / ncols)
+    height, width = shape
+    if fig is None:
+        fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * height / width + title_h)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[n_panels:]:
+        ax.set_axis_off()
+    return axes
 
 
 def _show_image(ax, image, title):
@@ -282,9 +298,7 @@ def plot_color_scatter(image, quantized=None, *, palette=None, n_samples=3000, r
         marker_size = max(30.0, 160.0 / math.sqrt(max(1, len(shown)) / 8))
         for a in axes:
             a.scatter(
-                shown[:, 0],
-                shown[:, 1],
-                shown[:, 2],
+                *shown[:, :3].T,
                 c=shown.astype(np.float64) / 255.0,
                 s=marker_size,
                 marker="X",
@@ -300,16 +314,17 @@ def plot_color_scatter(image, quantized=None, *, palette=None, n_samples=3000, r
 # ---------------------------------------------------------------------------------------------
 
 
-def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quantized_bytes=None, ax=None):
-    """The original and the quantized image side by side, with PSNR, SSIM and bytes in the titles.
+def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
+    """The original and the quantized image side by side, titled with bytes, PSNR and SSIM.
 
     Parameters
     ----------
     original, quantized : ndarray of uint8, shape (H, W, 3) or (H, W, 4), same shape
-    k : int, optional
-        Colours asked for; by default the number of distinct colours in ``quantized``.
-    original_bytes, quantized_bytes : int, optional
-        File sizes to show (e.g. ``file_size(path)`` and ``len(encode_palette_png(...))``).
+    measurement : Measurement, optional
+        The quantized image's :class:`~kmeans_compress.Measurement` (from
+        :func:`~kmeans_compress.measure`): the titles then give k, both file sizes, PSNR and
+        SSIM. Nothing is measured here; without it the titles give the size in pixels and the
+        number of colours.
     ax : sequence of two Axes, optional
 
     Returns
@@ -321,18 +336,19 @@ def plot_side_by_side(original, quantized, *, k=None, original_bytes=None, quant
     if quantized.shape != original.shape:
         msg = f"quantized must have the shape of original {original.shape}, got {quantized.shape}."
         raise ValueError(msg)
-    if k is None:
-        k = _distinct_colors(quantized)
     height, width = original.shape[:2]
     panel_w = 6.0
     fig, axes = _axes_list(ax, 2, figsize=(2 * panel_w, panel_w * height / width + 1.0))
     left = f"Original, {width}×{height}"
-    if original_bytes is not None:
-        left += f"\n{_kb(original_bytes)}"
-    right = f"k = {k}"
-    if quantized_bytes is not None:
-        right += f", {_kb(quantized_bytes)}"
-    right += f"\nPSNR {_psnr_text(psnr(original, quantized))}, SSIM {ssim(original, quantized):.3f}"
+    if measurement is None:
+        right = f"{_distinct_colors(quantized):,} colours"
+    else:
+        if measurement.bytes_in is not None:
+            left += f"\n{_kb(measurement.bytes_in)}"
+        right = (
+            f"k = {measurement.k}, {_kb(measurement.bytes_out)}\n"
+            f"PSNR {_psnr_text(measurement.psnr)}, SSIM {measurement.ssim:.3f}"
+        )
     _show_image(axes[0], original, left)
     _show_image(axes[1], quantized, right)
     return fig
@@ -356,27 +372,22 @@ def _result_image(value):
     return _check_image(image, "each result")
 
 
-def _png_bytes(value):
-    pair = _palette_labels(value)
-    return None if pair is None else len(encode_palette_png(*pair))
-
-
-def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fig=None):
-    """A grid of the image quantized at several k, each titled with its k, PNG size and PSNR.
+def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=True, fig=None):
+    """A grid of the image quantized at several k, each titled with its k, file size and PSNR.
 
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        The original (shown first when ``include_original``, and the reference for PSNR).
+        The original, shown first when ``include_original``.
     results : mapping of k to QuantizeResult, fitted KMeansQuantizer or quantized image, or sequence of QuantizeResult
-        A :class:`~kmeans_compress.QuantizeResult` or a fitted
-        :class:`~kmeans_compress.KMeansQuantizer` (e.g. ``ImageSweep.quantizers_``) also gives
-        the PNG size (encoded here unless ``rows`` gives it); a bare image gives only PSNR.
-    rows : sequence of SweepRow, optional
-        Sweep records for the same k (from :func:`kmeans_compress.sweep.sweep`): their
-        ``png_bytes`` and ``psnr`` are used instead of being computed again.
-    ncols : int, default 4
-    include_original : bool, default True
+        The quantized images to show.
+    measurements : sequence of Measurement, optional
+        Their measurements (e.g. sweep rows), matched by ``k``: each panel's title gives the
+        file size and PSNR of its k. Nothing is measured here; without them titles give k only.
+    ncols : int, default=4
+        Panels per row (fewer when there are fewer panels, so no slot is left empty in a
+        single row).
+    include_original : bool, default=True
     fig : matplotlib Figure, optional
         An empty figure to draw into.
 
@@ -390,18 +401,11 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
     if not results:
         msg = "results must hold at least one quantized image."
         raise ValueError(msg)
-    by_k = {int(r.k): r for r in rows} if rows is not None else {}
+    by_k = {int(m.k): m for m in measurements} if measurements is not None else {}
     panels = [("original", image)] if include_original else []
     panels += [(int(k), v) for k, v in results.items()]
-    ncols = max(1, min(ncols, len(panels)))
-    nrows = math.ceil(len(panels) / ncols)
-    height, width = image.shape[:2]
-    panel_w = 3.2
-    if fig is None:
-        fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * height / width + 1.0)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
+    axes = _panel_axes(fig, len(panels), ncols, image.shape[:2], panel_w=3.2, title_h=1.0)
+    fig = axes[0].figure
     for ax, (k, value) in zip(axes, panels):
         if k == "original":
             _show_image(ax, image, f"Original\n{_distinct_colors(image):,} colours")
@@ -410,14 +414,8 @@ def plot_k_grid(image, results, *, rows=None, ncols=4, include_original=True, fi
         if quantized.shape != image.shape:
             msg = f"the image for k = {k} has shape {quantized.shape}, expected {image.shape}."
             raise ValueError(msg)
-        row = by_k.get(k)
-        if row is not None:
-            n_bytes, quality = row.png_bytes, row.psnr
-        else:
-            n_bytes = _png_bytes(value)
-            quality = psnr(image, quantized)
-        title = f"k = {k}\n"
-        title += (f"{_kb(n_bytes)}, " if n_bytes is not None else "") + f"PSNR {_psnr_text(quality)}"
+        m = by_k.get(k)
+        title = f"k = {k}" if m is None else f"k = {k}\n{_kb(m.bytes_out)}, PSNR {_psnr_text(m.psnr)}"
         _show_image(ax, quantized, title)
     ks = ", ".join(str(k) for k in results)
     fig.suptitle(f"Quantized at k = {ks}")
@@ -444,7 +442,7 @@ def _zoom_slices(shape, zoom):
     return slice(r0, r1), slice(c0, c1)
 
 
-def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncols=4, include_original=True, fig=None):
+def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, ncols=4, include_original=True, fig=None):
     """The same image quantized in several ways, side by side, titled with bytes, PSNR, SSIM and ΔE00.
 
     Parameters
@@ -453,11 +451,10 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
         The original: the reference for the measures, shown first when ``include_original``.
     variants : mapping of str to QuantizeResult, fitted KMeansQuantizer or quantized image
         A label (the parameters, e.g. ``"oklab, k = 8, dithered"``) for each result.
-    measures : mapping of str to mapping, optional
-        For each label, figures already measured (keys ``png_bytes``, ``psnr``, ``ssim``,
-        ``delta_e``; any may be missing), used instead of measuring again. Without it, PSNR,
-        SSIM and mean CIEDE2000 ΔE are measured here (and the PNG size when a
-        :class:`~kmeans_compress.QuantizeResult` is given).
+    measurements : mapping of str to Measurement, optional
+        For each label, its :class:`~kmeans_compress.Measurement`: the panel's title gives its
+        file size, PSNR, SSIM and ΔE00. Nothing is measured here; a label without one is
+        titled with its label only.
     zoom : (top, left, bottom, right), optional
         The part of the images shown, as fractions of height and width (``(0, 0, 0.5, 0.5)`` is
         the top-left quarter), so banding and dithering are visible; the measures are always of
@@ -469,34 +466,26 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
         Show the original first; when the variants fill whole rows of ``ncols - 1``, the
         original starts every row.
     fig : matplotlib Figure, optional
-        An empty figure to draw into.
+        Draw into this empty figure instead of a new one.
 
     Returns
     -------
     matplotlib.figure.Figure
+        With one panel per variant (and the original).
     """
     image = _check_image(image)
     if not isinstance(variants, Mapping) or not variants:
         msg = f"variants must be a non-empty mapping of label to result, got {type(variants).__name__}."
         raise ValueError(msg)
     rows, cols = _zoom_slices(image.shape, zoom)
-    measures = {} if measures is None else measures
+    measurements = {} if measurements is None else measurements
     variant_panels = []
     for label, value in variants.items():
         quantized = _result_image(value)
         if quantized.shape != image.shape:
             msg = f"the image for {label!r} has shape {quantized.shape}, expected {image.shape}."
             raise ValueError(msg)
-        given = dict(measures.get(label, {}))
-        if "png_bytes" not in given:
-            given["png_bytes"] = _png_bytes(value)
-        if "psnr" not in given:
-            given["psnr"] = psnr(image, quantized)
-        if "ssim" not in given:
-            given["ssim"] = ssim(image, quantized)
-        if "delta_e" not in given:
-            given["delta_e"] = delta_e(image, quantized)
-        variant_panels.append((str(label), quantized, given))
+        variant_panels.append((str(label), quantized, measurements.get(label, False)))
     original = ("Original", image, None)
     per_row = ncols - 1
     if include_original and per_row >= 1 and len(variant_panels) > per_row and len(variant_panels) % per_row == 0:
@@ -506,22 +495,17 @@ def plot_variants(image, variants, *, measures=None, zoom=None, title=None, ncol
             panels += [original, *variant_panels[start : start + per_row]]
     else:
         panels = ([original] if include_original else []) + variant_panels
-    ncols = max(1, min(ncols, len(panels)))
-    nrows = math.ceil(len(panels) / ncols)
-    crop_h, crop_w = image[rows, cols].shape[:2]
-    panel_w = 3.4
-    if fig is None:
-        fig = plt.figure(figsize=(ncols * panel_w, nrows * (panel_w * crop_h / crop_w + 0.8)), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax in axes[len(panels) :]:
-        ax.set_axis_off()
-    for ax, (label, shown, given) in zip(axes, panels):
-        if given is None:
+    axes = _panel_axes(fig, len(panels), ncols, image[rows, cols].shape[:2], panel_w=3.4, title_h=0.8)
+    fig = axes[0].figure
+    for ax, (label, shown, m) in zip(axes, panels):
+        if m is None:  # the original
             panel_title = f"{label}\n{_distinct_colors(image):,} colours"
+        elif m is False:  # a variant without a measurement
+            panel_title = label
         else:
-            first = label + (f": {_kb(given['png_bytes'])}" if given.get("png_bytes") is not None else "")
             panel_title = (
-                f"{first}\nPSNR {_psnr_text(given['psnr'])}, SSIM {given['ssim']:.3f}, ΔE00 {given['delta_e']:.2f}"
+                f"{label}: {_kb(m.bytes_out)}\n"
+                f"PSNR {_psnr_text(m.psnr)}, SSIM {m.ssim:.3f}, ΔE00 {m.delta_e:.2f}"
             )
         _show_image(ax, shown[rows, cols], panel_title)
         ax.title.set_fontsize(9)
@@ -549,7 +533,7 @@ def plot_sweep_curves(rows, *, ax=None):
     Parameters
     ----------
     rows : sequence of SweepRow
-        From :func:`kmeans_compress.sweep.sweep` (fields ``k``, ``png_bytes``,
+        From :func:`kmeans_compress.sweep` (fields ``k``, ``bytes_out``,
         ``bits_per_pixel``, ``psnr``, ``ssim``).
     ax : sequence of three Axes, optional
 
@@ -562,7 +546,7 @@ def plot_sweep_curves(rows, *, ax=None):
         msg = "rows must hold at least one sweep record."
         raise ValueError(msg)
     ks = np.array([r.k for r in rows], dtype=np.float64)
-    kb = np.array([r.png_bytes for r in rows], dtype=np.float64) / 1000.0
+    kb = np.array([r.bytes_out for r in rows], dtype=np.float64) / 1000.0
     bpp_per_kb = rows[0].bits_per_pixel / kb[0] if kb[0] > 0 else 0.0
     quality = np.array([r.psnr for r in rows], dtype=np.float64)
     exact = ~np.isfinite(quality)
@@ -597,12 +581,12 @@ def plot_sweep_curves(rows, *, ax=None):
     ax_quality.set_title(f"Quality against k ({k_range}){note}")
 
     ax_rd.plot(kb, quality, "o-", color="tab:purple", label="k-means palette PNG")
-    for name, size_field, quality_field, style, color in (
-        ("JPEG, no larger", "jpeg_bytes", "jpeg_psnr", "s--", "tab:gray"),
-        ("Pillow median cut, same k", "mediancut_bytes", "mediancut_psnr", "^:", "tab:olive"),
+    for name, baseline, style, color in (
+        ("JPEG, no larger", "jpeg", "s--", "tab:gray"),
+        ("Pillow median cut, same k", "mediancut", "^:", "tab:olive"),
     ):
-        pairs = [(getattr(r, size_field, None), getattr(r, quality_field, None)) for r in rows]
-        pairs = [(b / 1000.0, q) for b, q in pairs if b is not None and q is not None and math.isfinite(q)]
+        found = [getattr(r, baseline, None) for r in rows]
+        pairs = [(b.bytes / 1000.0, b.psnr) for b in found if b is not None and math.isfinite(b.psnr)]
         if pairs:
             ax_rd.plot(*zip(*pairs), style, color=color, label=name, markersize=5)
     if len(ax_rd.get_lines()) > 1:
@@ -615,4 +599,31 @@ def plot_sweep_curves(rows, *, ax=None):
     ax_rd.margins(x=0.12, y=0.08)  # room for the k labels
     ax_rd.grid(True, alpha=0.3)
     ax_rd.set_title(f"Quality against size ({k_range})")
+    return fig
+
+
+def plot_sweep_reports(reports):
+    """The sweep curves of several files, one row of :func:`plot_sweep_curves` panels each.
+
+    Parameters
+    ----------
+    reports : sequence of SweepReport
+        One per file (what ``kmeans-compress --sweep`` measures; ``input`` and ``rows``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Made without pyplot, so that the command line can save it with no display.
+    """
+    from matplotlib.figure import Figure
+
+    reports = list(reports)
+    if not reports:
+        msg = "reports must hold at least one sweep report."
+        raise ValueError(msg)
+    fig = Figure(figsize=(15.0, 4.6 * len(reports)), layout="constrained")
+    axes = fig.subplots(len(reports), 3, squeeze=False)
+    for report, row_axes in zip(reports, axes):
+        plot_sweep_curves(report.rows, ax=row_axes)
+        row_axes[0].set_title(f"{Path(report.input).name}: {row_axes[0].get_title()}")
     return fig

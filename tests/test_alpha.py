@@ -7,7 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from kmeans_compress import COLOR_SPACES, ColorHistogram, encode_palette_png, load_image, mse, psnr, quantize
+from kmeans_compress import ColorHistogram, encode_palette_png, load_image, psnr, quantize
+from kmeans_compress._colorspace import COLOR_SPACES
+from kmeans_compress._metrics import mse
 
 BADGE = Path(__file__).resolve().parents[1] / "images" / "badge_rgba.png"
 RED = (230, 40, 40)

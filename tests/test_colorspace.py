@@ -5,7 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from kmeans_compress import COLOR_SPACES, KMeansQuantizer, quantize
+from kmeans_compress import KMeansQuantizer, quantize
+from kmeans_compress._colorspace import COLOR_SPACES
 from kmeans_compress import _colorspace as cs
 from kmeans_compress.cli import main
 from kmeans_compress._colorspace import (

@@ -5,7 +5,8 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from kmeans_compress import delta_e, quantize, smooth_image
+from kmeans_compress import delta_e, quantize
+from kmeans_compress._metrics import smooth_image
 from kmeans_compress import _metrics as metrics_mod
 from kmeans_compress._colorspace import linear_to_srgb, srgb_to_linear
 
@@ -124,7 +125,8 @@ def test_smooth_image_validation():
 
 
 def test_sweep_rows_carry_delta_e(gradient):
-    from kmeans_compress._sweep import format_table, sweep
+    from kmeans_compress import sweep
+    from kmeans_compress._tables import format_table
 
     rows = sweep(gradient, [2, 8])
     for row in rows:

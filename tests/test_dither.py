@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kmeans_compress import ColorHistogram, KMeansQuantizer, encode_palette_png, floyd_steinberg, quantize
+from kmeans_compress import ColorHistogram, KMeansQuantizer, encode_palette_png, quantize
+from kmeans_compress._dither import floyd_steinberg
 from kmeans_compress.cli import main
 
 

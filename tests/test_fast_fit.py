@@ -119,12 +119,12 @@ def test_few_colours_are_fitted_exactly(gradient):
 @pytest.mark.parametrize(
     ("params", "match"),
     [
-        ({"histogram_bits": 0}, "histogram_bits must be None or an integer from 1 to 8"),
-        ({"histogram_bits": 9}, "histogram_bits must be None or an integer from 1 to 8"),
-        ({"histogram_bits": 5.0}, "histogram_bits must be None or an integer from 1 to 8"),
+        ({"histogram_bits": 0}, "histogram_bits must be an integer from 1 to 8 or None"),
+        ({"histogram_bits": 9}, "histogram_bits must be an integer from 1 to 8 or None"),
+        ({"histogram_bits": 5.0}, "histogram_bits must be an integer from 1 to 8 or None"),
         ({"refine_iter": -1}, "refine_iter must be a non-negative integer"),
         ({"refine_iter": True}, "refine_iter must be a non-negative integer"),
-        ({"n_init": "many"}, "n_init must be 'auto' or a positive integer"),
+        ({"n_init": "many"}, "n_init must be a positive integer or 'auto', got 'many'"),
     ],
     ids=["bits0", "bits9", "bitsfloat", "refine-neg", "refine-bool", "n_init-str"],
 )

@@ -5,15 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kmeans_compress import (
-    InvalidImageError,
-    OutputExistsError,
-    encode_palette_png,
-    image_from_array,
-    load_image,
-    png_bit_depth,
-    save_palette_png,
-)
+from kmeans_compress import InvalidImageError, OutputExistsError, encode_palette_png, load_image, save_palette_png
+from kmeans_compress._io import image_from_array, png_bit_depth
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
 

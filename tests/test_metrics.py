@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from kmeans_compress import bits_per_pixel, compression_ratio, mse, psnr, raw_size, ssim
+from kmeans_compress import bits_per_pixel, psnr, ssim
+from kmeans_compress._metrics import compression_ratio, mse, raw_size
 
 
 def test_mse_and_psnr_by_hand():

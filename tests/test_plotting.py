@@ -1,5 +1,6 @@
 """Tests for kmeans_compress.plotting: tiny synthetic images whose figures are known by hand."""
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -23,7 +24,17 @@ from kmeans_compress.plotting import (  # noqa: E402
     plot_variants,
     to_hex,
 )
+from kmeans_compress import measure  # noqa: E402
+from kmeans_compress._baselines import Baseline  # noqa: E402
 from kmeans_compress._sweep import SweepRow  # noqa: E402
+
+
+def fake_row(k, n_bytes, psnr_db, ssim=0.5, **extra):
+    """A sweep row with the figures a plot reads, by hand."""
+    return SweepRow(
+        k=k, n_colors=k, width=10, height=10, inertia=0.0, mse=1.0, psnr=psnr_db, ssim=ssim, delta_e=1.25,
+        bytes_out=n_bytes, bits_per_pixel=0.08 * n_bytes, raw_bytes=300, ratio_raw=300 / n_bytes, **extra,
+    )
 
 RED, GREEN, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
 
@@ -253,20 +264,21 @@ def test_scatter_rejects_bad_input(kwargs, match):
 def test_side_by_side_titles_carry_k_quality_and_bytes():
     image = distinct_pixels(16, 16)
     result = quantize(image, 4, random_state=0)
-    fig = plot_side_by_side(image, result.image, k=4, original_bytes=12345, quantized_bytes=678)
+    m = measure(image, result.quantizer, bytes_in=12345)
+    fig = plot_side_by_side(image, result.image, measurement=m)
     assert len(fig.axes) == 2
     left, right = (ax.get_title() for ax in fig.axes)
     assert "Original, 16×16" in left and "12.3 kB" in left
-    assert right.startswith("k = 4, 0.7 kB") and "PSNR" in right and "SSIM" in right
+    assert right == f"k = 4, {m.bytes_out / 1000:.1f} kB\nPSNR {m.psnr:.1f} dB, SSIM {m.ssim:.3f}"
     np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), result.image)
 
 
-def test_side_by_side_exact_result_and_default_k():
+def test_side_by_side_exact_result_and_without_a_measurement():
     image = three_colors()
-    fig = plot_side_by_side(image, image)
-    right = fig.axes[1].get_title()
-    assert right.startswith("k = 3")
-    assert "PSNR exact" in right and "SSIM 1.000" in right
+    result = quantize(image, 3)
+    right = plot_side_by_side(image, result.image, measurement=measure(image, result.quantizer)).axes[1].get_title()
+    assert right.startswith("k = 3") and "PSNR exact" in right and "SSIM 1.000" in right
+    assert plot_side_by_side(image, image).axes[1].get_title() == "3 colours"  # nothing measured here
 
 
 def test_side_by_side_accepts_rgba():
@@ -289,7 +301,8 @@ def test_side_by_side_rejects_mismatched_shapes():
 def test_k_grid_one_panel_per_k_plus_original():
     image = distinct_pixels(12, 16)
     results = {k: quantize(image, k, random_state=0) for k in (2, 4, 8)}
-    fig = plot_k_grid(image, results, ncols=2)
+    measurements = [measure(image, r.quantizer) for r in results.values()]
+    fig = plot_k_grid(image, results, measurements=measurements, ncols=2)
     assert len(fig.axes) == 4  # 2 x 2: original + 3 values of k
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Original")
@@ -302,11 +315,8 @@ def test_k_grid_one_panel_per_k_plus_original():
 def test_k_grid_takes_sizes_and_psnr_from_sweep_rows_and_hides_spare_axes():
     image = three_colors()
     results = {1: quantize(image, 1).image, 3: quantize(image, 3)}
-    rows = [
-        SweepRow(k=1, n_colors=1, inertia=0, mse=1, psnr=12.34, ssim=0.5, png_bytes=4321, bits_per_pixel=1, ratio=1, seconds=0),
-        SweepRow(k=3, n_colors=3, inertia=0, mse=0, psnr=math.inf, ssim=1, png_bytes=99, bits_per_pixel=1, ratio=1, seconds=0),
-    ]
-    fig = plot_k_grid(image, results, rows=rows, ncols=2, include_original=False)
+    rows = [fake_row(1, 4321, 12.34), fake_row(3, 99, math.inf, ssim=1.0)]
+    fig = plot_k_grid(image, results, measurements=rows, ncols=2, include_original=False)
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["k = 1\n4.3 kB, PSNR 12.3 dB", "k = 3\n0.1 kB, PSNR exact"]
 
@@ -325,7 +335,7 @@ def test_k_grid_accepts_fitted_quantizers():
     fig = plot_k_grid(image, quantizers, include_original=False)
     for ax, (k, q) in zip(fig.axes, quantizers.items()):
         np.testing.assert_array_equal(ax.images[0].get_array(), q.palette_[q.labels_])
-        assert ax.get_title().startswith(f"k = {k}\n{len(encode_palette_png(q.palette_, q.labels_)) / 1000:.1f} kB")
+        assert ax.get_title() == f"k = {k}"  # no measurements given: nothing measured here
 
 
 def test_k_grid_rejects_empty_and_mismatched():
@@ -342,7 +352,8 @@ def test_k_grid_rejects_empty_and_mismatched():
 def test_variants_titles_carry_label_bytes_and_measures():
     image = distinct_pixels(12, 16)
     variants = {"rgb": quantize(image, 4), "oklab": quantize(image, 4, color_space="oklab")}
-    fig = plot_variants(image, variants, ncols=3)
+    measurements = {label: measure(image, r.quantizer) for label, r in variants.items()}
+    fig = plot_variants(image, variants, measurements=measurements, ncols=3)
     assert len(fig.axes) == 3
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Original")
@@ -355,8 +366,8 @@ def test_variants_titles_carry_label_bytes_and_measures():
 def test_variants_use_given_measures_and_start_each_full_row_with_the_original():
     image = three_colors()
     variants = {name: quantize(image, 2) for name in ("a", "b", "c", "d")}
-    measures = {name: {"png_bytes": 1500, "psnr": 30.0, "ssim": 0.5, "delta_e": 1.25} for name in variants}
-    fig = plot_variants(image, variants, measures=measures, ncols=3, title="k = 2")
+    measurements = {name: fake_row(2, 1500, 30.0) for name in variants}
+    fig = plot_variants(image, variants, measurements=measurements, ncols=3, title="k = 2")
     assert fig._suptitle.get_text() == "k = 2: 4 variants"
     titles = [ax.get_title().split("\n")[0] for ax in fig.axes]
     assert titles == ["Original", "a: 1.5 kB", "b: 1.5 kB", "Original", "c: 1.5 kB", "d: 1.5 kB"]
@@ -389,22 +400,15 @@ def test_variants_reject_bad_input(kwargs, match):
 # -- plot_sweep_curves -----------------------------------------------------------------------------
 
 
-def make_rows(psnrs=(20.0, 25.0, 30.0)):
-    return [
-        SweepRow(
-            k=k,
-            n_colors=k,
-            inertia=1e6 / k,
-            mse=1.0,
-            psnr=p,
-            ssim=0.5 + 0.1 * i,
-            png_bytes=1000 * (i + 1),
-            bits_per_pixel=0.5 * (i + 1),
-            ratio=10.0 / (i + 1),
-            seconds=0.1,
-        )
-        for i, (k, p) in enumerate(zip((8, 2, 4), (psnrs[2], psnrs[0], psnrs[1])))
-    ]
+def make_rows(psnrs=(20.0, 25.0, 30.0), compare=False):
+    rows = []
+    for i, (k, p) in enumerate(zip((8, 2, 4), (psnrs[2], psnrs[0], psnrs[1]))):
+        n_bytes = 1000 * (i + 1)
+        extra = {}
+        if compare:
+            extra = {"jpeg": Baseline(50, n_bytes - 100, p + 5, 0.9), "mediancut": Baseline(k, n_bytes + 100, p - 1, 0.4)}
+        rows.append(fake_row(k, n_bytes, p, ssim=0.5 + 0.1 * i, **extra))
+    return rows
 
 
 def test_sweep_curves_plot_the_rows_against_k():
@@ -423,11 +427,8 @@ def test_sweep_curves_plot_the_rows_against_k():
 
 
 def test_sweep_curves_show_jpeg_and_median_cut_when_compared():
-    rows = make_rows()
-    for r in rows:
-        r.jpeg_bytes, r.jpeg_psnr = r.png_bytes - 100, r.psnr + 5
-        r.mediancut_bytes, r.mediancut_psnr = r.png_bytes + 100, r.psnr - 1
-    rows[0].jpeg_bytes = rows[0].jpeg_psnr = None  # no JPEG small enough at this k
+    rows = make_rows(compare=True)
+    rows[0] = dataclasses.replace(rows[0], jpeg=None)  # no JPEG small enough at this k
     ax_rd = plot_sweep_curves(rows).axes[2]
     lines = {line.get_label(): line for line in ax_rd.get_lines()}
     assert set(lines) == {"k-means palette PNG", "JPEG, no larger", "Pillow median cut, same k"}

@@ -8,7 +8,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from kmeans_compress import ColorHistogram, compress_file, encode_palette_png, load_image, png_bit_depth, quantize
+from kmeans_compress import ColorHistogram, compress_file, encode_palette_png, load_image, quantize
+from kmeans_compress._io import png_bit_depth
 
 # Modest example counts keep the whole file near ten seconds; no example database on disk.
 PROPERTY = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
@@ -117,8 +118,8 @@ def test_compress_file_writes_what_was_measured(tmp_path_factory, image, k):
         warnings.simplefilter("ignore", UserWarning)
         report = compress_file(src, dst, n_colors=k)
     assert sorted(p.name for p in folder.iterdir()) == ["in.png", "out.png"]
-    assert report.bytes_out == dst.stat().st_size
-    assert report.n_colors <= k
+    assert report.measurement.bytes_out == dst.stat().st_size
+    assert report.measurement.n_colors <= k
     assert load_image(src).shape == image.shape  # the input is untouched
     written = decode(dst.read_bytes(), image.shape[2])
     assert written.shape == image.shape

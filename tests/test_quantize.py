@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.cluster import KMeans
@@ -111,7 +113,7 @@ def test_label_dtype(n, dtype):
         ({"n_colors": 2.5}, "got 2.5"),
         ({"n_colors": True}, "got True"),
         ({"n_colors": 4, "color_space": "hsv"}, "color_space must be one of"),
-        ({"n_colors": 4, "n_init": 0}, "n_init must be .auto. or a positive integer"),
+        ({"n_colors": 4, "n_init": 0}, "n_init must be a positive integer or 'auto', got 0"),
         ({"n_colors": 4, "max_iter": 0}, "max_iter must be a positive integer"),
     ],
     ids=["k0", "k257", "kfloat", "kbool", "space", "n_init", "max_iter"],
@@ -145,3 +147,67 @@ def test_predict_channel_mismatch(three_colors):
     q = KMeansQuantizer(n_colors=2).fit(three_colors)
     with pytest.raises(ValueError, match="4 channels but the quantizer was fitted on 3"):
         q.predict(np.zeros((2, 2, 4), np.uint8) + 1)
+
+
+# --- a scikit-learn estimator ------------------------------------------------------------------
+
+
+def test_clone_and_get_set_params():
+    from sklearn.base import clone
+
+    q = KMeansQuantizer(8, color_space="lab", random_state=3)
+    copy = clone(q)
+    assert copy is not q and copy.get_params() == q.get_params()
+    assert copy.get_params()["n_colors"] == 8
+    assert copy.set_params(n_colors=5) is copy and copy.n_colors == 5 and q.n_colors == 8
+
+
+def test_clone_of_a_fitted_quantizer_is_unfitted(three_colors):
+    from sklearn.base import clone
+    from sklearn.exceptions import NotFittedError
+
+    q = KMeansQuantizer(3).fit(three_colors)
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        clone(q).predict(three_colors)
+
+
+def test_invalid_parameter_set_later_is_caught_by_fit(three_colors):
+    q = KMeansQuantizer(3).set_params(refine_iter=-1)
+    with pytest.raises(ValueError, match="refine_iter must be a non-negative integer, got -1"):
+        q.fit(three_colors)
+
+
+def test_in_a_pipeline_as_the_last_step(three_colors):
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    # a first step that brightens the image; the quantizer then sees its output
+    brighten = FunctionTransformer(lambda X: np.minimum(X.astype(np.uint16) + 10, 255).astype(np.uint8))
+    pipe = make_pipeline(brighten, KMeansQuantizer(3)).fit(three_colors)
+    expected = np.unique(np.minimum(three_colors.reshape(-1, 3).astype(int) + 10, 255), axis=0)
+    np.testing.assert_array_equal(np.unique(pipe[-1].palette_, axis=0), expected)
+    out = pipe.transform(three_colors)
+    assert out.shape == three_colors.shape and out.dtype == np.uint8
+
+
+def test_grid_search_over_n_colors(three_colors):
+    from sklearn.model_selection import GridSearchCV
+
+    pixels = three_colors.reshape(-1, 3)
+    # score: minus inertia on the held-out pixels, as sklearn's KMeans.score does
+    search = GridSearchCV(
+        KMeansQuantizer(),
+        {"n_colors": [1, 2, 3]},
+        cv=2,
+        scoring=lambda est, X, y=None: -float(((est.transform(X).astype(int) - X) ** 2).sum()),
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # folds with fewer colours than n_colors
+        search.fit(pixels)
+    assert search.best_params_ == {"n_colors": 3}
+
+
+def test_html_repr_for_notebooks():
+    html = KMeansQuantizer(12, dither=True)._repr_html_()
+    assert "KMeansQuantizer" in html and "n_colors" in html and "12" in html
+    assert repr(KMeansQuantizer(12)) == "KMeansQuantizer(n_colors=12)"

@@ -10,22 +10,10 @@ from PIL import Image
 
 from kmeans_compress import compress_file, encode_palette_png, psnr, quantize
 from kmeans_compress import _sweep as sweep_module
-from kmeans_compress._sweep import (
-    ImageSweep,
-    SweepRow,
-    choose_knee,
-    format_table,
-    jpeg_at_size,
-    knee_index,
-    knee_k,
-    mediancut_png,
-    rows_to_columns,
-    rows_to_csv,
-    rows_to_json,
-    search_smallest_k,
-    smallest_k,
-    sweep,
-)
+from kmeans_compress._baselines import jpeg_at_size, mediancut_png
+from kmeans_compress._choose import choose_k, choose_knee, knee_index, knee_k, search_smallest_k, smallest_k
+from kmeans_compress._sweep import ImageSweep, SweepRow, sweep
+from kmeans_compress._tables import format_table, rows_to_columns, rows_to_csv, rows_to_json
 
 
 @pytest.fixture
@@ -51,9 +39,10 @@ def noisy_file(tmp_path, noisy):
 def test_sweep_row_matches_a_single_run(noisy_file, tmp_path, k):
     (row,) = sweep(noisy_file, [k])
     report = compress_file(noisy_file, tmp_path / f"out{k}.png", n_colors=k)
-    assert row.png_bytes == report.bytes_out == (tmp_path / f"out{k}.png").stat().st_size
-    assert row.psnr == report.psnr and row.ssim == report.ssim and row.n_colors == report.n_colors
-    assert row.ratio == pytest.approx(report.ratio)
+    m = report.measurement
+    assert row.bytes_out == m.bytes_out == (tmp_path / f"out{k}.png").stat().st_size
+    assert row.psnr == m.psnr and row.ssim == m.ssim and row.n_colors == m.n_colors
+    assert row.ratio == pytest.approx(m.ratio)
     result = quantize(np.asarray(Image.open(noisy_file)), k)
     assert encode_palette_png(result.palette, result.labels) == (tmp_path / f"out{k}.png").read_bytes()
     assert row.inertia == result.inertia
@@ -71,12 +60,14 @@ def test_histogram_built_once_and_fits_cached(noisy, monkeypatch):
 
 
 def test_sweep_fields_by_hand(noisy):
-    rows = sweep(noisy, [4, 8], original_bytes=1000)
+    rows = sweep(noisy, [4, 8], bytes_in=1000)
     for r in rows:
-        assert r.bits_per_pixel == pytest.approx(8 * r.png_bytes / (24 * 32))
-        assert r.ratio == pytest.approx(1000 / r.png_bytes)
+        assert r.bits_per_pixel == pytest.approx(8 * r.bytes_out / (24 * 32))
+        assert r.ratio == pytest.approx(1000 / r.bytes_out)
+        assert r.ratio_raw == pytest.approx(24 * 32 * 3 / r.bytes_out) and r.raw_bytes == 24 * 32 * 3
         assert r.psnr == pytest.approx(10 * math.log10(255**2 / r.mse))
-        assert r.jpeg_bytes is None and r.mediancut_bytes is None  # only with compare=True
+        assert r.jpeg is None and r.mediancut is None  # only with compare=True
+        assert (r.width, r.height, r.bytes_in) == (32, 24, 1000) and r.seconds > 0
     assert rows[1].psnr > rows[0].psnr
 
 
@@ -113,7 +104,7 @@ def test_csv_json_columns_and_table(noisy):
     assert float(records[1]["psnr"]) == pytest.approx(rows[1].psnr)
     assert records[0]["jpeg_psnr"] == ""  # None -> empty cell
     loaded = json.loads(rows_to_json(rows))
-    assert [r["png_bytes"] for r in loaded] == [r.png_bytes for r in rows]
+    assert [r["bytes_out"] for r in loaded] == [r.bytes_out for r in rows]
     assert rows_to_columns(rows)["k"] == [2, 4]
     table = format_table(rows).splitlines()
     assert len(table) == 3 and table[0].split()[:4] == ["k", "used", "PSNR", "SSIM"]
@@ -212,8 +203,18 @@ def test_smallest_k_unreachable_and_validation(noisy):
     assert choice.k is None and choice.row is None and 32 in [r.k for r in choice.rows]
     with pytest.raises(ValueError, match="min_psnr and/or min_ssim"):
         smallest_k(noisy)
-    with pytest.raises(ValueError, match="min_ssim must be in"):
+    with pytest.raises(ValueError, match=r"min_ssim must be a number in \[-1, 1\], got 1.5"):
         smallest_k(noisy, min_ssim=1.5)
+    with pytest.raises(ValueError, match="min_psnr must be a finite number, got nan"):
+        smallest_k(noisy, min_psnr=float("nan"))
+
+
+def test_choose_k_applies_the_target_or_else_the_knee(noisy):
+    job = ImageSweep(noisy)
+    target = choose_k(job, min_psnr=25.0)
+    assert target.k == smallest_k(job, min_psnr=25.0).k and target.rule.startswith("smallest k with PSNR >= 25 dB")
+    knee = choose_k(job, ks=[2, 4, 8, 16])
+    assert knee.k == choose_knee(job, [2, 4, 8, 16]).k and "knee" in knee.rule
 
 
 def test_smallest_k_stops_at_the_distinct_colours(three_colors):
@@ -246,8 +247,11 @@ def test_knee_degenerate_and_validation():
         knee_index([1, 2], [1, math.inf])
 
 
-def _row(k, png_bytes, psnr_db):
-    return SweepRow(k, k, 0.0, 0.0, psnr_db, 0.5, png_bytes, 1.0, None, 0.0)
+def _row(k, n_bytes, psnr_db):
+    return SweepRow(
+        k=k, n_colors=k, width=10, height=10, inertia=0.0, mse=0.0, psnr=psnr_db, ssim=0.5, delta_e=1.0,
+        bytes_out=n_bytes, bits_per_pixel=0.08 * n_bytes, raw_bytes=300, ratio_raw=300 / n_bytes,
+    )
 
 
 def test_knee_k_on_sweep_rows_caps_infinite_psnr():
@@ -293,10 +297,12 @@ def test_mediancut_png(noisy):
 
 def test_compare_fills_the_comparison_fields(noisy):
     (row,) = sweep(noisy, [8], compare=True)
-    assert row.mediancut_bytes is not None and row.mediancut_n_colors <= 8
-    assert row.mediancut_psnr > 0 and row.mediancut_ssim > 0
-    if row.jpeg_bytes is not None:  # a JPEG as small as this PNG may not exist for a tiny image
-        assert row.jpeg_bytes <= row.png_bytes and 1 <= row.jpeg_quality <= 95 and row.jpeg_psnr > 0
+    assert row.mediancut is not None and row.mediancut.setting <= 8
+    assert row.mediancut.psnr > 0 and row.mediancut.ssim > 0
+    if row.jpeg is not None:  # a JPEG as small as this PNG may not exist for a tiny image
+        assert row.jpeg.bytes <= row.bytes_out and 1 <= row.jpeg.setting <= 95 and row.jpeg.psnr > 0
+    record = row.to_dict()
+    assert record["mediancut_bytes"] == row.mediancut.bytes and record["mediancut_n_colors"] == row.mediancut.setting
     assert "MC PSNR" in format_table([row])
 
 
@@ -305,4 +311,4 @@ def test_compare_leaves_none_for_alpha():
     rgba[..., 0] = np.arange(8) * 30
     rgba[..., 3] = np.arange(8)[:, None] * 30
     (row,) = sweep(rgba, [4], compare=True)
-    assert row.jpeg_bytes is None and row.mediancut_bytes is None and row.png_bytes > 0
+    assert row.jpeg is None and row.mediancut is None and row.bytes_out > 0

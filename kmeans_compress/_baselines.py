@@ -1,0 +1,146 @@
+"""Honest comparisons: what JPEG gives at the same bytes, and Pillow's median cut at the same k."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+from PIL import Image
+
+from ._io import encode_palette_png
+from ._metrics import psnr, ssim
+from ._validation import check_image, check_k
+
+__all__ = ["Baseline", "JpegAtSize", "baselines", "jpeg_at_size", "mediancut_png"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+    """Another encoder's file for the same image, and its quality.
+
+    Attributes
+    ----------
+    setting : int
+        The JPEG quality chosen, or the colours median cut used.
+    bytes : int
+        Size of its file.
+    psnr, ssim : float
+        Its quality against the original.
+    """
+
+    setting: int
+    bytes: int
+    psnr: float
+    ssim: float
+
+
+@dataclasses.dataclass
+class JpegAtSize:
+    """What :func:`jpeg_at_size` returns: the chosen quality, the file and its decoded pixels."""
+
+    quality: int
+    data: bytes
+    image: np.ndarray
+    n_encodes: int
+
+
+def jpeg_at_size(image, max_bytes, *, max_quality=95):
+    """The best Pillow JPEG no larger than ``max_bytes``.
+
+    Binary search on the JPEG quality (1..``max_quality``) for the highest quality whose file
+    is at most ``max_bytes``, assuming the size grows with quality (it does, up to a few bytes
+    of noise). Pillow's defaults otherwise (4:2:0 chroma subsampling), with ``optimize=True``
+    (optimised Huffman tables), as the PNGs get maximum deflate effort.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+    max_bytes : int
+    max_quality : int, default=95
+        Highest JPEG quality tried.
+
+    Returns
+    -------
+    JpegAtSize or None
+        None when even quality 1 is larger than ``max_bytes``.
+
+    Raises
+    ------
+    ValueError
+        For an image with an alpha channel (JPEG cannot store it).
+    """
+    image = check_image(image, "jpeg_at_size's RGB image", channels=(3,))
+    pil = Image.fromarray(image)
+    n_encodes = 0
+
+    def encode(quality):
+        nonlocal n_encodes
+        n_encodes += 1
+        buf = io.BytesIO()
+        pil.save(buf, format="JPEG", quality=quality, optimize=True)
+        return buf.getvalue()
+
+    best = encode(1)
+    if len(best) > max_bytes:
+        return None
+    best_q, lo, hi = 1, 2, max_quality
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        data = encode(mid)
+        if len(data) <= max_bytes:
+            best_q, best, lo = mid, data, mid + 1
+        else:
+            hi = mid - 1
+    with Image.open(io.BytesIO(best)) as im:
+        decoded = np.asarray(im.convert("RGB"))
+    return JpegAtSize(quality=best_q, data=best, image=decoded, n_encodes=n_encodes)
+
+
+def mediancut_png(image, k):
+    """Pillow's median-cut quantizer at ``k`` colours, encoded like the package's own PNGs.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3)
+    k : int, 1..256
+
+    Returns
+    -------
+    palette : ndarray of uint8, shape (n, 3)
+        The colours used (unused entries of Pillow's palette dropped).
+    labels : ndarray of uint8, shape (H, W)
+    data : bytes
+        The indexed PNG from :func:`~kmeans_compress.encode_palette_png`.
+    """
+    image = check_image(image, "mediancut_png's RGB image", channels=(3,))
+    k = check_k("k", k)
+    quantized = Image.fromarray(image).quantize(colors=k, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    raw_labels = np.asarray(quantized)
+    full = np.asarray(quantized.getpalette()[: 3 * 256], np.uint8).reshape(-1, 3)
+    used, labels = np.unique(raw_labels, return_inverse=True)
+    palette = np.ascontiguousarray(full[used])
+    labels = labels.reshape(raw_labels.shape).astype(np.uint8)
+    return palette, labels, encode_palette_png(palette, labels)
+
+
+def baselines(image, k, max_bytes):
+    """JPEG no larger than ``max_bytes`` and median cut at ``k``, measured against ``image``.
+
+    Returns
+    -------
+    jpeg, mediancut : Baseline or None
+        None for an image with alpha (neither handles it); ``jpeg`` is also None when even
+        JPEG quality 1 is larger than ``max_bytes``.
+    """
+    image = check_image(image)
+    if image.shape[2] != 3:
+        return None, None
+    jpeg = None
+    found = jpeg_at_size(image, max_bytes)
+    if found is not None:
+        jpeg = Baseline(found.quality, len(found.data), psnr(image, found.image), ssim(image, found.image))
+    palette, labels, data = mediancut_png(image, k)
+    rebuilt = palette[labels]
+    mediancut = Baseline(len(palette), len(data), psnr(image, rebuilt), ssim(image, rebuilt))
+    return jpeg, mediancut

@@ -1,0 +1,150 @@
+"""What a quantized image cost and kept: the one result type, made by one function.
+
+Every figure the package reports about a quantized image (bytes, bits per pixel, ratios, PSNR,
+SSIM, ΔE, inertia) is a :class:`Measurement`, made by :func:`measure`. The command line's line
+and JSON, the sweep's rows, the choice of k, the plots and the notebook all read it, so a
+figure is computed in one place and printed the same everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+from ._io import encode_palette_png
+from ._metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr_from_mse, raw_size, ssim
+from ._validation import check_image
+
+__all__ = ["Measurement", "measure"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Measurement:
+    """Size and quality of one quantized image against its original.
+
+    Attributes
+    ----------
+    k : int
+        Colours asked for.
+    n_colors : int
+        Colours used (fewer than ``k`` when the image has fewer distinct colours).
+    width, height : int
+        Size of the image in pixels.
+    inertia : float
+        The quantizer's ``inertia_``: the k-means objective, in its colour space.
+    mse : float
+        Mean squared error over pixels and channels, 0..255 scale (RGBA premultiplied).
+    psnr : float
+        ``10 * log10(255**2 / mse)`` in dB; ``inf`` when the image is exact.
+    ssim : float
+        Mean structural similarity (scikit-image's), 1 when exact.
+    delta_e : float
+        Mean CIEDE2000 colour difference, pixel by pixel; 0 when exact.
+    bytes_out : int
+        Size of the encoded output file.
+    bits_per_pixel : float
+        ``8 * bytes_out / (width * height)``: what the file costs per pixel (24 for raw RGB).
+    raw_bytes : int
+        Bytes of the uncompressed pixels, ``width * height * channels``.
+    ratio_raw : float
+        ``raw_bytes / bytes_out``: times smaller than the raw pixels.
+    bytes_in : int or None
+        Size of the input file, when there is one.
+    ratio : float or None
+        ``bytes_in / bytes_out``: times smaller than the input file (below 1: larger).
+    seconds : float
+        Wall time spent on this result. For a sweep row: fitting, encoding and measuring that
+        k (not loading the image or counting its colours, shared by every k, nor the
+        baselines). For :func:`~kmeans_compress.compress_file` and
+        :func:`~kmeans_compress.compress_bytes`: everything from reading the input to writing
+        the output, the search for k included. Interpreter start-up and imports are never
+        included. NaN when not timed.
+    color_space : str
+        Space the palette was fitted in.
+    dither : bool
+        Whether the pixels were Floyd–Steinberg dithered (never for images with alpha).
+    """
+
+    k: int
+    n_colors: int
+    width: int
+    height: int
+    inertia: float
+    mse: float
+    psnr: float
+    ssim: float
+    delta_e: float
+    bytes_out: int
+    bits_per_pixel: float
+    raw_bytes: int
+    ratio_raw: float
+    bytes_in: int | None = None
+    ratio: float | None = None
+    seconds: float = math.nan
+    color_space: str = "rgb"
+    dither: bool = False
+
+    def to_dict(self):
+        """Plain dict, valid JSON: infinite or NaN floats become None."""
+        out = dataclasses.asdict(self)
+        for key, value in out.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                out[key] = None
+        return out
+
+
+def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None):
+    """Measure what a fitted quantizer made of ``image``.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image the quantizer was fitted on.
+    quantizer : KMeansQuantizer
+        Fitted on ``image`` (its ``palette_[labels_]`` is the quantized image).
+    data : bytes, optional
+        The encoded output file. Encoded here as an indexed PNG when not given, so that a
+        caller who has already encoded it never pays twice.
+    k : int, optional
+        Colours asked for; default ``quantizer.n_colors``.
+    bytes_in : int, optional
+        Size of the input file, for ``ratio``.
+    started : float, optional
+        A :func:`time.perf_counter` value: ``seconds`` is then the time from it to the end of
+        measuring. NaN when not given.
+
+    Returns
+    -------
+    Measurement
+    """
+    image = check_image(image)
+    if data is None:
+        data = encode_palette_png(quantizer.palette_, quantizer.labels_)
+    quantized = quantizer.palette_[quantizer.labels_]
+    if quantized.shape != image.shape:
+        msg = f"the quantizer was fitted on an image of shape {quantized.shape}, not on this one {image.shape}."
+        raise ValueError(msg)
+    height, width = image.shape[:2]
+    err = mse(image, quantized)
+    raw = raw_size(image)
+    return Measurement(
+        k=int(quantizer.n_colors if k is None else k),
+        n_colors=int(quantizer.n_colors_),
+        width=int(width),
+        height=int(height),
+        inertia=float(quantizer.inertia_),
+        mse=err,
+        psnr=psnr_from_mse(err),
+        ssim=ssim(image, quantized),
+        delta_e=delta_e(image, quantized),
+        bytes_out=len(data),
+        bits_per_pixel=bits_per_pixel(len(data), height * width),
+        raw_bytes=raw,
+        ratio_raw=compression_ratio(raw, len(data)),
+        bytes_in=None if bytes_in is None else int(bytes_in),
+        ratio=None if bytes_in is None else compression_ratio(bytes_in, len(data)),
+        seconds=math.nan if started is None else time.perf_counter() - started,
+        color_space=quantizer.color_space,
+        dither=bool(quantizer.dither) and image.shape[2] == 3,
+    )
