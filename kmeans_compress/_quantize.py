@@ -448,7 +448,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, sq_dist))
         self.labels_ = hist.pixel_labels(color_labels)
+        # the histogram and each colour's entry: exact MSE and ΔE without the pixels
+        # (kmeans_compress._metrics.palette_mse), when the labels are not dithered
         self._color_labels = color_labels
+        self._fit_colors = hist.colors
+        self._fit_counts = hist.counts
 
     # -- using the fitted palette --------------------------------------------------------------
 
