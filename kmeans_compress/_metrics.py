@@ -154,7 +154,7 @@ def ssim(reference, test, *, win_size=7):
 
 
 # Elements (pixels x channels) per band of rows in ssim: bounded memory, and work to share.
-_SSIM_BAND_ELEMENTS = 1 << 19
+_SSIM_BAND_ELEMENTS = 1 << 18
 
 
 def _metric_threads():

@@ -294,25 +294,38 @@ class NearestSearch:
             else:
                 fits = near_d[guess[rest], width] > reach[rest]
             now, rest = rest[fits], rest[~fits]
-            if not len(now):
-                continue
-            cand = near[guess[now], :width]
-            d2 = None
-            for j in range(pts.shape[1]):
-                diff = centres[:, j][cand]
-                diff -= pts[now, j, None]
-                diff *= diff
-                d2 = diff if d2 is None else d2 + diff
-            best = d2.min(axis=1)
-            labels[now] = np.where(d2 == best[:, None], cand, k).min(axis=1)
-            dist[now] = np.sqrt(best)
-            second = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
-            if width < k:  # the centres left out are beyond near_d[.., width] - u
-                second = np.minimum(second, near_d[guess[now], width] - np.sqrt(d2[np.arange(len(now)), 0]))
-            lower[now] = second
+            step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
+            for c in range(0, len(now), step):
+                part = now[c : c + step]
+                beyond = near_d[guess[part], width] if width < k else None
+                labels[part], dist[part], lower[part] = _two_nearest(pts[part], centres, near[guess[part], :width], beyond)
         return labels, dist, lower
 
 
+def _two_nearest(points, centres, cand, beyond):
+    """Nearest of the candidate centres ``cand`` (n, w), its distance, and a lower bound on the others.
+
+    ``cand[:, 0]`` is the guess; ``beyond`` (n,) is the distance from the guess to the nearest
+    centre left out of ``cand`` (None when none is), so those are at least ``beyond - u`` away.
+    Ties go to the lowest index.
+    """
+    k = len(centres)
+    d2 = None
+    for j in range(points.shape[1]):
+        diff = centres[:, j][cand]
+        diff -= points[:, j, None]
+        diff *= diff
+        d2 = diff if d2 is None else d2 + diff
+    best = d2.min(axis=1)
+    labels = np.where(d2 == best[:, None], cand, k).min(axis=1)
+    lower = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+    if beyond is not None:
+        lower = np.minimum(lower, beyond - np.sqrt(d2[:, 0]))
+    return labels, np.sqrt(best), lower
+
+
+# Elements of a (points x candidates) temporary handled at once.
+_CHUNK_ELEMENTS = 1 << 18
 # Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
 # the last is all centres.
 _WIDTHS = (4, 16, 64, 1 << 30)
