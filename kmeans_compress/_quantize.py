@@ -43,7 +43,7 @@ _REDUCE_MIN_POINTS = 4096
 _REDUCE_CELLS_PER_CLUSTER = 4
 # Polishing steps times distinct colours allowed: images with very many colours (large photos)
 # get fewer steps, so the time of the fit stays bounded.
-_POLISH_BUDGET = 8_000_000
+_POLISH_BUDGET = 4_000_000
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
 _BRUTE_MAX_PAIRS = 1 << 18
