@@ -1,44 +1,47 @@
 """kmeans_compress against the other colour quantizers: quality, bytes, time and memory.
 
-Run from the repository root (after ``pip install -r requirements.txt -r benchmarks/requirements.txt``)::
+Run from the repository root (after ``pip install -r requirements.txt -r benchmarks/requirements.txt``,
+and ``apt-get install pngquant`` for the pngquant columns)::
 
-    python benchmarks/bench_quantizers.py            # the full run, about 6 to 9 minutes on 2 cores
-    python benchmarks/bench_quantizers.py --quick    # k=16 and 256, one repeat, no 12 MP image
+    python benchmarks/bench_quantizers.py            # everything below, 20 to 40 minutes on 2 busy cores
+    python benchmarks/bench_quantizers.py --quick    # k=16 and 256, one repeat, no big photos, no folder
 
-Images: ``../shared/corpus/*.png`` (when present), the project's ``images/*.png`` (a file whose
-pixels repeat an earlier one is skipped), a synthetic flat-colour graphic drawn here, and a
-12-megapixel photo made by upscaling a corpus photo with Lanczos (written once to
-``benchmarks/results/``). For every image and every k (4, 16, 64, 256) it runs
+One run prints, each side by side with its ratio:
 
-* ``kmeans_compress``: :class:`~kmeans_compress.KMeansQuantizer` with its defaults, PNG from
-  :func:`~kmeans_compress.encode_palette_png`; ``kmc-exact`` is the same with
-  ``histogram_bits=None`` (``KMeans`` on every distinct colour, the pre-benchmark default);
-* ``notebook``: the original notebook's way, ``KMeans(n_clusters=k, random_state=0)`` fitted on
-  every pixel, then ``predict``; each run in its own process, stopped after ``--cap`` seconds
-  (only on the photos: it is the slow reference);
-* ``gallery``: scikit-learn's colour-quantization example, ``KMeans`` fitted on 1,000 pixels
-  drawn with ``shuffle(random_state=0)``, then ``predict`` on all;
-* ``mediancut``, ``fastoctree``: ``PIL.Image.quantize`` without dithering (median cut cannot
-  take RGBA: n/a there);
-* ``imagequant``: libimagequant through the ``imagequant`` package, ``dithering_level=0``;
-* ``pngquant``: the ``pngquant`` command with ``--nofs --speed 3``, when it is on the PATH
-  (``apt-get install pngquant`` on Debian); its time is the whole command.
+1. **All methods** on ``../shared/corpus/*.png``, the project's ``images/*.png`` (a file whose pixels
+   repeat an earlier one is skipped) and a flat-colour graphic drawn here, at k = 4, 16, 64, 256:
 
-``seconds`` is the median over ``--repeats`` of the quantization alone, in this process, from
-the decoded image to palette and indices (for Pillow and imagequant the PIL image is made
-before the clock starts); the methods take turns within each repeat, so a burst of load on a
-shared machine hits them alike. ``psnr`` and ``ssim`` compare the decoded output PNG with the
-original (the package's measures: premultiplied for RGBA); ``bytes`` is each method's own
-indexed PNG (Pillow's ``optimize=True`` save for the others, pngquant's own file).
+   * ``kmeans_compress``: :class:`~kmeans_compress.KMeansQuantizer` with its defaults, PNG from
+     :func:`~kmeans_compress.encode_palette_png`; ``kmc-exact`` is ``histogram_bits=None``;
+   * ``notebook``: the original notebook's way, ``KMeans(n_clusters=k, random_state=0)`` fitted
+     on every pixel, then ``predict``; each run in its own process, stopped after ``--cap`` s;
+   * ``gallery``: scikit-learn's colour-quantization example (``KMeans`` on 1,000 pixels);
+   * ``mediancut``, ``fastoctree``: ``PIL.Image.quantize`` without dithering;
+   * ``imagequant``: libimagequant through the ``imagequant`` package, ``dithering_level=0``;
+   * ``pngquant``: the command with ``--nofs --speed 3`` (its time is the whole command).
 
-On the 12 MP photo every method runs in its own process: ``seconds`` is then the whole job
-(start, decode, quantize, encode, write), ``quantize_s`` the quantization step, and ``peak_mb``
-the process's peak resident memory (``VmHWM``, Linux). ``kmc-cli`` is the command line as users
-run it (it also computes PSNR, SSIM and ΔE for its report line).
+   ``seconds`` is the median over ``--repeats`` of the quantization alone, in this process; the
+   methods take turns within each repeat, so a burst of load on a shared machine hits them alike.
 
-It prints one table per k, the 12 MP table, ratios against kmeans_compress, and a check of the
-targets of the project's performance issue; every row goes to
-``benchmarks/results/quantizers-<time>.csv`` (ignored by git).
+2. **Per photo** (``--no-photos`` skips it): the corpus photos, each also saved as JPEG at
+   quality 75 and 90 and decoded, at half, full and double size, and scikit-image's sample photos
+   (never used to tune the fit). For each photo and k: kmeans_compress and imagequant in this
+   process, taking turns, best of ``--repeats``; PSNR against the notebook's way (at
+   ``--notebook-ks``, capped) and imagequant and pngquant; bytes against pngquant's file.
+
+3. **Whole commands on a 12-megapixel photo** (a corpus photo upscaled with Lanczos), taking
+   turns, median of ``--repeats``: ``python -m kmeans_compress PHOTO -k K -o OUT`` (the default
+   report line with PSNR, SSIM and ΔE) against ``pngquant --nofs --speed 3``, with each process's
+   peak resident memory (``VmHWM``, polled); the same once on a 48-megapixel upscale (bytes of
+   memory per pixel); and where the command's time goes, step by step, in a fresh process.
+
+4. **A folder of 40 photos** of 0.3 to 1 megapixel (crops and resizes of the photos above,
+   JPEG-born) at k=64: ``kmeans-compress FOLDER --out-dir OUT`` against pngquant on the same files
+   two at a time (``xargs -P 2``), in files per second.
+
+It ends with a check of each target of issue 12. Rows go to ``benchmarks/results/`` (ignored by
+git): the all-methods rows as CSV, the rest as JSON. ``bench_big`` (each method in its own
+process on the 12 MP photo) is kept for ``--methods-12mp``.
 """
 
 from __future__ import annotations
@@ -948,6 +951,7 @@ def main(argv=None):
     parser.add_argument("--no-methods", action="store_true", help="skip the all-methods tables (corpus and drawings)")
     parser.add_argument("--no-photos", action="store_true", help="skip the per-photo table (corpus, JPEG-born, unseen)")
     parser.add_argument("--no-folder", action="store_true", help="skip the folder of photos")
+    parser.add_argument("--methods-12mp", action="store_true", help="also run every method in its own process on 12 MP")
     parser.add_argument("--notebook-ks", default="4,16,64,256", help="k at which the notebook's way runs per photo (default all)")
     parser.add_argument("--quick", action="store_true", help="k=16,256, one repeat, no big photos, no folder")
     parser.add_argument("--child", nargs=4, metavar=("METHOD", "IMAGE", "K", "OUT"), help=argparse.SUPPRESS)
@@ -982,6 +986,8 @@ def main(argv=None):
         if not args.no_photos:
             photo_rows = bench_per_photo(photos, ks, args.repeats, args.cap, work, notebook_ks)
         big = next((p for n, kind, p in images if kind == "big"), None)
+        if big is not None and args.methods_12mp:
+            bench_big(images, ks, args.cap, work, rows)
         if big is not None:
             cmd_rows = bench_command(big, ks, args.repeats, work, "12mp")
             big48 = work / "photo_48mp.png"
@@ -1006,7 +1012,7 @@ def main(argv=None):
         "of the per-image ratio to kmeans_compress (time) and ratio of mean bytes; PSNR/SSIM: means.",
     ]
     if rows:
-        lines += summary_tables(rows, ks) + target_checks(rows, ks)
+        lines += summary_tables(rows, ks) + big_table(rows) + target_checks(rows, ks)
     if photo_rows:
         lines += per_photo_table(photo_rows)
     if cmd_rows:
