@@ -1,44 +1,47 @@
 """kmeans_compress against the other colour quantizers: quality, bytes, time and memory.
 
-Run from the repository root (after ``pip install -r requirements.txt -r benchmarks/requirements.txt``)::
+Run from the repository root (after ``pip install -r requirements.txt -r benchmarks/requirements.txt``,
+and ``apt-get install pngquant`` for the pngquant columns)::
 
-    python benchmarks/bench_quantizers.py            # the full run, about 6 to 9 minutes on 2 cores
-    python benchmarks/bench_quantizers.py --quick    # k=16 and 256, one repeat, no 12 MP image
+    python benchmarks/bench_quantizers.py            # everything below, 20 to 40 minutes on 2 busy cores
+    python benchmarks/bench_quantizers.py --quick    # k=16 and 256, one repeat, no big photos, no folder
 
-Images: ``../shared/corpus/*.png`` (when present), the project's ``images/*.png`` (a file whose
-pixels repeat an earlier one is skipped), a synthetic flat-colour graphic drawn here, and a
-12-megapixel photo made by upscaling a corpus photo with Lanczos (written once to
-``benchmarks/results/``). For every image and every k (4, 16, 64, 256) it runs
+One run prints, each side by side with its ratio:
 
-* ``kmeans_compress``: :class:`~kmeans_compress.KMeansQuantizer` with its defaults, PNG from
-  :func:`~kmeans_compress.encode_palette_png`; ``kmc-exact`` is the same with
-  ``histogram_bits=None`` (``KMeans`` on every distinct colour, the pre-benchmark default);
-* ``notebook``: the original notebook's way, ``KMeans(n_clusters=k, random_state=0)`` fitted on
-  every pixel, then ``predict``; each run in its own process, stopped after ``--cap`` seconds
-  (only on the photos: it is the slow reference);
-* ``gallery``: scikit-learn's colour-quantization example, ``KMeans`` fitted on 1,000 pixels
-  drawn with ``shuffle(random_state=0)``, then ``predict`` on all;
-* ``mediancut``, ``fastoctree``: ``PIL.Image.quantize`` without dithering (median cut cannot
-  take RGBA: n/a there);
-* ``imagequant``: libimagequant through the ``imagequant`` package, ``dithering_level=0``;
-* ``pngquant``: the ``pngquant`` command with ``--nofs --speed 3``, when it is on the PATH
-  (``apt-get install pngquant`` on Debian); its time is the whole command.
+1. **All methods** on ``../shared/corpus/*.png``, the project's ``images/*.png`` (a file whose pixels
+   repeat an earlier one is skipped) and a flat-colour graphic drawn here, at k = 4, 16, 64, 256:
 
-``seconds`` is the median over ``--repeats`` of the quantization alone, in this process, from
-the decoded image to palette and indices (for Pillow and imagequant the PIL image is made
-before the clock starts); the methods take turns within each repeat, so a burst of load on a
-shared machine hits them alike. ``psnr`` and ``ssim`` compare the decoded output PNG with the
-original (the package's measures: premultiplied for RGBA); ``bytes`` is each method's own
-indexed PNG (Pillow's ``optimize=True`` save for the others, pngquant's own file).
+   * ``kmeans_compress``: :class:`~kmeans_compress.KMeansQuantizer` with its defaults, PNG from
+     :func:`~kmeans_compress.encode_palette_png`; ``kmc-exact`` is ``histogram_bits=None``;
+   * ``notebook``: the original notebook's way, ``KMeans(n_clusters=k, random_state=0)`` fitted
+     on every pixel, then ``predict``; each run in its own process, stopped after ``--cap`` s;
+   * ``gallery``: scikit-learn's colour-quantization example (``KMeans`` on 1,000 pixels);
+   * ``mediancut``, ``fastoctree``: ``PIL.Image.quantize`` without dithering;
+   * ``imagequant``: libimagequant through the ``imagequant`` package, ``dithering_level=0``;
+   * ``pngquant``: the command with ``--nofs --speed 3`` (its time is the whole command).
 
-On the 12 MP photo every method runs in its own process: ``seconds`` is then the whole job
-(start, decode, quantize, encode, write), ``quantize_s`` the quantization step, and ``peak_mb``
-the process's peak resident memory (``VmHWM``, Linux). ``kmc-cli`` is the command line as users
-run it (it also computes PSNR, SSIM and ΔE for its report line).
+   ``seconds`` is the median over ``--repeats`` of the quantization alone, in this process; the
+   methods take turns within each repeat, so a burst of load on a shared machine hits them alike.
 
-It prints one table per k, the 12 MP table, ratios against kmeans_compress, and a check of the
-targets of the project's performance issue; every row goes to
-``benchmarks/results/quantizers-<time>.csv`` (ignored by git).
+2. **Per photo** (``--no-photos`` skips it): the corpus photos, each also saved as JPEG at
+   quality 75 and 90 and decoded, at half, full and double size, and scikit-image's sample photos
+   (never used to tune the fit). For each photo and k: kmeans_compress and imagequant in this
+   process, taking turns, best of ``--repeats``; PSNR against the notebook's way (at
+   ``--notebook-ks``, capped) and imagequant and pngquant; bytes against pngquant's file.
+
+3. **Whole commands on a 12-megapixel photo** (a corpus photo upscaled with Lanczos), taking
+   turns, median of ``--repeats``: ``python -m kmeans_compress PHOTO -k K -o OUT`` (the default
+   report line with PSNR, SSIM and ΔE) against ``pngquant --nofs --speed 3``, with each process's
+   peak resident memory (``VmHWM``, polled); the same once on a 48-megapixel upscale (bytes of
+   memory per pixel); and where the command's time goes, step by step, in a fresh process.
+
+4. **A folder of 40 photos** of 0.3 to 1 megapixel (crops and resizes of the photos above,
+   JPEG-born) at k=64: ``kmeans-compress FOLDER --out-dir OUT`` against pngquant on the same files
+   two at a time (``xargs -P 2``), in files per second.
+
+It ends with a check of each target of issue 12. Rows go to ``benchmarks/results/`` (ignored by
+git): the all-methods rows as CSV, the rest as JSON. ``bench_big`` (each method in its own
+process on the 12 MP photo) is kept for ``--methods-12mp``.
 """
 
 from __future__ import annotations
@@ -533,23 +536,439 @@ def target_checks(rows, ks):
     return lines
 
 
+# ---------------------------------------------------------------------------------------------
+# Issue 12: per photo, whole command on 12 MP, a folder of photos, memory, where the time goes
+# ---------------------------------------------------------------------------------------------
+
+JPEG_QUALITIES = (75, 90)
+JPEG_SCALES = (0.5, 1.0, 2.0)
+# scikit-image's sample photos (installed with it): photos the fit was never tuned on
+UNSEEN = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcycle_left.png")
+BIG48_SIZE = (8512, 5664)  # 48.2 megapixels
+FOLDER_SIZE = 40
+PQ_ARGS = ("--nofs", "--speed", "3")
+
+
+def _save_png(im, path):
+    if not path.exists():
+        im.save(path, compress_level=1)
+    return path
+
+
+def _jpeg_born(im, quality):
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as out:
+        return out.convert("RGB")
+
+
+def photo_set(corpus, work):
+    """(name, origin, path) of every photo of the per-photo table, written once as PNG to ``work``.
+
+    The corpus photos as they are; each saved as JPEG at quality 75 and 90 and decoded, at half,
+    full and double size (Lanczos); and scikit-image's sample photos, which the fit was never
+    tuned on.
+    """
+    out = []
+    sources = sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []
+    for path in sources:
+        out.append((path.stem, "corpus", path))
+        with Image.open(path) as im:
+            im = im.convert("RGB")
+            for scale in JPEG_SCALES:
+                size = (round(im.width * scale), round(im.height * scale))
+                scaled = im if scale == 1.0 else im.resize(size, Image.LANCZOS)
+                for q in JPEG_QUALITIES:
+                    name = f"{path.stem}-q{q}-{size[0]}x{size[1]}"
+                    out.append((name, f"JPEG q{q}", _save_png(_jpeg_born(scaled, q), work / f"{name}.png")))
+    try:
+        import skimage.data
+
+        data_dir = Path(skimage.data.__file__).parent
+    except ImportError:
+        data_dir = None
+    for fname in UNSEEN if data_dir else ():
+        src = data_dir / fname
+        if src.exists():
+            with Image.open(src) as im:
+                name = Path(fname).stem
+                out.append((name, "unseen", _save_png(im.convert("RGB"), work / f"{name}.png")))
+    return out
+
+
+def _best_of(fn, repeats):
+    best, result = None, None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = fn()
+        seconds = time.perf_counter() - start
+        best = seconds if best is None else min(best, seconds)
+    return best, result
+
+
+def bench_per_photo(photos, ks, repeats, cap, work, notebook_ks):
+    """Per photo and k: kmeans_compress vs imagequant (in-process, interleaved, best of ``repeats``)."""
+    import imagequant
+
+    rows = []
+    for name, origin, path in photos:
+        image = load_image(path)
+        rgba = Image.fromarray(image).convert("RGBA")
+        n_distinct = ColorHistogram.from_image(image).n_colors
+        for k in ks:
+            t_kmc, t_iq = [], []
+            for _ in range(repeats):  # the two take turns, so a burst of load hits both
+                start = time.perf_counter()
+                q = KMeansQuantizer(k).fit(image)
+                t_kmc.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                iq = imagequant.quantize_pil_image(rgba, dithering_level=0.0, max_colors=k)
+                t_iq.append(time.perf_counter() - start)
+            data = encode_palette_png(q.palette_, q.labels_)
+            row = {
+                "photo": name, "origin": origin, "megapixels": image.shape[0] * image.shape[1] / 1e6,
+                "distinct": n_distinct, "k": k, "kmc_s": min(t_kmc), "iq_s": min(t_iq),
+                "kmc_psnr": psnr(image, q.palette_[q.labels_]), "kmc_bytes": len(data),
+                "iq_psnr": quality(image, _pil_png(iq))[0],
+            }  # fmt: skip
+            pq_s, pq_data = run_pngquant(path, k, work / "pq.png")
+            if pq_data is not None:
+                row.update(pq_psnr=quality(image, pq_data)[0], pq_bytes=len(pq_data))
+            if k in notebook_ks:
+                out = work / "notebook.png"
+                status, wall, peak, text = run_process([sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap)
+                row["nb_status"] = status
+                if status == "ok":
+                    info = json.loads(text.strip().splitlines()[-1])
+                    row.update(nb_s=info["quantize_s"], nb_psnr=quality(image, out.read_bytes())[0])
+            rows.append(row)
+            print(f"  {name} k={k}: kmc {row['kmc_s']:.3f} s, imagequant {row['iq_s']:.3f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def per_photo_table(rows):
+    lines = [
+        "",
+        "### Per photo, in-process (best of the repeats, kmeans_compress and imagequant taking turns)",
+        "",
+        "| photo | origin | MP | distinct | k | kmc s | imagequant s | × | PSNR kmc | notebook | Δ | imagequant | pngquant | kmc bytes | pngquant bytes | × |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        nb = r.get("nb_psnr")
+        lines.append(
+            f"| {r['photo']} | {r['origin']} | {r['megapixels']:.2f} | {r['distinct']:,} | {r['k']} | {r['kmc_s']:.3f} | "
+            f"{r['iq_s']:.3f} | {r['kmc_s'] / r['iq_s']:.2f} | {r['kmc_psnr']:.2f} | "
+            f"{_fmt(nb, '.2f') if nb is not None else r.get('nb_status', '')} | {_fmt(None if nb is None else r['kmc_psnr'] - nb, '+.2f')} | "
+            f"{r['iq_psnr']:.2f} | {_fmt(r.get('pq_psnr'), '.2f')} | {r['kmc_bytes']:,} | {_fmt(r.get('pq_bytes'), ',')} | "
+            f"{_fmt(r['kmc_bytes'] / r['pq_bytes'] if r.get('pq_bytes') else None, '.3f')} |"
+        )
+    return lines
+
+
+def bench_command(path, ks, repeats, work, label):
+    """Whole commands on one big photo, interleaved: kmeans-compress (default line) vs pngquant."""
+    rows = []
+    image = load_image(path)
+    for k in ks:
+        runs = {"kmeans-compress": [], "pngquant": []}
+        outs = {"kmeans-compress": work / f"{label}-kmc-k{k}.png", "pngquant": work / f"{label}-pq-k{k}.png"}
+        for _ in range(repeats):
+            for tool in runs:
+                if tool == "pngquant" and shutil.which("pngquant") is None:
+                    continue
+                argv = (
+                    [sys.executable, "-m", "kmeans_compress", str(path), "-k", str(k), "-o", str(outs[tool]), "--force"]
+                    if tool == "kmeans-compress"
+                    else ["pngquant", *PQ_ARGS, "--force", "-o", str(outs[tool]), str(k), str(path)]
+                )
+                status, wall, peak, text = run_process(argv, 600)
+                runs[tool].append((status, wall, peak, text))
+        for tool, got in runs.items():
+            if not got:
+                rows.append({"label": label, "k": k, "tool": tool, "status": "not installed"})
+                continue
+            ok = [g for g in got if g[0] == "ok"]
+            row = {"label": label, "k": k, "tool": tool, "status": got[0][0] if not ok else "ok", "pixels": image.shape[0] * image.shape[1]}
+            if ok:
+                data = outs[tool].read_bytes()
+                p, _ = quality(image, data)
+                row.update(
+                    seconds=statistics.median(g[1] for g in ok), peak_mb=max(g[2] or 0 for g in ok), psnr=p, bytes=len(data),
+                    line=ok[-1][3].strip().splitlines()[-1] if tool == "kmeans-compress" and ok[-1][3].strip() else "",
+                )
+            rows.append(row)
+            print(f"  {label} {tool} k={k}: {row.get('seconds', float('nan')):.2f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def command_table(rows, title):
+    lines = [
+        "",
+        f"### {title}",
+        "",
+        "| k | kmeans-compress s | pngquant s | × | PSNR kmc | PSNR pngquant | bytes kmc | bytes pngquant | × | peak MB kmc | peak MB pngquant |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for k in sorted({r["k"] for r in rows}):
+        a = next((r for r in rows if r["k"] == k and r["tool"] == "kmeans-compress"), {})
+        b = next((r for r in rows if r["k"] == k and r["tool"] == "pngquant"), {})
+        ratio = a["seconds"] / b["seconds"] if a.get("seconds") and b.get("seconds") else None
+        bratio = a["bytes"] / b["bytes"] if a.get("bytes") and b.get("bytes") else None
+        lines.append(
+            f"| {k} | {_fmt(a.get('seconds'), '.2f')} | {_fmt(b.get('seconds'), '.2f')} | {_fmt(ratio, '.2f')} | "
+            f"{_fmt(a.get('psnr'), '.2f')} | {_fmt(b.get('psnr'), '.2f')} | {_fmt(a.get('bytes'), ',')} | {_fmt(b.get('bytes'), ',')} | "
+            f"{_fmt(bratio, '.3f')} | {_fmt(a.get('peak_mb'), '.0f')} | {_fmt(b.get('peak_mb'), '.0f')} |"
+        )
+    lines += ["", "kmeans-compress output lines:", ""]
+    lines += [f"    {r['line']}" for r in rows if r.get("line")]
+    return lines
+
+
+def make_folder(photos, corpus, work):
+    """FOLDER_SIZE photos of 0.3 to 1 megapixel (crops and resizes of the photos, JPEG-born)."""
+    folder = work / "folder40"
+    if folder.is_dir() and len(list(folder.glob("*.png"))) == FOLDER_SIZE:
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    sources = [p for _, origin, p in photos if origin in ("corpus", "unseen")]
+    rng = np.random.default_rng(0)
+    for i in range(FOLDER_SIZE):
+        with Image.open(sources[i % len(sources)]) as im:
+            im = im.convert("RGB")
+            target = rng.uniform(0.3e6, 1.0e6)  # pixels
+            aspect = rng.uniform(0.6, 1.6)
+            w = int(round((target * aspect) ** 0.5))
+            h = int(round(target / w))
+            scale = max(w / im.width, h / im.height)
+            if scale > 1:
+                im = im.resize((int(np.ceil(im.width * scale)), int(np.ceil(im.height * scale))), Image.LANCZOS)
+            x0 = int(rng.integers(0, im.width - w + 1))
+            y0 = int(rng.integers(0, im.height - h + 1))
+            im = im.crop((x0, y0, x0 + w, y0 + h))
+            _jpeg_born(im, int(rng.integers(75, 91))).save(folder / f"photo{i:02d}.png", compress_level=1)
+    return folder
+
+
+def bench_folder(folder, k, repeats, work):
+    """Files per second: kmeans-compress FOLDER --out-dir OUT vs pngquant through xargs -P 2."""
+    files = sorted(folder.glob("*.png"))
+    out_kmc, out_pq = work / "folder-kmc", work / "folder-pq"
+    rows = {"kmeans-compress": [], "pngquant": []}
+    for _ in range(repeats):
+        for tool in rows:
+            out = out_kmc if tool == "kmeans-compress" else out_pq
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            if tool == "kmeans-compress":
+                argv = [sys.executable, "-m", "kmeans_compress", str(folder), "--out-dir", str(out), "-k", str(k), "--no-progress"]
+            else:
+                if shutil.which("pngquant") is None:
+                    continue
+                script = (
+                    f"ls {folder}/*.png | xargs -P 2 -I{{}} sh -c "
+                    f"'pngquant {' '.join(PQ_ARGS)} --force -o {out}/$(basename {{}}) {k} {{}}'"
+                )
+                argv = ["sh", "-c", script]
+            start = time.perf_counter()
+            proc = subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+            wall = time.perf_counter() - start
+            written = len(list(out.glob("*.png")))
+            rows[tool].append((wall, proc.returncode, written))
+    result = {}
+    for tool, got in rows.items():
+        if got:
+            best = min(got)
+            result[tool] = {"seconds": best[0], "files_per_s": len(files) / best[0], "exit": best[1], "written": best[2]}
+    mp = [Image.open(f).size for f in files]
+    result["megapixels"] = (min(w * h for w, h in mp) / 1e6, max(w * h for w, h in mp) / 1e6)
+    return result
+
+
+def folder_table(res, k, n_files):
+    a, b = res.get("kmeans-compress", {}), res.get("pngquant", {})
+    lo, hi = res["megapixels"]
+    ratio = b["seconds"] / a["seconds"] if a and b else None
+    return [
+        "",
+        f"### A folder of {n_files} photos ({lo:.2f} to {hi:.2f} MP, JPEG-born), k={k}, best of the repeats",
+        "",
+        "| command | seconds | files/s | written |",
+        "|---|---:|---:|---:|",
+        f"| `kmeans-compress FOLDER --out-dir OUT -k {k}` (default metrics, --jobs = CPUs) | {_fmt(a.get('seconds'), '.2f')} | {_fmt(a.get('files_per_s'), '.2f')} | {a.get('written', '')} |",
+        f"| `pngquant {' '.join(PQ_ARGS)} {k}` through `xargs -P 2` | {_fmt(b.get('seconds'), '.2f')} | {_fmt(b.get('files_per_s'), '.2f')} | {b.get('written', '')} |",
+        "",
+        f"kmeans-compress files/s over pngquant's: {_fmt(ratio, '.2f')}",
+    ]
+
+
+def profile_child(path, k):
+    """In a fresh process: the command's steps one by one, timed (wall and CPU)."""
+    marks = []
+    t0, c0 = time.perf_counter(), time.process_time()
+
+    def lap(name):
+        nonlocal t0, c0
+        t, c = time.perf_counter(), time.process_time()
+        marks.append((name, t - t0, c - c0))
+        t0, c0 = t, c
+
+    from kmeans_compress._io import encode_palette_png as encode
+    from kmeans_compress._io import load_image as load
+    from kmeans_compress._measure import _fitted_histogram
+    from kmeans_compress._metrics import palette_delta_e, palette_mse, ssim as ssim_fn
+    from kmeans_compress._quantize import ColorHistogram as Hist
+    from kmeans_compress._quantize import KMeansQuantizer as KMQ
+
+    lap("imports (already loaded: see start-up)")
+    image = load(path)
+    lap("decode")
+    hist = Hist.from_image(image)
+    lap("histogram")
+    q = KMQ(k)
+    q._set_palette_orig = q._set_palette
+    fit_marks = {}
+
+    def timed_set_palette(*args, **kwargs):
+        lap("fit")
+        out = q._set_palette_orig(*args, **kwargs)
+        fit_marks["labels"] = True
+        return out
+
+    q._set_palette = timed_set_palette
+    q.fit(hist)
+    lap("labels (nearest entry, pixels)")
+    data = encode(q.palette_, q.labels_)
+    lap("encode")
+    h = _fitted_histogram(q, image.shape[0] * image.shape[1])
+    palette_mse(*h)
+    lap("MSE / PSNR")
+    quantized = q.palette_[q.labels_]
+    ssim_fn(image, quantized)
+    lap("SSIM")
+    palette_delta_e(*h)
+    lap("ΔE00")
+    print(json.dumps({"marks": marks, "bytes": len(data), "peak_mb": _vm_hwm_mb()}))
+
+
+def profile_table(path, ks):
+    lines = ["", f"### Where the time goes: the command's steps on {Path(path).name}, one fresh process per k (wall s / CPU s)", ""]
+    results = {}
+    for k in ks:
+        status, wall, peak, text = run_process([sys.executable, __file__, "--child-profile", str(path), str(k)], 600)
+        if status == "ok":
+            results[k] = json.loads(text.strip().splitlines()[-1])
+    if not results:
+        return lines + ["(profile failed)"]
+    names = [m[0] for m in next(iter(results.values()))["marks"]]
+    # start-up measured apart: the child above had imported the package before its clock
+    startup = {}
+    for label, code in (
+        ("interpreter + `import kmeans_compress.cli` (what --help needs)", "import kmeans_compress.cli"),
+        ("+ scikit-learn, SciPy, scikit-image (imported when work starts)", "import kmeans_compress.cli, kmeans_compress._quantize, skimage.metrics, skimage.color"),
+    ):
+        walls = [run_process([sys.executable, "-c", code], 120)[1] for _ in range(3)]
+        startup[label] = min(walls)
+    lines += [f"| start-up: {label} | {sec:.2f} s (best of 3) |" for label, sec in startup.items()]
+    lines = lines[:-len(startup)] + ["| start-up | best of 3 |", "|---|---:|"] + lines[-len(startup):] + [""]
+    lines += ["| step | " + " | ".join(f"k={k}" for k in results) + " |", "|---|" + "---:|" * len(results)]
+    for i, name in enumerate(names):
+        lines.append(f"| {name} | " + " | ".join(f"{r['marks'][i][1]:.2f} / {r['marks'][i][2]:.2f}" for r in results.values()) + " |")
+    lines.append("| total | " + " | ".join(f"{sum(m[1] for m in r['marks']):.2f} / {sum(m[2] for m in r['marks']):.2f}" for r in results.values()) + " |")
+    return lines
+
+
+def issue12_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks):
+    lines = ["", "### Targets of issue 12, each side by side", ""]
+
+    def check(text, ok):
+        lines.append(f"- [{'x' if ok else ' '}] {text}")
+
+    for k in ks:
+        a = next((r for r in cmd_rows if r["k"] == k and r["tool"] == "kmeans-compress" and r["status"] == "ok"), None)
+        b = next((r for r in cmd_rows if r["k"] == k and r["tool"] == "pngquant" and r["status"] == "ok"), None)
+        if a and b:
+            check(
+                f"1. 12 MP whole command k={k}: {a['seconds']:.2f} s vs pngquant {b['seconds']:.2f} s ({a['seconds'] / b['seconds']:.2f}x); "
+                f"PSNR {a['psnr']:.2f} vs {b['psnr']:.2f} dB; bytes {a['bytes']:,} vs {b['bytes']:,}",
+                a["seconds"] < b["seconds"] and a["psnr"] >= b["psnr"] and a["bytes"] <= b["bytes"],
+            )
+    if folder_res and "kmeans-compress" in folder_res and "pngquant" in folder_res:
+        a, b = folder_res["kmeans-compress"], folder_res["pngquant"]
+        check(f"2. folder: {a['files_per_s']:.2f} files/s vs pngquant {b['files_per_s']:.2f} files/s ({a['files_per_s'] / b['files_per_s']:.2f}x)", a["files_per_s"] > b["files_per_s"])
+    for k in ks:
+        got = [r for r in photo_rows if r["k"] == k]
+        if not got:
+            continue
+        slower = [r for r in got if r["kmc_s"] > r["iq_s"]]
+        worst = max(got, key=lambda r: r["kmc_s"] / r["iq_s"])
+        check(
+            f"3. k={k} in-process: {len(got) - len(slower)} of {len(got)} photos no slower than imagequant; "
+            f"worst {worst['photo']} {worst['kmc_s']:.3f} vs {worst['iq_s']:.3f} s ({worst['kmc_s'] / worst['iq_s']:.2f}x)",
+            not slower,
+        )
+        nb = [r for r in got if r.get("nb_psnr") is not None]
+        if nb:
+            low = min(nb, key=lambda r: r["kmc_psnr"] - r["nb_psnr"])
+            mean_d = np.mean([r["kmc_psnr"] - r["nb_psnr"] for r in nb])
+            n_fail = sum(r["kmc_psnr"] < r["nb_psnr"] - 0.05 for r in nb)
+            capped = len([r for r in got if r.get("nb_status") not in (None, "ok")])
+            check(
+                f"quality k={k} vs KMeans on all pixels ({len(nb)} photos{f', {capped} capped' if capped else ''}): mean {mean_d:+.3f} dB, "
+                f"lowest {low['photo']} {low['kmc_psnr'] - low['nb_psnr']:+.3f} dB, {n_fail} below -0.05",
+                n_fail == 0,
+            )
+        if k == 64:
+            sp = [r["nb_s"] / r["kmc_s"] for r in got if r.get("nb_s")]
+            if sp:
+                check(f"k=64 speed-up over the notebook's way: lowest {min(sp):.1f}x, median {statistics.median(sp):.1f}x over {len(sp)} photos", min(sp) >= 15)
+        pq = [r for r in got if r.get("pq_bytes")]
+        if pq:
+            bigger = [r for r in pq if r["kmc_bytes"] > r["pq_bytes"]]
+            ratio = np.mean([r["kmc_bytes"] for r in pq]) / np.mean([r["pq_bytes"] for r in pq])
+            check(f"4. k={k} bytes: {len(pq) - len(bigger)} of {len(pq)} photos no larger than pngquant's (mean ratio {ratio:.3f})", not bigger)
+    mem = [r for r in cmd_rows if r["tool"] == "kmeans-compress" and r.get("peak_mb")]
+    if mem:
+        worst = max(mem, key=lambda r: r["peak_mb"])
+        check(f"5. 12 MP command peak memory: at most {worst['peak_mb']:.0f} MB (k={worst['k']}), needs < 300", worst["peak_mb"] < 300)
+    for r in big48_rows:
+        if r["tool"] == "kmeans-compress" and r.get("peak_mb"):
+            lines.append(
+                f"- 48 MP command k={r['k']}: peak {r['peak_mb']:.0f} MB = {r['peak_mb'] * 2**20 / r['pixels']:.1f} bytes a pixel, {r['seconds']:.1f} s"
+            )
+    return lines
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", default=str(CORPUS), help=f"folder of PNG images (default {CORPUS})")
     parser.add_argument("--ks", default=",".join(map(str, KS)), help="palette sizes (default 4,16,64,256)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per image and k (default 3)")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds before a notebook-way run is stopped (default 60)")
-    parser.add_argument("--no-big", action="store_true", help="skip the 12 MP photo")
-    parser.add_argument("--quick", action="store_true", help="k=16,256, one repeat, no 12 MP photo")
+    parser.add_argument("--no-big", action="store_true", help="skip the 12 and 48 MP photos")
+    parser.add_argument("--no-methods", action="store_true", help="skip the all-methods tables (corpus and drawings)")
+    parser.add_argument("--no-photos", action="store_true", help="skip the per-photo table (corpus, JPEG-born, unseen)")
+    parser.add_argument("--no-folder", action="store_true", help="skip the folder of photos")
+    parser.add_argument("--methods-12mp", action="store_true", help="also run every method in its own process on 12 MP")
+    parser.add_argument("--notebook-ks", default="4,16,64,256", help="k at which the notebook's way runs per photo (default all)")
+    parser.add_argument("--quick", action="store_true", help="k=16,256, one repeat, no big photos, no folder")
     parser.add_argument("--child", nargs=4, metavar=("METHOD", "IMAGE", "K", "OUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child-profile", nargs=2, metavar=("IMAGE", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         method, path, k, out = args.child
         child_main(method, path, int(k), out)
         return 0
+    if args.child_profile:
+        warnings.simplefilter("ignore")
+        profile_child(args.child_profile[0], int(args.child_profile[1]))
+        return 0
     if args.quick:
-        args.ks, args.repeats, args.no_big = "16,256", 1, True
+        args.ks, args.repeats, args.no_big, args.no_folder = "16,256", 1, True, True
     ks = [int(k) for k in args.ks.split(",")]
+    notebook_ks = {int(k) for k in args.notebook_ks.split(",") if k}
     RESULTS.mkdir(parents=True, exist_ok=True)
     work = RESULTS / "work"
     work.mkdir(exist_ok=True)
@@ -557,26 +976,54 @@ def main(argv=None):
         print("note: pngquant is not on the PATH (Debian: apt-get install pngquant); its rows say 'not installed'", file=sys.stderr)
     start = time.perf_counter()
     images = collect_images(args.corpus, not args.no_big, work)
+    photos = photo_set(args.corpus, work)
     print("images: " + ", ".join(f"{n} ({kind})" for n, kind, _ in images), file=sys.stderr)
-    rows = []
+    rows, photo_rows, cmd_rows, big48_rows, folder_res = [], [], [], [], None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        bench_small(images, ks, args.repeats, args.cap, work, rows)
-        bench_big(images, ks, args.cap, work, rows)
+        if not args.no_methods:
+            bench_small(images, ks, args.repeats, args.cap, work, rows)
+        if not args.no_photos:
+            photo_rows = bench_per_photo(photos, ks, args.repeats, args.cap, work, notebook_ks)
+        big = next((p for n, kind, p in images if kind == "big"), None)
+        if big is not None and args.methods_12mp:
+            bench_big(images, ks, args.cap, work, rows)
+        if big is not None:
+            cmd_rows = bench_command(big, ks, args.repeats, work, "12mp")
+            big48 = work / "photo_48mp.png"
+            if not big48.exists():
+                Image.open(big).resize(BIG48_SIZE, Image.LANCZOS).save(big48, compress_level=1)
+            big48_rows = bench_command(big48, [16], 1, work, "48mp")
+        if not args.no_folder:
+            folder = make_folder(photos, args.corpus, work)
+            folder_res = bench_folder(folder, 64, max(1, min(2, args.repeats)), work)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     csv_path = RESULTS / f"quantizers-{stamp}.csv"
     with open(csv_path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
+    json_path = RESULTS / f"issue12-{stamp}.json"
+    json_path.write_text(json.dumps({"photos": photo_rows, "command": cmd_rows, "command48": big48_rows, "folder": folder_res}, indent=1))
     lines = [
         f"## Quantizers ({os.cpu_count()} cores, repeats={args.repeats}, cap={args.cap:.0f} s)",
         "",
         "median s: median over images of each image's median quantization time; × kmc: median over images",
         "of the per-image ratio to kmeans_compress (time) and ratio of mean bytes; PSNR/SSIM: means.",
     ]
-    lines += summary_tables(rows, ks) + big_table(rows) + target_checks(rows, ks)
-    lines += ["", f"rows saved to {csv_path.relative_to(ROOT)}; total {time.perf_counter() - start:.0f} s"]
+    if rows:
+        lines += summary_tables(rows, ks) + big_table(rows) + target_checks(rows, ks)
+    if photo_rows:
+        lines += per_photo_table(photo_rows)
+    if cmd_rows:
+        lines += command_table(cmd_rows, "12 MP photo, whole commands (median of the repeats, taking turns)")
+        lines += profile_table(big, [k for k in (16, 256) if k in ks] or ks[:1])
+    if big48_rows:
+        lines += command_table(big48_rows, "48 MP photo, whole commands (one run)")
+    if folder_res:
+        lines += folder_table(folder_res, 64, FOLDER_SIZE)
+    lines += issue12_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks)
+    lines += ["", f"rows saved to {csv_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}; total {time.perf_counter() - start:.0f} s"]
     print("\n".join(lines))
     return 0
 

@@ -13,7 +13,17 @@ import math
 import time
 
 from ._io import encode_palette
-from ._metrics import bits_per_pixel, compression_ratio, delta_e, mse, psnr_from_mse, raw_size, ssim
+from ._metrics import (
+    bits_per_pixel,
+    compression_ratio,
+    delta_e,
+    mse,
+    palette_delta_e,
+    palette_mse,
+    psnr_from_mse,
+    raw_size,
+    ssim,
+)
 from ._validation import check_image
 
 __all__ = ["Measurement", "measure"]
@@ -129,6 +139,13 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     Returns
     -------
     Measurement
+
+    Notes
+    -----
+    Without dithering, every pixel of one colour gets the same palette entry, so MSE, PSNR and
+    ΔE are computed exactly from the fit's colour histogram (one term per distinct colour,
+    :func:`~kmeans_compress._metrics.palette_mse`) rather than pixel by pixel; SSIM is spatial
+    and is computed on the pixels.
     """
     image = check_image(image)
     if data is None:
@@ -138,7 +155,14 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         msg = f"the quantizer was fitted on an image of shape {quantized.shape}, not on this one {image.shape}."
         raise ValueError(msg)
     height, width = image.shape[:2]
-    err = mse(image, quantized)
+    dithered = bool(quantizer.dither) and image.shape[2] == 3
+    histogram = None if dithered else _fitted_histogram(quantizer, height * width)
+    if histogram is not None:  # one term per distinct colour instead of one per pixel: exact
+        err = palette_mse(*histogram)
+        colour_error = palette_delta_e(*histogram)
+    else:
+        err = mse(image, quantized)
+        colour_error = delta_e(image, quantized)
     raw = raw_size(image)
     return Measurement(
         k=int(quantizer.n_colors if k is None else k),
@@ -149,7 +173,7 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         mse=err,
         psnr=psnr_from_mse(err),
         ssim=ssim(image, quantized),
-        delta_e=delta_e(image, quantized),
+        delta_e=colour_error,
         bytes_out=len(data),
         bits_per_pixel=bits_per_pixel(len(data), height * width),
         raw_bytes=raw,
@@ -158,6 +182,16 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         ratio=None if bytes_in is None else compression_ratio(bytes_in, len(data)),
         seconds=math.nan if started is None else time.perf_counter() - started,
         color_space=quantizer.color_space,
-        dither=bool(quantizer.dither) and image.shape[2] == 3,
+        dither=dithered,
         format=format,
     )
+
+
+def _fitted_histogram(quantizer, n_pixels):
+    """(colors, counts, palette, color_labels) of the quantizer's fit, or None if it has none."""
+    colors = getattr(quantizer, "_fit_colors", None)
+    counts = getattr(quantizer, "_fit_counts", None)
+    labels = getattr(quantizer, "_color_labels", None)
+    if colors is None or counts is None or labels is None or int(counts.sum()) != n_pixels:
+        return None
+    return colors, counts, quantizer.palette_, labels

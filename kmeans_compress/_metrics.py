@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -27,6 +28,8 @@ __all__ = [
     "psnr_from_mse",
     "ssim",
     "delta_e",
+    "palette_mse",
+    "palette_delta_e",
     "smooth_image",
 ]
 
@@ -108,7 +111,8 @@ def ssim(reference, test, *, win_size=7):
     Computed per channel with ``data_range=255`` and the default 7x7 uniform window, averaged
     over channels (RGBA premultiplied). Large images are processed in bands of rows that
     overlap by the window, so the result equals the whole-image value while memory stays
-    bounded.
+    bounded; the bands run on several threads and are summed in order, so the value does not
+    depend on the number of threads.
 
     Returns
     -------
@@ -124,18 +128,42 @@ def ssim(reference, test, *, win_size=7):
     if win < 3:  # too small for a window: SSIM of a constant patch pair, via the formula at 1 px
         win = None
     pad = (win - 1) // 2 if win else 0
-    band = max(64, (1 << 19) // max(1, width * ref.shape[2]))
+    band = max(64, _SSIM_BAND_ELEMENTS // max(1, width * ref.shape[2]))
     if win is None or height <= band + 2 * pad:
         return float(_ssim_full(structural_similarity, ref, tst, win))
-    total, count = 0.0, 0
-    for r0 in range(pad, height - pad, band):
+
+    def band_sum(r0):
         r1 = min(r0 + band, height - pad)
-        lo, hi = r0 - pad, r1 + pad
-        smap = _ssim_map(structural_similarity, ref[lo:hi], tst[lo:hi], win)
+        smap = _ssim_map(structural_similarity, ref[r0 - pad : r1 + pad], tst[r0 - pad : r1 + pad], win)
         inner = smap[pad : pad + (r1 - r0), pad : width - pad]
-        total += float(inner.sum())
-        count += inner.size
+        return float(inner.sum()), inner.size
+
+    starts = range(pad, height - pad, band)
+    workers = min(len(starts), _metric_threads())
+    if workers > 1:  # NumPy and SciPy's filters release the GIL: bands run side by side
+        with ThreadPoolExecutor(workers) as pool:
+            parts = list(pool.map(band_sum, starts))
+    else:
+        parts = [band_sum(r0) for r0 in starts]
+    # summed in band order whatever the threads did: the same float every run
+    total, count = 0.0, 0
+    for part, size in parts:
+        total += part
+        count += size
     return total / count
+
+
+# Elements (pixels x channels) per band of rows in ssim: bounded memory, and work to share.
+_SSIM_BAND_ELEMENTS = 1 << 18
+
+
+def _metric_threads():
+    """Threads for the banded metrics: the CPUs this process may use, at most 4."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(4, n))
 
 
 def _ssim_map(fn, ref, tst, win):
@@ -268,6 +296,98 @@ def _delta_e_sum_pairs(ref, tst, bg):
     lab_a = lab_of(pairs >> np.uint64(32))
     lab_b = lab_of(pairs & np.uint64(0xFFFFFFFF))
     return float(np.dot(_ciede2000(lab_a, lab_b), counts))
+
+
+def _palette_pairs(colors, counts, palette, color_labels):
+    """Validate a colour histogram and its palette assignment; return them as arrays."""
+    colors = np.asarray(colors)
+    counts = np.asarray(counts)
+    palette = np.asarray(palette)
+    color_labels = np.asarray(color_labels)
+    if colors.dtype != np.uint8 or colors.ndim != 2 or colors.shape[1] not in (3, 4):
+        msg = f"colors must be uint8 of shape (M, 3) or (M, 4), got {colors.dtype} {colors.shape}."
+        raise ValueError(msg)
+    if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != colors.shape[1]:
+        msg = f"palette must be uint8 of shape (k, {colors.shape[1]}), got {palette.dtype} {palette.shape}."
+        raise ValueError(msg)
+    if counts.shape != (len(colors),) or color_labels.shape != (len(colors),):
+        msg = (
+            f"counts and color_labels need one value per colour ({len(colors)}), got shapes "
+            f"{counts.shape} and {color_labels.shape}."
+        )
+        raise ValueError(msg)
+    if len(colors) == 0 or counts.sum() <= 0:
+        msg = "Expected at least one pixel in the histogram."
+        raise ValueError(msg)
+    if color_labels.min() < 0 or color_labels.max() >= len(palette):
+        msg = f"color_labels must index the {len(palette)} palette entries, got values up to {color_labels.max()}."
+        raise ValueError(msg)
+    return colors, counts, palette, color_labels
+
+
+def palette_mse(colors, counts, palette, color_labels):
+    """:func:`mse` of a palette image, from the original's colour histogram instead of its pixels.
+
+    Every pixel of colour ``colors[i]`` (``counts[i]`` of them) is drawn as
+    ``palette[color_labels[i]]``, so the sum of squared errors over pixels is
+    ``sum_i counts[i] * ||colors[i] - palette[color_labels[i]]||**2``: one term per distinct
+    colour instead of one per pixel. Exact (integer arithmetic for RGB; premultiplied for RGBA,
+    like :func:`mse`). Not valid for a dithered image, whose pixels of one colour get different
+    entries.
+
+    Parameters
+    ----------
+    colors : ndarray of uint8, shape (M, C)
+        Distinct colours of the original image (C is 3 or 4).
+    counts : ndarray of int, shape (M,)
+        Pixels of each colour.
+    palette : ndarray of uint8, shape (k, C)
+    color_labels : ndarray of int, shape (M,)
+        Palette entry of each colour.
+
+    Returns
+    -------
+    float
+    """
+    colors, counts, palette, color_labels = _palette_pairs(colors, counts, palette, color_labels)
+    n_values = int(counts.sum()) * colors.shape[1]
+    if colors.shape[1] == 3:
+        diff = colors.astype(np.int64) - palette.astype(np.int64)[color_labels]
+        return float(int(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.int64))) / n_values
+    diff = premultiply(colors) - premultiply(palette)[color_labels]
+    return float(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.float64)) / n_values
+
+
+def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 0)):
+    """:func:`delta_e` (no smoothing) of a palette image, from the original's colour histogram.
+
+    The mean CIEDE2000 difference over pixels is ``sum_i counts[i] * ΔE00(colors[i],
+    palette[color_labels[i]]) / sum_i counts[i]``: one ΔE per distinct colour, with the same
+    conversions as :func:`delta_e`. Not valid for a dithered image.
+
+    Parameters
+    ----------
+    colors, counts, palette, color_labels
+        As in :func:`palette_mse`.
+    background : tuple of 3 ints, default (0, 0, 0)
+        For RGBA: the sRGB colour both sides are composited over, as in :func:`delta_e`.
+
+    Returns
+    -------
+    float
+    """
+    colors, counts, palette, color_labels = _palette_pairs(colors, counts, palette, color_labels)
+    bg = np.asarray(background, dtype=np.float64)
+    if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 255)):
+        msg = f"background must be an sRGB colour of 3 values in 0..255, got {background!r}."
+        raise ValueError(msg)
+    total = 0.0
+    pal_lab = srgb_to_lab(_composite(palette, bg)[:, None, :])[:, 0]
+    for a in range(0, len(colors), _DELTA_E_BAND_PIXELS):  # bounded temporaries
+        sl = slice(a, a + _DELTA_E_BAND_PIXELS)
+        lab = srgb_to_lab(_composite(colors[sl], bg)[:, None, :])[:, 0]
+        total += float(_ciede2000(lab, pal_lab[color_labels[sl]]) @ counts[sl].astype(np.float64))
+    return total / float(counts.sum())
 
 
 def smooth_image(image, *, sigma=1.0):

@@ -16,10 +16,11 @@ import warnings
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import ThreadpoolController
 
-from ._reduce import NearestSearch, cell_codes, compact_codes, lloyd_polish, reduce_histogram
+from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
 from ._validation import check_bool, check_int, check_k, check_option, check_real
@@ -29,9 +30,6 @@ __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "l
 # Palette alphas at or above this become 255 (see KMeansQuantizer.fit).
 _OPAQUE_SNAP = 250
 
-# Above this many pixels, RGB pixels find their colour through a 2**24-entry lookup table
-# instead of an inverse index (which needs an argsort).
-_BINCOUNT_MIN_PIXELS = 1 << 21
 # The KMeans fit runs on a reduced histogram only above this many distinct colours (below it
 # the exact fit is already cheap) and only if the reduced histogram keeps at least this many
 # points per cluster.
@@ -40,9 +38,12 @@ _REDUCE_MIN_POINTS_PER_CLUSTER = 4
 # A reduced histogram with fewer points than this (an image whose colours fill few cells of the
 # grid) is rebuilt one bit finer per channel, up to 7 bits.
 _REDUCE_MIN_POINTS = 4096
+# Cells holding more than 1 / (this x n_clusters) of the pixels are cut finer (dense regions of
+# colour, where k-means puts many centres, keep their detail).
+_REDUCE_CELLS_PER_CLUSTER = 4
 # Polishing steps times distinct colours allowed: images with very many colours (large photos)
 # get fewer steps, so the time of the fit stays bounded.
-_POLISH_BUDGET = 2_000_000
+_POLISH_BUDGET = 4_000_000
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
 _BRUTE_MAX_PAIRS = 1 << 18
@@ -147,24 +148,22 @@ class ColorHistogram:
             packed = (
                 (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
             )
-            if n_pix >= _BINCOUNT_MIN_PIXELS:
-                # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts, in
-                # less memory than a 2**24-bin bincount; pixels find their label through a
-                # 2**24-entry lookup table instead of an inverse index
-                ordered = np.sort(packed)
-                starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
-                codes = ordered[starts]
-                counts = np.diff(np.r_[starts, n_pix])
-                del ordered, starts
-                colors = np.empty((len(codes), 3), np.uint8)
-                colors[:, 0] = codes >> 16
-                colors[:, 1] = (codes >> 8) & 0xFF
-                colors[:, 2] = codes & 0xFF
-                return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
-        else:
-            pixels = pixels.copy()
-            pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
-            packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
+            # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts, and pixels
+            # find their label through a 2**24-entry lookup table: much faster than np.unique's
+            # inverse index (an argsort of every pixel), at any size
+            ordered = np.sort(packed)
+            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            codes = ordered[starts]
+            counts = np.diff(np.r_[starts, n_pix])
+            del ordered, starts
+            colors = np.empty((len(codes), 3), np.uint8)
+            colors[:, 0] = codes >> 16
+            colors[:, 1] = (codes >> 8) & 0xFF
+            colors[:, 2] = codes & 0xFF
+            return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
+        pixels = pixels.copy()
+        pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
+        packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
         codes, first, inverse, counts = np.unique(packed, return_index=True, return_inverse=True, return_counts=True)
         colors = pixels[first]
         return cls(colors, counts.astype(np.int64), shape, inverse=inverse.reshape(-1).astype(np.int32))
@@ -240,9 +239,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         ``KMeans`` is fitted on, for images with more than a few thousand distinct colours.
         Larger is closer to the exact fit and slower; None (or 8) always fits the exact
         distinct colours.
-    refine_iter : int, default=6
-        Exact Lloyd steps on every distinct colour after a reduced-histogram fit; each can only
-        lower the objective. Images with very many colours get fewer, so the fit time stays
+    refine_iter : int, default=20
+        Most exact Lloyd steps on every distinct colour after a reduced-histogram fit; each can
+        only lower the objective, and they stop once the centres settle (``tol``). After the
+        first, a step compares again only the colours whose nearest centre may have changed, so
+        later steps cost little. Images with very many colours get fewer, so the fit time stays
         bounded. 0 keeps the reduced fit's centres.
 
     Attributes
@@ -293,7 +294,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         random_state=0,
         dither=False,
         histogram_bits=5,
-        refine_iter=6,
+        refine_iter=20,
     ):
         self.n_colors = n_colors
         self.color_space = color_space
@@ -332,13 +333,13 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
                     stacklevel=2,
                 )
             self.kmeans_ = None
-            palette, search = hist.colors, None
+            palette, search, guess = hist.colors, None, None
         else:
             # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
             # entry of their own: left to k-means they blend with faint edge pixels into an
             # almost invisible haze (alpha 1 to 3) over the whole background.
             clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
-            centres, search = self._fit_centres(
+            centres, search, guess = self._fit_centres(
                 hist.colors[~clear], hist.counts[~clear], features[~clear], int(clear.any())
             )
             palette = features_to_colors(centres, self.color_space)
@@ -348,8 +349,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
                 # within 2% of opaque it is made opaque, so opaque areas stay opaque.
                 palette[palette[:, 3] >= _OPAQUE_SNAP, 3] = 255
             if clear.any():
-                search = None  # it indexes the other colours only
-        self._set_palette(hist, features, palette, search)
+                search = guess = None  # they index the other colours only
+        self._set_palette(hist, features, palette, search, guess)
         if self.dither:
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
             if dithered is not None:
@@ -367,28 +368,42 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         reduce = bits is not None and bits < 8 and len(colors) > _REDUCE_MIN_COLORS
         points, weights, cells = features, counts, None
         if reduce:
-            points, weights, cells = reduce_histogram(colors, counts, features, bits)
+            # no cell heavier than a fraction of an average cluster
+            max_weight = counts.sum() / (_REDUCE_CELLS_PER_CLUSTER * n_clusters)
+            points, weights, cells = reduce_histogram(colors, counts, features, bits, max_weight)
             while len(points) < _REDUCE_MIN_POINTS and bits < 7:  # a narrow gamut: a finer grid
                 bits += 1
-                points, weights, cells = reduce_histogram(colors, counts, features, bits)
+                points, weights, cells = reduce_histogram(colors, counts, features, bits, max_weight)
             if len(points) < _REDUCE_MIN_POINTS_PER_CLUSTER * n_clusters:  # too coarse for this k
                 points, weights, cells, reduce = features, counts, None, False
+        # k-means++ seeds drawn here, in the order scikit-learn draws them (the same seeds from
+        # the same random_state), then one KMeans run per seed: the lowest inertia wins.
+        rng = check_random_state(self.random_state)
+        best = None
         with _one_openmp_thread():
-            self.kmeans_ = KMeans(
-                n_clusters=n_clusters,
-                init="k-means++",
-                n_init=_resolve_n_init(self.n_init, n_clusters),
-                max_iter=self.max_iter,
-                tol=self.tol,
-                random_state=self.random_state,
-                algorithm="lloyd",
-            ).fit(points, sample_weight=weights)
-        centres, search = self.kmeans_.cluster_centers_, None
+            for _ in range(_resolve_n_init(self.n_init, n_clusters)):
+                seeds = kmeans_plusplus(points, weights, n_clusters, rng)
+                kmeans = KMeans(
+                    n_clusters=n_clusters,
+                    init=seeds,
+                    n_init=1,
+                    max_iter=self.max_iter,
+                    tol=self.tol,
+                    algorithm="lloyd",
+                ).fit(points, sample_weight=weights)
+                if best is None or kmeans.inertia_ < best.inertia_:
+                    best = kmeans
+        self.kmeans_ = best
+        centres, search, guess = self.kmeans_.cluster_centers_, None, None
         if reduce and self.refine_iter:
+            guess = self.kmeans_.labels_[cells]
             search = NearestSearch(features, cells)
             steps = min(self.refine_iter, max(1, _POLISH_BUDGET // len(colors)))
-            centres = lloyd_polish(search, counts, centres, steps)
-        return centres, search
+            # scikit-learn's convergence test: tol times the mean variance of the features
+            mean = np.average(features, axis=0, weights=counts)
+            variance = np.average((features - mean) ** 2, axis=0, weights=counts).mean()
+            centres, guess = lloyd_polish(search, counts, centres, steps, guess, self.tol * variance)
+        return centres, search, guess
 
     def _dithered_labels(self, X, hist):
         """Floyd–Steinberg labels of the image ``X`` (rebuilt from ``hist`` when None)."""
@@ -408,14 +423,18 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         labels = floyd_steinberg(image, self.palette_)
         return labels.reshape(hist.shape).astype(label_dtype(self.n_colors_), copy=False)
 
-    def _set_palette(self, hist, features, palette, search=None):
+    def _set_palette(self, hist, features, palette, search=None, guess=None):
         """Assign colours to the nearest entry of ``palette``; keep the used entries in order.
 
-        ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse.
+        ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse, and
+        ``guess`` a likely entry of ``palette`` for each colour (it speeds the search up only).
         """
-        palette = np.unique(palette, axis=0)  # drop centres that rounded to the same colour
+        # drop centres that rounded to the same colour
+        palette, inverse = np.unique(palette, axis=0, return_inverse=True)
+        if guess is not None:
+            guess = inverse.reshape(-1)[guess]
         pal_feats = colors_to_features(palette, self.color_space)
-        color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search)
+        color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search, guess)
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         palette, pal_feats = palette[used], pal_feats[used]
         order = np.argsort(_luminance(palette), kind="stable")
@@ -429,7 +448,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, sq_dist))
         self.labels_ = hist.pixel_labels(color_labels)
+        # the histogram and each colour's entry: exact MSE and ΔE without the pixels
+        # (kmeans_compress._metrics.palette_mse), when the labels are not dithered
         self._color_labels = color_labels
+        self._fit_colors = hist.colors
+        self._fit_counts = hist.counts
 
     # -- using the fitted palette --------------------------------------------------------------
 
@@ -491,7 +514,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         return self.palette_[self.predict(X)]
 
 
-def _assign(colors, features, palette, pal_feats, search=None):
+def _assign(colors, features, palette, pal_feats, search=None, guess=None):
     """Nearest palette entry of every distinct colour, opaque colours to opaque entries.
 
     With alpha, a fully opaque colour is assigned to its nearest *opaque* entry whenever the
@@ -500,7 +523,7 @@ def _assign(colors, features, palette, pal_feats, search=None):
     see-through. Fully transparent colours need no rule: their exact ``(0, 0, 0, 0)`` entry is at
     distance 0. Returns ``(labels, squared distances)`` like :func:`_nearest`.
     """
-    labels, sq_dist = _nearest(colors, features, pal_feats, search)
+    labels, sq_dist = _nearest(colors, features, pal_feats, search, guess)
     if colors.shape[1] == 4:
         opaque_entries = np.flatnonzero(palette[:, 3] == 255)
         if len(opaque_entries):
@@ -514,10 +537,10 @@ def _assign(colors, features, palette, pal_feats, search=None):
     return labels, sq_dist
 
 
-def _nearest(colors, features, pal_feats, search=None):
+def _nearest(colors, features, pal_feats, search=None, guess=None):
     """Exact nearest palette entry of every distinct colour (ties to the lowest index)."""
     if search is not None:
-        return search.query(pal_feats)
+        return search.query(pal_feats, guess)
     if len(colors) * len(pal_feats) <= _BRUTE_MAX_PAIRS:
         return NearestSearch(features).query(pal_feats)
     cells, _ = compact_codes(cell_codes(colors, _SEARCH_BITS), _SEARCH_BITS * colors.shape[1])

@@ -22,13 +22,12 @@ This module imports nothing from the package.
 from __future__ import annotations
 
 import numpy as np
+from scipy.cluster.vq import vq
 
-__all__ = ["cell_codes", "compact_codes", "reduce_histogram", "NearestSearch", "lloyd_polish"]
+__all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus", "NearestSearch", "lloyd_polish"]
 
 # Dense bincount over the grid up to this many bits per code, np.unique above.
 _DENSE_CODE_BITS = 20
-# Rows of (points x candidates x dims) float64 handled at once by the nearest search.
-_CHUNK_ELEMENTS = 1 << 20
 
 
 def cell_codes(colors, bits):
@@ -63,7 +62,7 @@ def compact_codes(codes, n_bits):
     return inverse.reshape(-1), len(uniq)
 
 
-def reduce_histogram(colors, counts, features, bits):
+def reduce_histogram(colors, counts, features, bits, max_weight=None):
     """Merge the colours of each grid cell into one weighted point.
 
     Parameters
@@ -75,6 +74,10 @@ def reduce_histogram(colors, counts, features, bits):
     features : ndarray of float64, shape (M, D)
         The colours' coordinates in the space being clustered.
     bits : int, 1..8
+    max_weight : float, optional
+        A cell holding more pixels than this is cut one bit finer per channel, again and again
+        up to 8 bits (single colours), so that where pixels crowd (a dark sky, a white wall)
+        the reduced histogram keeps the detail that k-means would spend several centres on.
 
     Returns
     -------
@@ -88,6 +91,23 @@ def reduce_histogram(colors, counts, features, bits):
     cells, n_cells = compact_codes(cell_codes(colors, bits), bits * colors.shape[1])
     weights_in = counts.astype(np.float64)
     weights = np.bincount(cells, weights=weights_in, minlength=n_cells)
+    if max_weight is not None:
+        split = False
+        while bits < 8:
+            heavy = np.flatnonzero((weights > max_weight)[cells])
+            if not len(heavy):
+                break
+            bits += 1
+            finer, inverse = np.unique(cell_codes(colors[heavy], bits), return_inverse=True)
+            cells[heavy] = n_cells + inverse.reshape(-1)
+            n_cells += len(finer)
+            weights = np.bincount(cells, weights=weights_in, minlength=n_cells)
+            split = True
+        if split:  # renumber: the cells that were cut are empty now
+            occupied = weights > 0
+            cells = (np.cumsum(occupied) - 1)[cells]
+            weights = weights[occupied]
+            n_cells = len(weights)
     points = np.empty((n_cells, features.shape[1]))
     for j in range(features.shape[1]):
         points[:, j] = np.bincount(cells, weights=weights_in * features[:, j], minlength=n_cells)
@@ -95,52 +115,109 @@ def reduce_histogram(colors, counts, features, bits):
     return points, weights, cells
 
 
+def kmeans_plusplus(points, weights, n_clusters, random_state):
+    """Greedy k-means++ seeds: scikit-learn's algorithm with less overhead per seed.
+
+    The first seed is drawn with probability proportional to weight; each next one is the best
+    (lowest potential) of ``2 + int(log(n_clusters))`` candidates drawn with probability
+    proportional to weight times squared distance to the nearest seed so far (Arthur and
+    Vassilvitskii 2007, as :func:`sklearn.cluster.kmeans_plusplus` does it). scikit-learn's
+    version validates and dispatches at every seed, which at a few thousand points costs far
+    more than the arithmetic; this one works on the coordinates directly.
+
+    Parameters
+    ----------
+    points : ndarray of float64, shape (n, D)
+    weights : ndarray, shape (n,)
+    n_clusters : int, at most n
+    random_state : numpy.random.RandomState
+
+    Returns
+    -------
+    ndarray of float64, shape (n_clusters, D)
+    """
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    n, dims = points.shape
+    cols = [np.ascontiguousarray(points[:, j]) for j in range(dims)]
+    n_trials = 2 + int(np.log(n_clusters))
+    seeds = np.empty((n_clusters, dims))
+    first = random_state.choice(n, p=weights / weights.sum())
+    seeds[0] = points[first]
+    closest = _sq_dist_to_rows(cols, points[first][None, :])[0]
+    potential = float(closest @ weights)
+    for c in range(1, n_clusters):
+        draws = random_state.uniform(size=n_trials) * potential
+        ids = np.searchsorted(np.cumsum(weights * closest), draws)
+        np.minimum(ids, n - 1, out=ids)
+        trial = _sq_dist_to_rows(cols, points[ids])
+        np.minimum(trial, closest, out=trial)
+        pots = trial @ weights
+        best = int(np.argmin(pots))
+        seeds[c] = points[ids[best]]
+        closest = trial[best]
+        potential = float(pots[best])
+    return seeds
+
+
+def _sq_dist_to_rows(cols, rows):
+    """(len(rows), n) squared distances from each of ``rows`` to the points given by columns."""
+    d2 = None
+    for j, col in enumerate(cols):
+        diff = col[None, :] - rows[:, j, None]
+        diff *= diff
+        d2 = diff if d2 is None else d2 + diff
+    return d2
+
+
 class NearestSearch:
-    """Exact nearest centre for a fixed set of points, pruned by groups of nearby points.
+    """Exact nearest centre for a fixed set of points, from a guess corrected by the triangle inequality.
 
     Parameters
     ----------
     points : ndarray of float64, shape (M, D)
     groups : ndarray of int, shape (M,), optional
-        Group id of every point (0..G-1), e.g. the cells of :func:`reduce_histogram`. Without
-        groups every point is compared with every centre.
+        Group id of every point (0..G-1), e.g. the cells of :func:`reduce_histogram`. When a
+        query gets no guess, each point starts from the centre nearest to its group's mean.
 
     Notes
     -----
-    For a group with bounding box B, a centre c can be the nearest of some point of B only if
-    ``min_dist(B, c) <= min over c' of max_dist(B, c')``: the centre realising that minimum is
-    within that distance of every point of B. Only those candidates are compared, in index
-    order, so ties go to the lowest index, as in the brute-force comparison.
+    :meth:`query` starts from a guessed centre ``a`` for every point ``x`` (the previous
+    Lloyd step's label, or its group's) at distance ``u = |x - c_a|``. Every centre ``b`` with
+    ``|c_a - c_b| > 2 u`` is farther from ``x`` than ``c_a`` is (triangle inequality), so
+
+    * a point with ``u`` below half the distance from ``c_a`` to every other centre keeps
+      ``a`` without any comparison (Elkan's test);
+    * the other points, taken together by guess, are compared only with the centres within
+      ``2 max(u)`` of their guess (scipy's compiled ``vq`` loop, in index order).
+
+    The answer is the same as comparing every point with every centre: ties go to the lowest
+    index, and the distances are computed in the same order of operations. A good guess makes
+    a query cost little more than one pass over the points; the guess only affects speed.
     """
 
     def __init__(self, points, groups=None):
         self.points = np.ascontiguousarray(points, dtype=np.float64)
         self.groups = None
-        if groups is not None and len(points):
-            groups = np.asarray(groups)
-            if groups.max() < 1 << 16:  # 16-bit keys sort by radix, in linear time
-                groups = groups.astype(np.uint16)
-            order = np.argsort(groups, kind="stable").astype(np.int32 if len(groups) < 1 << 31 else np.int64)
-            sorted_groups = np.asarray(groups)[order]
-            starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-            ordered = self.points[order]
-            self.order = order
-            self.starts = starts
-            self.sizes = np.diff(np.r_[starts, len(order)])
-            self.lo = np.minimum.reduceat(ordered, starts, axis=0)
-            self.hi = np.maximum.reduceat(ordered, starts, axis=0)
-            self.groups = sorted_groups
-            self.mid = (self.lo + self.hi) * 0.5
-            self.mid_sq = np.einsum("ij,ij->i", self.mid, self.mid)
-            self.reach = 2.0 * np.sqrt(np.einsum("ij,ij->i", self.hi - self.mid, self.hi - self.mid))
-            self.scale = float(np.abs(self.mid).max())
+        if groups is not None and len(self.points):
+            groups = np.asarray(groups).reshape(-1)
+            n_groups = int(groups.max()) + 1
+            mass = np.bincount(groups, minlength=n_groups).astype(np.float64)
+            means = np.empty((n_groups, self.points.shape[1]))
+            for j in range(self.points.shape[1]):
+                means[:, j] = np.bincount(groups, weights=self.points[:, j], minlength=n_groups)
+            means /= np.maximum(mass, 1.0)[:, None]
+            self.groups = groups
+            self.group_means = means
 
-    def query(self, centres):
+    def query(self, centres, guess=None):
         """Nearest centre of every point.
 
         Parameters
         ----------
         centres : ndarray of float64, shape (k, D)
+        guess : ndarray of int, shape (M,), optional
+            A likely nearest centre of each point (any valid index; a better guess is faster).
 
         Returns
         -------
@@ -149,124 +226,231 @@ class NearestSearch:
             Squared Euclidean distance to that centre.
         """
         centres = np.ascontiguousarray(centres, dtype=np.float64)
+        points = self.points
         k = len(centres)
-        if self.groups is None or k <= 8 or len(self.starts) * 4 > len(self.points):
-            return _brute(self.points, centres)
-        candidates = self._candidates(centres)
-        n_cand = candidates.sum(axis=1)
-        # candidate indices of every group in increasing order, padded with -1
-        rows, cols = np.nonzero(candidates)
-        first = np.cumsum(n_cand) - n_cand
-        cand_idx = np.full((len(n_cand), int(n_cand.max())), -1, np.intp)
-        cand_idx[rows, np.arange(len(rows)) - first[rows]] = cols
-        labels = np.empty(len(self.points), np.intp)
-        sq_dist = np.empty(len(self.points))
-        # Buckets of groups with similar candidate counts, so that padding stays small.
-        lower = 0
-        for limit in (1, 2, 4, 8, 16, 32, 64, k):
-            sel = np.flatnonzero((n_cand > lower) & (n_cand <= limit))
-            lower = limit
-            if not len(sel):
-                continue
-            width = min(limit, cand_idx.shape[1])
-            # the points of those groups, group by group
-            flag = np.zeros(len(self.sizes), bool)
-            flag[sel] = True
-            members = self.order[np.repeat(flag, self.sizes)]  # points are stored group by group
-            member_group = np.repeat(np.arange(len(sel), dtype=np.int32), self.sizes[sel])
-            idx = cand_idx[sel, :width]
-            step = max(1, _CHUNK_ELEMENTS // (width * centres.shape[1]))
-            for a in range(0, len(members), step):
-                pts = members[a : a + step]
-                cidx = idx[member_group[a : a + step]]
-                if width == 1:  # a single candidate: nothing to compare
-                    labels[pts] = cidx[:, 0]
-                    diff = self.points[pts] - centres[cidx[:, 0]]
-                    sq_dist[pts] = np.einsum("ij,ij->i", diff, diff)
-                    continue
-                d2 = _sq_dist_to(self.points[pts], centres, np.maximum(cidx, 0))
-                d2[cidx < 0] = np.inf
-                best = np.argmin(d2, axis=1)
-                pick = np.arange(len(pts))
-                labels[pts] = cidx[pick, best]
-                sq_dist[pts] = d2[pick, best]
-        return labels, sq_dist
+        if k == 0 or len(points) == 0:
+            return np.zeros(len(points), np.intp), np.zeros(len(points))
+        if guess is None:
+            if self.groups is None or len(points) * k <= _BRUTE_MAX_PAIRS:
+                return _brute(points, centres)
+            guess = _vq(self.group_means, centres)[self.groups]
+        labels = np.array(guess, dtype=np.intp)
+        if k == 1:
+            return labels * 0, _sq_dist(points, centres, labels * 0)
+        u2 = _sq_dist(points, centres, labels)
+        cc2 = _sq_dist_matrix(centres)
+        np.fill_diagonal(cc2, np.inf)
+        # settled: u < half the distance to the nearest other centre (a margin covers rounding)
+        settled = u2 * (4.0 * (1.0 + _REL_SLACK)) < cc2.min(axis=1)[labels]
+        rest = np.flatnonzero(~settled)
+        if len(rest):
+            np.fill_diagonal(cc2, 0.0)
+            order = np.argsort(labels[rest], kind="stable")
+            rest = rest[order]
+            owner = labels[rest]
+            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+            ends = np.r_[starts[1:], len(rest)]
+            reach = np.maximum.reduceat(u2[rest], starts) * (4.0 * (1.0 + _REL_SLACK)) + _ABS_SLACK
+            sub = points[rest]
+            for s, e, a, r in zip(starts.tolist(), ends.tolist(), owner[starts].tolist(), reach.tolist()):
+                cand = np.flatnonzero(cc2[a] <= r)
+                if len(cand) > 1:
+                    labels[rest[s:e]] = cand[_vq(sub[s:e], centres[cand])]
+        return labels, _sq_dist(points, centres, labels)
 
-    def _candidates(self, centres):
-        """Boolean (G, k): centres that may be nearest to some point of each group.
 
-        With ``m`` the middle of a group's bounding box and ``r`` its half-diagonal, every point
-        of the group is within ``|m - c| + r`` of centre ``c`` and beyond ``|m - c| - r``; so
-        only centres with ``|m - c| <= min over c' of |m - c'| + 2 r`` can be nearest.
+    def bounded(self, centres, guess, idx=None):
+        """Nearest centre of the points ``idx`` (all by default), with a lower bound on the others.
+
+        Returns ``(labels, dist, lower)``: the nearest centre (ties to the lowest index), the
+        distance to it (not squared), and a lower bound on the distance to every other centre,
+        which lets :func:`lloyd_polish` skip the point while the centres move less than the gap
+        (Hamerly 2010). Candidates come from the centres nearest to the guess, in widening
+        lists: a list is long enough once the next centre is beyond ``2 |x - c_guess|``.
         """
-        sq = self.mid @ centres.T
-        sq *= -2.0
-        sq += self.mid_sq[:, None]
-        sq += np.einsum("ij,ij->i", centres, centres)[None, :]
-        np.maximum(sq, 0.0, out=sq)
-        # slack covers the rounding of the expanded squared distance
-        slack = 1e-6 * (1.0 + self.scale + np.abs(centres).max())
-        bound = np.sqrt(sq.min(axis=1)) + self.reach + slack
-        return sq <= (bound * bound)[:, None]
+        centres = np.ascontiguousarray(centres, dtype=np.float64)
+        k = len(centres)
+        idx = np.arange(len(self.points)) if idx is None else idx
+        pts = self.points[idx]
+        guess = np.asarray(guess)[idx]
+        dist = np.sqrt(_sq_dist(pts, centres, guess))
+        labels = guess.astype(np.intp, copy=True)
+        lower = np.full(len(idx), np.inf)
+        if k == 1:
+            return labels, dist, lower
+        cc = np.sqrt(_sq_dist_matrix(centres))
+        near = np.argsort(cc, axis=1, kind="stable")
+        near_d = np.take_along_axis(cc, near, axis=1)
+        reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
+        # Elkan: no other centre within 2u of the guess, so the guess is nearest
+        settled = near_d[guess, 1] > reach
+        lower[settled] = near_d[guess[settled], 1] - dist[settled]
+        rest = np.flatnonzero(~settled)
+        for width in _WIDTHS:
+            if not len(rest):
+                break
+            if width >= k:
+                width, fits = k, np.ones(len(rest), bool)
+            else:
+                fits = near_d[guess[rest], width] > reach[rest]
+            now, rest = rest[fits], rest[~fits]
+            step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
+            for c in range(0, len(now), step):
+                part = now[c : c + step]
+                beyond = near_d[guess[part], width] if width < k else None
+                labels[part], dist[part], lower[part] = _two_nearest(pts[part], centres, near[guess[part], :width], beyond)
+        return labels, dist, lower
 
 
-def _sq_dist_to(points, centres, cidx):
-    """Squared distances (n, w) from each point to the centres ``cidx[i]`` (n, w).
+def _two_nearest(points, centres, cand, beyond):
+    """Nearest of the candidate centres ``cand`` (n, w), its distance, and a lower bound on the others.
 
-    One coordinate at a time: gathering from a 1-D column is faster than gathering (n, w, D)
-    rows.
+    ``cand[:, 0]`` is the guess; ``beyond`` (n,) is the distance from the guess to the nearest
+    centre left out of ``cand`` (None when none is), so those are at least ``beyond - u`` away.
+    Ties go to the lowest index.
     """
-    d2 = np.empty(cidx.shape)
+    k = len(centres)
+    d2 = None
     for j in range(points.shape[1]):
-        diff = centres[:, j][cidx]
+        diff = centres[:, j][cand]
         diff -= points[:, j, None]
-        if j == 0:
-            np.multiply(diff, diff, out=d2)
-        else:
-            d2 += diff * diff
+        diff *= diff
+        d2 = diff if d2 is None else d2 + diff
+    best = d2.min(axis=1)
+    labels = np.where(d2 == best[:, None], cand, k).min(axis=1)
+    lower = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+    if beyond is not None:
+        lower = np.minimum(lower, beyond - np.sqrt(d2[:, 0]))
+    return labels, np.sqrt(best), lower
+
+
+# Elements of a (points x candidates) temporary handled at once.
+_CHUNK_ELEMENTS = 1 << 18
+# Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
+# the last is all centres.
+_WIDTHS = (4, 16, 64, 1 << 30)
+# Relative and absolute slack of the pruning tests: they may only let more centres through.
+_REL_SLACK = 1e-9
+_ABS_SLACK = 1e-9
+# Below this many (point, centre) pairs a query compares everything.
+_BRUTE_MAX_PAIRS = 1 << 16
+
+
+def _vq(points, centres):
+    """Index of the nearest centre of each point: scipy's compiled loop, ties to the lowest index."""
+    return vq(points, centres, check_finite=False)[0].astype(np.intp, copy=False)
+
+
+def _sq_dist(points, centres, labels):
+    """Squared distance from each point to ``centres[labels]``, summed coordinate by coordinate."""
+    d2 = None
+    for j in range(points.shape[1]):
+        diff = points[:, j] - centres[labels, j]
+        diff *= diff
+        d2 = diff if d2 is None else d2 + diff
+    return d2
+
+
+def _sq_dist_matrix(centres):
+    """(k, k) squared distances between centres."""
+    d2 = np.zeros((len(centres), len(centres)))
+    for j in range(centres.shape[1]):
+        diff = centres[:, None, j] - centres[None, :, j]
+        d2 += diff * diff
     return d2
 
 
 def _brute(points, centres):
-    """Nearest centre by comparing every point with every centre (chunked)."""
-    labels = np.empty(len(points), np.intp)
-    sq_dist = np.empty(len(points))
-    step = max(1, _CHUNK_ELEMENTS // len(centres))
-    for a in range(0, len(points), step):
-        d2 = np.zeros((len(points[a : a + step]), len(centres)))
-        for j in range(points.shape[1]):
-            diff = centres[None, :, j] - points[a : a + step, j, None]
-            d2 += diff * diff
-        best = np.argmin(d2, axis=1)
-        labels[a : a + step] = best
-        sq_dist[a : a + step] = d2[np.arange(len(best)), best]
-    return labels, sq_dist
+    """Nearest centre by comparing every point with every centre."""
+    labels = _vq(points, centres)
+    return labels, _sq_dist(points, centres, labels)
 
 
-def lloyd_polish(search, weights, centres, n_steps):
+def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     """Run up to ``n_steps`` exact weighted Lloyd steps from ``centres``.
 
     Each step assigns every point of ``search`` to its nearest centre and moves each centre to
     the weighted mean of its points (a centre that gets no point stays where it is). Stops
     early when no assignment changes. Each step can only lower the weighted sum of squared
-    distances.
+    distances. A point is compared with the centres again only when the moves of the centres
+    could have changed its nearest one (Hamerly's bounds: an upper bound on the distance to its
+    centre, a lower bound on the distance to all others), so later steps, where few points
+    change centre, cost little.
+
+    ``tol`` stops the steps once the centres move less than that in total (sum of squared
+    moves), as scikit-learn's ``KMeans`` does with its ``tol`` scaled by the data's variance.
 
     Returns
     -------
-    ndarray of float64, shape (k, D)
+    centres : ndarray of float64, shape (k, D)
         The moved centres.
+    labels : ndarray of intp, shape (M,)
+        The last assignment: the nearest centre of every point before the last move (a good
+        guess for a search with the moved centres).
     """
     centres = np.array(centres, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
-    previous = None
-    for _ in range(n_steps):
-        labels, _ = search.query(centres)
-        if previous is not None and np.array_equal(labels, previous):
-            break
-        previous = labels
+    points = search.points
+    if guess is None:
+        guess, _ = search.query(centres)
+    labels, upper, lower = search.bounded(centres, guess)
+    for step in range(n_steps):
         mass = np.bincount(labels, weights=weights, minlength=len(centres))
         filled = mass > 0
+        old = centres.copy()
         for j in range(centres.shape[1]):
-            sums = np.bincount(labels, weights=weights * search.points[:, j], minlength=len(centres))
+            sums = np.bincount(labels, weights=weights * points[:, j], minlength=len(centres))
             centres[filled, j] = sums[filled] / mass[filled]
-    return centres
+        if step + 1 == n_steps:
+            break
+        moved = np.sqrt(_sq_dist(centres, old, np.arange(len(centres))))
+        if float(moved @ moved) <= tol:
+            break
+        lower = _lower_after_move(old, moved, labels, upper, lower)
+        upper += moved[labels]
+        upper *= 1.0 + _REL_SLACK
+        # every other centre is at least (distance to the nearest other centre) - upper away
+        gap = _sq_dist_matrix(centres)
+        np.fill_diagonal(gap, np.inf)
+        gap = np.sqrt(gap.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
+        np.maximum(lower, gap[labels] - upper, out=lower)
+        check = np.flatnonzero(upper >= lower)
+        if not len(check):
+            break
+        # tighten the upper bound first: the exact distance to the current centre
+        exact = np.sqrt(_sq_dist(points[check], centres, labels[check]))
+        upper[check] = exact
+        check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
+        if not len(check):
+            break
+        new, upper[check], lower[check] = search.bounded(centres, labels, check)
+        if np.array_equal(new, labels[check]):
+            break  # nothing moved: the centres are already the means
+        labels[check] = new
+    return centres, labels
+
+
+# Centres counted as neighbours of a centre when the lower bounds are moved (see below).
+_NEIGHBOURS = 16
+
+
+def _lower_after_move(old, moved, labels, upper, lower):
+    """Lower bounds on the distance to every other centre, after the centres moved.
+
+    A point's bound drops by the largest move among its centre's nearest ``_NEIGHBOURS``
+    centres (the only ones that can be close), or, for the centres beyond them, which were at
+    least ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by
+    the largest move of all, since the centres that still move are few and far apart.
+    """
+    k = len(old)
+    if k <= _NEIGHBOURS + 1:
+        biggest = np.sort(moved)[-2:] if k > 1 else np.r_[0.0, 0.0]
+        top = int(np.argmax(moved))
+        drop = np.where(labels == top, biggest[0], biggest[-1])
+        return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
+    d2 = _sq_dist_matrix(old)
+    near = np.argpartition(d2, _NEIGHBOURS, axis=1)  # itself and its nearest, then the rest
+    local = moved[near[:, : _NEIGHBOURS + 1]].max(axis=1)
+    far = np.sqrt(np.take_along_axis(d2, near[:, _NEIGHBOURS + 1 :], axis=1).min(axis=1))
+    bound = np.minimum(lower - local[labels], far[labels] - upper - moved.max())
+    return bound * (1.0 - _REL_SLACK) - _ABS_SLACK

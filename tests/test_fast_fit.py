@@ -73,7 +73,7 @@ def test_lloyd_polish_never_raises_the_objective(photo_like):
     search = NearestSearch(feats, cells)
     centres = feats[np.random.default_rng(0).choice(len(feats), 12, replace=False)]
     before = np.dot(hist.counts, search.query(centres)[1])
-    after = np.dot(hist.counts, search.query(lloyd_polish(search, hist.counts, centres, 3))[1])
+    after = np.dot(hist.counts, search.query(lloyd_polish(search, hist.counts, centres, 3)[0])[1])
     assert after <= before
 
 

@@ -45,18 +45,14 @@ def test_histogram_counts_and_inverse(three_colors):
     np.testing.assert_array_equal(hist.colors[labels], three_colors)
 
 
-def test_histogram_bincount_route_matches_sort_route(gradient, monkeypatch):
-    import importlib
-
-    qmod = importlib.import_module("kmeans_compress._quantize")  # the module, not the function
-    sort_hist = ColorHistogram.from_image(gradient)
-    monkeypatch.setattr(qmod, "_BINCOUNT_MIN_PIXELS", 1)
-    lut_hist = ColorHistogram.from_image(gradient)
-    assert lut_hist._inverse is None  # really took the lookup-table route
-    np.testing.assert_array_equal(sort_hist.colors, lut_hist.colors)
-    np.testing.assert_array_equal(sort_hist.counts, lut_hist.counts)
-    color_labels = (np.arange(sort_hist.n_colors) % 7).astype(np.uint8)
-    np.testing.assert_array_equal(sort_hist.pixel_labels(color_labels), lut_hist.pixel_labels(color_labels))
+def test_histogram_matches_numpy_unique(gradient):
+    """The sorted-codes histogram and its lookup-table labels agree with np.unique on the pixels."""
+    hist = ColorHistogram.from_image(gradient)
+    colors, inverse, counts = np.unique(gradient.reshape(-1, 3), axis=0, return_inverse=True, return_counts=True)
+    np.testing.assert_array_equal(hist.colors, colors)
+    np.testing.assert_array_equal(hist.counts, counts)
+    color_labels = (np.arange(hist.n_colors) % 7).astype(np.uint8)
+    np.testing.assert_array_equal(hist.pixel_labels(color_labels), color_labels[inverse.reshape(-1)].reshape(gradient.shape[:2]))
 
 
 def test_weighted_distinct_fit_matches_per_pixel_objective(gradient):
