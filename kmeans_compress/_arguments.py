@@ -33,10 +33,9 @@ def _ks(text):
     values = []
     for part in text.split(","):
         if part.strip():
-            k = _k(part) if part.strip().lower() != "auto" else "auto"
-            if k == "auto":
-                raise argparse.ArgumentTypeError("--sweep takes integers, e.g. 2,4,8,16")
-            values.append(k)
+            if part.strip().lower() == "auto" or not part.strip().isdigit():
+                raise argparse.ArgumentTypeError(f"--sweep takes integers from 1 to 256, e.g. 2,4,8,16; got {part.strip()!r}")
+            values.append(_k(part))
     if not values:
         raise argparse.ArgumentTypeError(f"--sweep needs a comma-separated list of k, got {text!r}")
     return list(dict.fromkeys(values))
@@ -76,9 +75,16 @@ def _ssim_value(text):
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, but a usage error is one line (the usage block is in ``--help``)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser():
     """The argument parser (exposed for documentation and tests)."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Compress images by K-Means colour quantization into indexed (palette) PNGs or lossless WebPs, "
         "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",

@@ -22,9 +22,14 @@ import io
 from collections.abc import Mapping
 from pathlib import Path
 
-import ipywidgets as widgets
 import numpy as np
-from matplotlib.figure import Figure
+
+try:
+    import ipywidgets as widgets
+    from matplotlib.figure import Figure
+except ImportError as exc:  # the [interactive] extra
+    msg = "kmeans_compress.interactive needs ipywidgets and matplotlib: pip install 'kmeans-compress[interactive]'"
+    raise ImportError(msg) from exc
 
 from ._sweep import ImageSweep
 from ._validation import check_k

@@ -22,8 +22,13 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
+
+try:
+    import matplotlib.pyplot as plt
+except ImportError as exc:  # the [plot] extra
+    msg = "kmeans_compress.plotting needs matplotlib: pip install 'kmeans-compress[plot]'"
+    raise ImportError(msg) from exc
 
 from ._colorspace import to_uint8
 
