@@ -17,8 +17,8 @@ from pathlib import Path
 
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
-from ._io import ImageInfo, check_format, check_output_path, encode_palette, output_format, read_image, read_input, write_bytes_atomic
-from ._measure import Measurement, measure
+from ._io import ImageInfo, check_format, check_output_path, output_format, read_image, read_input, write_bytes_atomic
+from ._measure import Measurement, encode_and_measure
 from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
@@ -166,8 +166,9 @@ def compress_image(
     info = ImageInfo() if info is None else info
     if not _wants_choice(n_colors, min_psnr, min_ssim):
         quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
-        data = encode_palette(quantizer.palette_, quantizer.labels_, format=format, icc_profile=info.icc_profile, dpi=info.dpi)
-        measured = measure(image, quantizer, data=data, k=n_colors, bytes_in=bytes_in, started=started, format=format)
+        data, measured = encode_and_measure(
+            image, quantizer, k=n_colors, bytes_in=bytes_in, started=started, format=format, icc_profile=info.icc_profile, dpi=info.dpi
+        )
         return Compressed(data, measured)
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
     choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)

@@ -13,8 +13,8 @@ import os
 import time
 
 from ._baselines import Baseline, baselines
-from ._io import check_format, encode_palette, read_image
-from ._measure import Measurement, measure
+from ._io import check_format, read_image
+from ._measure import Measurement, encode_and_measure
 from ._quantize import ColorHistogram, KMeansQuantizer
 from ._validation import check_k
 
@@ -143,10 +143,10 @@ class ImageSweep:
         start = time.perf_counter()
         quantizer = KMeansQuantizer(k, random_state=self.random_state, **self.params).fit(self.histogram)
         self.n_fits += 1
-        data = encode_palette(
-            quantizer.palette_, quantizer.labels_, format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi
+        data, measured = encode_and_measure(
+            self.image, quantizer, k=k, bytes_in=self.bytes_in, started=start, format=self.format,
+            icc_profile=self.info.icc_profile, dpi=self.info.dpi,
         )
-        measured = measure(self.image, quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
         jpeg = mediancut = None
         if self.compare:
             jpeg, mediancut = baselines(self.image, k, len(data), format=self.format)
