@@ -18,8 +18,8 @@ from pathlib import Path
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
 from ._io import ImageInfo, check_format, check_output_path, encode_palette, output_format, read_image, read_input, write_bytes_atomic
+from ._kept_profile import fit_quantizer
 from ._measure import Measurement, measure
-from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 
@@ -165,7 +165,7 @@ def compress_image(
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
     if not _wants_choice(n_colors, min_psnr, min_ssim):
-        quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
+        quantizer = fit_quantizer(image, n_colors, icc_profile=info.icc_profile, random_state=random_state, **params)
         data = encode_palette(quantizer.palette_, quantizer.labels_, format=format, icc_profile=info.icc_profile, dpi=info.dpi)
         measured = measure(image, quantizer, data=data, k=n_colors, bytes_in=bytes_in, started=started, format=format)
         return Compressed(data, measured)

@@ -14,8 +14,9 @@ import time
 
 from ._baselines import Baseline, baselines
 from ._io import check_format, encode_palette, read_image
+from ._kept_profile import fit_quantizer
 from ._measure import Measurement, measure
-from ._quantize import ColorHistogram, KMeansQuantizer
+from ._quantize import ColorHistogram
 from ._validation import check_k
 
 __all__ = ["DEFAULT_KS", "ImageSweep", "SweepRow", "check_ks", "sweep"]
@@ -141,7 +142,9 @@ class ImageSweep:
         if k in self.rows_:
             return self.rows_[k]
         start = time.perf_counter()
-        quantizer = KMeansQuantizer(k, random_state=self.random_state, **self.params).fit(self.histogram)
+        quantizer = fit_quantizer(
+            self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
+        )
         self.n_fits += 1
         data = encode_palette(
             quantizer.palette_, quantizer.labels_, format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi
