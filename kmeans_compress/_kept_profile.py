@@ -128,7 +128,7 @@ class KeptProfileQuantizer:
         )
         view = KMeansQuantizer(self.n_colors, **view_params).fit(seen_hist)
         color_labels = np.asarray(view.labels_, np.intp)  # one per distinct stored colour
-        palette = _stored_means(hist, color_labels, view.n_colors_)
+        palette = self._stored_entries(transform, hist, seen, color_labels, view.n_colors_)
         if hist.n_channels == 4:
             palette[:, 3] = view.palette_[:, 3]  # alpha is not transformed: the fit's own, snapped
             palette[palette[:, 3] == 0] = 0  # the transparent entry stays exactly (0, 0, 0, 0)
@@ -171,6 +171,28 @@ class KeptProfileQuantizer:
             out[colors[:, 3] == 0] = 0  # every fully transparent pixel is one colour
         return np.ascontiguousarray(out)
 
+    def _stored_entries(self, transform, hist, seen, color_labels, n_entries):
+        """Each cluster's entry: a rounding of its members' mean stored value, the one seen closest.
+
+        The mean is weighted by pixel counts. Of the (up to) 8 ways to round it, the entry is the
+        one whose seen colour is nearest the mean of its members' seen colours (in
+        ``color_space`` features), which minimises the cluster's seen error among them; a
+        profile's 8-bit levels can be coarser than sRGB's, so plain rounding can cost a level.
+        """
+        weights = hist.counts.astype(np.float64)
+        totals = np.maximum(np.bincount(color_labels, weights=weights, minlength=n_entries), 1)[:, None]
+        means = _weighted_sums(color_labels, weights, hist.colors.astype(np.float64), n_entries) / totals
+        feats = colors_to_features(seen[:, :3], self.color_space)
+        target = _weighted_sums(color_labels, weights, feats, n_entries) / totals
+        low = np.clip(np.floor(means[:, :3]), 0, 255).astype(np.uint8)
+        corners = np.array([[(i >> 2) & 1, (i >> 1) & 1, i & 1] for i in range(8)], np.uint8)
+        candidates = np.minimum(low[:, None, :].astype(np.int16) + corners[None], 255).astype(np.uint8)  # (n, 8, 3)
+        cand_feats = colors_to_features(self._seen(transform, candidates.reshape(-1, 3)), self.color_space)
+        err = ((cand_feats.reshape(n_entries, 8, -1) - target[:, None, :]) ** 2).sum(axis=2)
+        palette = np.clip(np.rint(means), 0, 255).astype(np.uint8)
+        palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
+        return palette
+
     def _nearest(self, view, seen_hist, seen_palette):
         """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries)."""
         assigner = KMeansQuantizer(self.n_colors, **{**self.params, "dither": False})
@@ -187,13 +209,9 @@ def _pack(colors):
     return out
 
 
-def _stored_means(hist, color_labels, n_entries):
-    """Pixel-count-weighted mean of each cluster's stored colours, rounded and clipped to uint8."""
-    weights = hist.counts.astype(np.float64)
-    totals = np.bincount(color_labels, weights=weights, minlength=n_entries)
-    sums = np.stack(
-        [np.bincount(color_labels, weights=weights * hist.colors[:, c], minlength=n_entries) for c in range(hist.n_channels)],
+def _weighted_sums(labels, weights, values, n_entries):
+    """Per label, the sum of ``weights * values`` over its members: (n_entries, values.shape[1])."""
+    return np.stack(
+        [np.bincount(labels, weights=weights * values[:, c], minlength=n_entries) for c in range(values.shape[1])],
         axis=1,
     )
-    means = sums / np.maximum(totals, 1)[:, None]
-    return np.clip(np.rint(means), 0, 255).astype(np.uint8)
