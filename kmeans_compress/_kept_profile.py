@@ -20,6 +20,7 @@ profile it is exactly ``KMeansQuantizer(...).fit``.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -30,7 +31,7 @@ from ._dither import floyd_steinberg
 from ._icc import _transform_to_srgb
 from ._quantize import ColorHistogram, KMeansQuantizer, label_dtype
 
-__all__ = ["KeptProfileQuantizer", "fit_quantizer"]
+__all__ = ["KeptProfileQuantizer", "SeenQuantizer", "as_seen", "fit_quantizer"]
 
 
 def fit_quantizer(X, n_colors=16, *, icc_profile=None, **params):
@@ -95,6 +96,8 @@ class KeptProfileQuantizer:
         colours, between each pixel and its palette entry, both seen through the profile.
     n_distinct_colors_ : int
         Distinct stored colours of the image.
+    seen_palette_ : ndarray of uint8, shape (n_colors_, C)
+        The palette as a colour-managed viewer shows it: ``palette_`` through the profile, in sRGB.
     view_quantizer_ : KMeansQuantizer
         The fit on the seen colours that chose the partition (its palette is in sRGB).
     kmeans_ : sklearn.cluster.KMeans or None
@@ -112,11 +115,12 @@ class KeptProfileQuantizer:
         """Fit the palette on ``X`` (stored values); returns ``self``."""
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         view_params = {**self.params, "dither": False}
+        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
         if hist.n_colors <= self.n_colors:  # every colour fits: the stored colours, exactly
             exact = KMeansQuantizer(self.n_colors, **view_params).fit(hist)
-            self._adopt(exact, hist, exact.palette_, exact.labels_)
+            self._adopt(exact, hist)
+            self.seen_palette_ = self._seen(transform, exact.palette_)
             return self
-        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
         seen = self._seen(transform, hist.colors)
         # The seen colours, counted once: the histogram whose "pixels" are the stored colours.
         codes = _pack(seen)
@@ -142,6 +146,7 @@ class KeptProfileQuantizer:
         self.view_quantizer_ = view
         self.kmeans_ = view.kmeans_
         self.palette_ = np.ascontiguousarray(palette)
+        self.seen_palette_ = np.ascontiguousarray(seen_palette)
         self.n_colors_ = int(len(palette))
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, np.einsum("ij,ij->i", diff, diff)))
@@ -152,14 +157,36 @@ class KeptProfileQuantizer:
             self.labels_ = floyd_steinberg(image, seen_palette).reshape(hist.shape).astype(self.labels_.dtype, copy=False)
         return self
 
-    def _adopt(self, fitted, hist, palette, labels):
+    def _adopt(self, fitted, hist):
         self.view_quantizer_ = fitted
         self.kmeans_ = fitted.kmeans_
-        self.palette_ = palette
-        self.n_colors_ = int(len(palette))
+        self.palette_ = fitted.palette_
+        self.n_colors_ = fitted.n_colors_
         self.n_distinct_colors_ = hist.n_colors
-        self.inertia_ = fitted.inertia_
-        self.labels_ = labels
+        self.inertia_ = 0.0  # every colour is its own entry
+        self.labels_ = fitted.labels_
+
+    def seen(self, image):
+        """``image`` and this fit as a colour-managed viewer shows them, for :func:`~kmeans_compress._measure.measure`.
+
+        Parameters
+        ----------
+        image : ndarray of uint8, shape (H, W, 3|4)
+            The image the quantizer was fitted on, in stored values.
+
+        Returns
+        -------
+        seen_image : ndarray of uint8, shape (H, W, 3|4)
+            ``image`` converted through the profile to sRGB (alpha kept).
+        seen_quantizer : SeenQuantizer
+            This fit with ``palette_`` replaced by ``seen_palette_``.
+        """
+        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+        rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
+        seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
+        return seen_image, SeenQuantizer(
+            self.seen_palette_, self.labels_, self.n_colors, self.n_colors_, self.inertia_, self.color_space, self.dither
+        )
 
     @staticmethod
     def _seen(transform, colors):
@@ -199,6 +226,32 @@ class KeptProfileQuantizer:
         assigner.palette_ = seen_palette
         assigner.n_colors_ = len(seen_palette)
         return np.asarray(assigner.predict(seen_hist.colors), np.intp)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeenQuantizer:
+    """A kept-profile fit as it is seen in sRGB: what :func:`~kmeans_compress._measure.measure` reads."""
+
+    palette_: np.ndarray
+    labels_: np.ndarray
+    n_colors: int
+    n_colors_: int
+    inertia_: float
+    color_space: str
+    dither: bool
+
+
+def as_seen(image, quantizer):
+    """The pair to measure: ``(image, quantizer)``, both seen in sRGB when a profile was kept.
+
+    With a kept profile the quality figures compare what a colour-managed viewer shows for the
+    input and for the output (sRGB through the profile), the same figures as the sRGB route's;
+    the stored values themselves mean nothing to a viewer (ProPhoto's differ from what is seen by
+    more than 1 dB of PSNR). A plain :class:`~kmeans_compress.KMeansQuantizer` is returned as is.
+    """
+    if isinstance(quantizer, KeptProfileQuantizer):
+        return quantizer.seen(image)
+    return image, quantizer
 
 
 def _pack(colors):

@@ -69,10 +69,11 @@ class Measurement:
 
     Notes
     -----
-    The quality figures compare the quantized pixels with the original's in the space the image
-    was quantized in: sRGB, or the image's own profile when it was kept
-    (``keep_profile=True``), where PSNR and SSIM are on its stored values and ΔE reads those
-    values as if they were sRGB.
+    The quality figures compare the quantized pixels with the original's in sRGB. When the
+    image's own profile was kept (``keep_profile=True``) they compare what a colour-managed
+    viewer shows, both images seen through the profile in sRGB, not the stored values
+    (:func:`~kmeans_compress._kept_profile.as_seen` hands ``measure`` that pair), and
+    ``inertia`` is in those seen colours too.
     """
 
     k: int

@@ -14,7 +14,7 @@ import time
 
 from ._baselines import Baseline, baselines
 from ._io import check_format, encode_palette, read_image
-from ._kept_profile import fit_quantizer
+from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, measure
 from ._quantize import ColorHistogram
 from ._validation import check_k
@@ -85,8 +85,9 @@ class ImageSweep:
     format : {"png", "webp"}, default="png"
         Format every k is encoded in (and measured, and compared with JPEG, at).
     keep_profile : bool, default=False
-        Quantize in the image's own ICC profile and embed it, instead of converting to sRGB
-        (see :func:`~kmeans_compress._io.read_image`); for files, not arrays.
+        Keep the image's own ICC profile and embed it, instead of converting to sRGB
+        (see :func:`~kmeans_compress.compress_bytes`: clustered and measured as seen through
+        the profile); for files, not arrays.
     info : ImageInfo, optional
         What the writer keeps of an ``image`` already loaded (its profile to embed and DPI), as
         :func:`~kmeans_compress._io.read_image` returned it.
@@ -149,7 +150,7 @@ class ImageSweep:
         data = encode_palette(
             quantizer.palette_, quantizer.labels_, format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi
         )
-        measured = measure(self.image, quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
+        measured = measure(*as_seen(self.image, quantizer), data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
         jpeg = mediancut = None
         if self.compare:
             jpeg, mediancut = baselines(self.image, k, len(data), format=self.format)

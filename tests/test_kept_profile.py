@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms
 
-from kmeans_compress import KMeansQuantizer, psnr
+from kmeans_compress import KMeansQuantizer, delta_e, load_image, psnr, ssim
 from kmeans_compress._compress import compress_bytes
 from kmeans_compress._io import encode_palette_png, read_image
 from kmeans_compress._kept_profile import KeptProfileQuantizer, fit_quantizer
@@ -140,3 +140,19 @@ def test_dither_with_a_kept_profile():
     np.testing.assert_array_equal(q.palette_, plain.palette_)
     assert q.labels_.shape == (32, 32) and q.labels_.max() < q.n_colors_
     assert (q.labels_ != plain.labels_).any()
+
+
+@pytest.mark.parametrize("icc", PROFILES)
+def test_measurement_is_what_a_viewer_sees(icc):
+    data = tagged_png(photo(), icc)
+    for format in ("png", "webp"):  # noqa: A001
+        result = compress_bytes(data, 16, keep_profile=True, format=format)
+        shown_in, shown_out = load_image(io.BytesIO(data)), load_image(io.BytesIO(result.data))
+        m = result.measurement
+        assert m.psnr == pytest.approx(psnr(shown_in, shown_out))
+        assert m.ssim == pytest.approx(ssim(shown_in, shown_out))
+        assert m.delta_e == pytest.approx(delta_e(shown_in, shown_out))
+        assert m.psnr == pytest.approx(psnr(seen(data), seen(result.data)), abs=0.05)  # a viewer without BPC
+        assert m.mse * m.width * m.height * 3 == pytest.approx(m.inertia)  # one space for both
+        job = ImageSweep(io.BytesIO(data), keep_profile=True, format=format)
+        assert job.row(16).psnr == m.psnr
