@@ -166,13 +166,15 @@ class KeptProfileQuantizer:
         self.inertia_ = 0.0  # every colour is its own entry
         self.labels_ = fitted.labels_
 
-    def seen(self, image):
+    def seen(self, image, *, seen_image=None):
         """``image`` and this fit as a colour-managed viewer shows them, for :func:`~kmeans_compress._measure.measure`.
 
         Parameters
         ----------
         image : ndarray of uint8, shape (H, W, 3|4)
             The image the quantizer was fitted on, in stored values.
+        seen_image : ndarray of uint8, optional
+            ``image`` already converted (what this returned before), not converted again.
 
         Returns
         -------
@@ -181,9 +183,10 @@ class KeptProfileQuantizer:
         seen_quantizer : SeenQuantizer
             This fit with ``palette_`` replaced by ``seen_palette_``.
         """
-        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
-        rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
-        seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
+        if seen_image is None:
+            transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+            rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
+            seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
         return seen_image, SeenQuantizer(
             self.seen_palette_, self.labels_, self.n_colors, self.n_colors_, self.inertia_, self.color_space, self.dither
         )
@@ -241,16 +244,17 @@ class SeenQuantizer:
     dither: bool
 
 
-def as_seen(image, quantizer):
+def as_seen(image, quantizer, *, seen_image=None):
     """The pair to measure: ``(image, quantizer)``, both seen in sRGB when a profile was kept.
 
     With a kept profile the quality figures compare what a colour-managed viewer shows for the
     input and for the output (sRGB through the profile), the same figures as the sRGB route's;
     the stored values themselves mean nothing to a viewer (ProPhoto's differ from what is seen by
     more than 1 dB of PSNR). A plain :class:`~kmeans_compress.KMeansQuantizer` is returned as is.
+    ``seen_image``, when given, is ``image`` already seen (a sweep measures many fits of one image).
     """
     if isinstance(quantizer, KeptProfileQuantizer):
-        return quantizer.seen(image)
+        return quantizer.seen(image, seen_image=seen_image)
     return image, quantizer
 
 

@@ -128,6 +128,7 @@ class ImageSweep:
         self.keep_quantizers = keep_quantizers
         self.params = params
         self.n_fits = 0
+        self._seen_image = None
         self.rows_ = {}
         self.data_ = {}
         self.quantizers_ = {}
@@ -150,10 +151,12 @@ class ImageSweep:
         data = encode_palette(
             quantizer.palette_, quantizer.labels_, format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi
         )
-        measured = measure(*as_seen(self.image, quantizer), data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
+        seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
+        self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
+        measured = measure(seen_image, seen_quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format)
         jpeg = mediancut = None
-        if self.compare:
-            jpeg, mediancut = baselines(self.image, k, len(data), format=self.format)
+        if self.compare:  # against the image as seen, as the row itself is measured
+            jpeg, mediancut = baselines(seen_image, k, len(data), format=self.format)
         row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}, jpeg=jpeg, mediancut=mediancut)
         if self.keep_quantizers:
             self.quantizers_[k] = quantizer

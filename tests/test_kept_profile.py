@@ -156,3 +156,15 @@ def test_measurement_is_what_a_viewer_sees(icc):
         assert m.mse * m.width * m.height * 3 == pytest.approx(m.inertia)  # one space for both
         job = ImageSweep(io.BytesIO(data), keep_profile=True, format=format)
         assert job.row(16).psnr == m.psnr
+
+
+def test_sweep_compares_baselines_with_the_image_as_seen():
+    data = tagged_png(photo(), PROPHOTO)
+    job = ImageSweep(io.BytesIO(data), keep_profile=True, compare=True)
+    row = job.row(16)
+    shown = load_image(io.BytesIO(data))
+    assert row.mediancut is not None and row.psnr > 0
+    # median cut of the image as a viewer sees it, measured there: as the sweep of the sRGB route does
+    srgb_row = ImageSweep(io.BytesIO(data), compare=True).row(16)
+    assert row.mediancut == srgb_row.mediancut and row.jpeg.bytes <= row.bytes_out
+    assert np.array_equal(job._seen_image, shown)
