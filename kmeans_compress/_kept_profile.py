@@ -10,9 +10,12 @@ steps in its values are unequal steps on screen. :class:`KeptProfileQuantizer` i
 2. fits :class:`~kmeans_compress.KMeansQuantizer` on those colours, weighted by pixel counts,
    which chooses the partition;
 3. sets each palette entry to the pixel-count-weighted mean of its members' *stored* values,
-   rounded, so the file keeps values in the profile's space;
+   rounded (to whichever of its roundings is seen closest), so the file keeps values in the
+   profile's space;
 4. gives every distinct colour the entry whose colour, seen through the profile, is nearest to
    its own seen colour, so labels and palette agree.
+
+:func:`as_seen` gives the measurement the same view: both images through the profile, in sRGB.
 
 :func:`fit_quantizer` is the one entry point the one-call path and the sweep use: without a
 profile it is exactly ``KMeansQuantizer(...).fit``.
@@ -137,7 +140,7 @@ class KeptProfileQuantizer:
             palette[:, 3] = view.palette_[:, 3]  # alpha is not transformed: the fit's own, snapped
             palette[palette[:, 3] == 0] = 0  # the transparent entry stays exactly (0, 0, 0, 0)
         seen_palette = self._seen(transform, palette)
-        color_labels = self._nearest(view, seen_hist, seen_palette)[inverse]
+        color_labels = self._nearest(seen_hist, seen_palette)[inverse]
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         remap = np.cumsum(used) - 1
         palette, seen_palette = palette[used], seen_palette[used]
@@ -223,7 +226,7 @@ class KeptProfileQuantizer:
         palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
         return palette
 
-    def _nearest(self, view, seen_hist, seen_palette):
+    def _nearest(self, seen_hist, seen_palette):
         """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries)."""
         assigner = KMeansQuantizer(self.n_colors, **{**self.params, "dither": False})
         assigner.palette_ = seen_palette
