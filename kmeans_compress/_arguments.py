@@ -120,8 +120,8 @@ def build_parser():
     for flag, text in (
         (
             "--keep-profile",
-            "keep the input's ICC colour profile (e.g. Display P3): quantize in its space and embed it, "
-            "instead of converting to sRGB (the default)",
+            "keep the input's ICC colour profile (e.g. Display P3): store colours in its space and embed it, "
+            "instead of converting to sRGB (the default); colours are chosen and measured as seen through it",
         ),
         ("--force", "replace existing output files (never an input; see also --allow-larger)"),
         (

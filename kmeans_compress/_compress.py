@@ -18,8 +18,8 @@ from pathlib import Path
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
 from ._io import ImageInfo, check_format, check_output_path, output_format, read_image, read_input, write_bytes_atomic
+from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, encode_and_measure
-from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 
@@ -147,8 +147,9 @@ def compress_image(
         Output format: an indexed PNG, or a lossless WebP (smaller on most images, the same pixels).
     info : ImageInfo, optional
         From :func:`~kmeans_compress._io.read_image`: the ICC profile to embed (when the image
-        was read with ``keep_profile=True``) and the DPI to keep. Without it the output says
-        sRGB and has no DPI.
+        was read with ``keep_profile=True``; ``image`` is then in its stored values, clustered
+        and measured as seen through it) and the DPI to keep. Without it the output says sRGB
+        and has no DPI.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``, ...).
 
@@ -165,9 +166,10 @@ def compress_image(
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
     if not _wants_choice(n_colors, min_psnr, min_ssim):
-        quantizer = KMeansQuantizer(n_colors, random_state=random_state, **params).fit(image)
+        quantizer = fit_quantizer(image, n_colors, icc_profile=info.icc_profile, random_state=random_state, **params)
         data, measured = encode_and_measure(
-            image, quantizer, k=n_colors, bytes_in=bytes_in, started=started, format=format, icc_profile=info.icc_profile, dpi=info.dpi
+            *as_seen(image, quantizer), stored=quantizer, k=n_colors, bytes_in=bytes_in, started=started, format=format,
+            icc_profile=info.icc_profile, dpi=info.dpi,
         )
         return Compressed(data, measured)
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
@@ -200,8 +202,11 @@ def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format
     name : str, optional
         What to call the input in error messages (e.g. its path or object key).
     keep_profile : bool, default=False
-        Keep the input's ICC profile: quantize in its space and embed it in the output, instead
-        of converting to sRGB (the measurement then compares the images in that space).
+        Keep the input's ICC profile: the output stores values in its space and embeds it,
+        instead of converting to sRGB. The colours are clustered as a colour-managed viewer
+        sees them (:func:`~kmeans_compress._kept_profile.fit_quantizer`), and the measurement
+        compares what a viewer sees of the input and the output (both through the profile, in
+        sRGB), so its figures are comparable with the sRGB route's.
     format : {"png", "webp"}, default="png"
         Output format (see :func:`compress_image`).
     **kwargs

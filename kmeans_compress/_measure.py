@@ -80,10 +80,11 @@ class Measurement:
 
     Notes
     -----
-    The quality figures compare the quantized pixels with the original's in the space the image
-    was quantized in: sRGB, or the image's own profile when it was kept
-    (``keep_profile=True``), where PSNR and SSIM are on its stored values and ΔE reads those
-    values as if they were sRGB.
+    The quality figures compare the quantized pixels with the original's in sRGB. When the
+    image's own profile was kept (``keep_profile=True``) they compare what a colour-managed
+    viewer shows, both images seen through the profile in sRGB, not the stored values
+    (:func:`~kmeans_compress._kept_profile.as_seen` hands ``measure`` that pair), and
+    ``inertia`` is in those seen colours too.
     """
 
     k: int
@@ -202,12 +203,16 @@ def _fitted_histogram(quantizer, n_pixels):
     return colors, counts, quantizer.palette_, labels
 
 
-def encode_and_measure(image, quantizer, *, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None):  # noqa: A002
+def encode_and_measure(
+    image, quantizer, *, stored=None, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None  # noqa: A002
+):
     """Encode the quantized image and measure it, the encoder running while the quality is measured.
 
     The PNG and WebP encoders work outside Python's global lock, so on a machine with two or more
     cores the file costs little time beyond the metrics. Same results as encoding first, then
-    :func:`measure`.
+    :func:`measure`. ``stored`` is the quantizer whose palette is written, when it differs from
+    the one measured (a kept colour profile: written in stored values, measured as seen);
+    default ``quantizer``.
 
     Returns
     -------
@@ -216,8 +221,9 @@ def encode_and_measure(image, quantizer, *, k=None, bytes_in=None, started=None,
     measurement : Measurement
     """
     with ThreadPoolExecutor(max_workers=1) as pool:
+        written = quantizer if stored is None else stored
         pending = pool.submit(
-            encode_palette, quantizer.palette_, quantizer.labels_, format=format, icc_profile=icc_profile, dpi=dpi
+            encode_palette, written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi
         )
         measurement = measure(image, quantizer, data=pending, k=k, bytes_in=bytes_in, started=started, format=format)
     return pending.result(), measurement

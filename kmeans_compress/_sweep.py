@@ -14,8 +14,9 @@ import time
 
 from ._baselines import Baseline, baselines
 from ._io import check_format, read_image
+from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, encode_and_measure
-from ._quantize import ColorHistogram, KMeansQuantizer
+from ._quantize import ColorHistogram
 from ._validation import check_k
 
 __all__ = ["DEFAULT_KS", "ImageSweep", "SweepRow", "check_ks", "sweep"]
@@ -84,8 +85,9 @@ class ImageSweep:
     format : {"png", "webp"}, default="png"
         Format every k is encoded in (and measured, and compared with JPEG, at).
     keep_profile : bool, default=False
-        Quantize in the image's own ICC profile and embed it, instead of converting to sRGB
-        (see :func:`~kmeans_compress._io.read_image`); for files, not arrays.
+        Keep the image's own ICC profile and embed it, instead of converting to sRGB
+        (see :func:`~kmeans_compress.compress_bytes`: clustered and measured as seen through
+        the profile); for files, not arrays.
     info : ImageInfo, optional
         What the writer keeps of an ``image`` already loaded (its profile to embed and DPI), as
         :func:`~kmeans_compress._io.read_image` returned it.
@@ -126,6 +128,7 @@ class ImageSweep:
         self.keep_quantizers = keep_quantizers
         self.params = params
         self.n_fits = 0
+        self._seen_image = None
         self.rows_ = {}
         self.data_ = {}
         self.quantizers_ = {}
@@ -141,15 +144,19 @@ class ImageSweep:
         if k in self.rows_:
             return self.rows_[k]
         start = time.perf_counter()
-        quantizer = KMeansQuantizer(k, random_state=self.random_state, **self.params).fit(self.histogram)
+        quantizer = fit_quantizer(
+            self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
+        )
         self.n_fits += 1
+        seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
+        self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
         data, measured = encode_and_measure(
-            self.image, quantizer, k=k, bytes_in=self.bytes_in, started=start, format=self.format,
-            icc_profile=self.info.icc_profile, dpi=self.info.dpi,
+            seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start,
+            format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi,
         )
         jpeg = mediancut = None
-        if self.compare:
-            jpeg, mediancut = baselines(self.image, k, len(data), format=self.format)
+        if self.compare:  # against the image as seen, as the row itself is measured
+            jpeg, mediancut = baselines(seen_image, k, len(data), format=self.format)
         row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}, jpeg=jpeg, mediancut=mediancut)
         if self.keep_quantizers:
             self.quantizers_[k] = quantizer

@@ -1,0 +1,277 @@
+"""Quantizing an image that keeps its ICC profile: clusters chosen by what a viewer sees.
+
+With ``keep_profile=True`` the pixels stay in the profile's own values (Display P3, Adobe RGB,
+ProPhoto, ...) and the output embeds the profile. Fitting k-means on those stored values would
+minimise an error nobody sees: ProPhoto spreads sRGB's colours over fewer levels, so equal
+steps in its values are unequal steps on screen. :class:`KeptProfileQuantizer` instead
+
+1. converts each distinct stored colour to sRGB through the profile (LittleCMS, the transform
+   :func:`~kmeans_compress._io.read_image` uses), the colours a colour-managed viewer shows;
+2. fits :class:`~kmeans_compress.KMeansQuantizer` on those colours, weighted by pixel counts,
+   which chooses the partition;
+3. sets each palette entry to the pixel-count-weighted mean of its members' *stored* values,
+   rounded (to whichever of its roundings is seen closest), so the file keeps values in the
+   profile's space;
+4. gives every distinct colour the entry whose colour, seen through the profile, is nearest to
+   its own seen colour, so labels and palette agree.
+
+:func:`as_seen` gives the measurement the same view: both images through the profile, in sRGB.
+
+:func:`fit_quantizer` is the one entry point the one-call path and the sweep use: without a
+profile it is exactly ``KMeansQuantizer(...).fit``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+from PIL import Image
+
+from ._colorspace import colors_to_features
+from ._dither import floyd_steinberg
+from ._icc import _transform_to_srgb
+from ._quantize import ColorHistogram, KMeansQuantizer, label_dtype
+
+__all__ = ["KeptProfileQuantizer", "SeenQuantizer", "as_seen", "fit_quantizer"]
+
+
+def fit_quantizer(X, n_colors=16, *, icc_profile=None, **params):
+    """Fit a palette of ``n_colors`` on an image, in what a viewer sees when it keeps a profile.
+
+    Parameters
+    ----------
+    X : ndarray of uint8, shape (H, W, 3|4), or ColorHistogram
+        The image in its stored values (sRGB, or the space of ``icc_profile``).
+    n_colors : int, default=16
+        Palette size k, 1 to 256.
+    icc_profile : bytes or None, default=None
+        The RGB ICC profile ``X`` is stored in and the output embeds
+        (``read_image(..., keep_profile=True)[1].icc_profile``). None means sRGB.
+    **params
+        :class:`~kmeans_compress.KMeansQuantizer` parameters (``random_state``, ``color_space``, ...).
+
+    Returns
+    -------
+    KMeansQuantizer or KeptProfileQuantizer
+        Fitted; without a profile (or with one that moves no 8-bit value by more than a level)
+        the plain ``KMeansQuantizer``, so sRGB images give the same bytes as ever.
+    """
+    if icc_profile is not None:
+        try:
+            identity = _transform_to_srgb(bytes(icc_profile), "RGB")[1]
+        except Exception as exc:  # noqa: BLE001 - LittleCMS rejects bad profiles in several ways
+            warnings.warn(
+                f"ICC profile unusable for viewing ({' '.join(str(exc).split())}); clusters chosen on its stored values",
+                UserWarning, stacklevel=2,
+            )
+            identity = True
+        if not identity:
+            return KeptProfileQuantizer(n_colors, icc_profile=icc_profile, **params).fit(X)
+    return KMeansQuantizer(n_colors, **params).fit(X)
+
+
+class KeptProfileQuantizer:
+    """K-means palette in a profile's stored values, clusters chosen in the sRGB it is seen as.
+
+    Parameters
+    ----------
+    n_colors : int, default=16
+        Palette size k, 1 to 256.
+    icc_profile : bytes
+        The RGB ICC profile the image is stored in.
+    **params
+        :class:`~kmeans_compress.KMeansQuantizer` parameters; ``color_space`` is where the
+        seen colours are compared, ``dither`` diffuses the error in seen colours.
+
+    Attributes
+    ----------
+    palette_ : ndarray of uint8, shape (n_colors_, C)
+        Stored values (in the profile's space) of the colours used, in the order of the fit on
+        the seen colours (by luminance).
+    labels_ : ndarray, shape (H, W) or (N,)
+        Palette index of every pixel, in the smallest unsigned dtype.
+    n_colors_ : int
+        Colours used.
+    inertia_ : float
+        Sum over pixels of the squared distance, in ``color_space`` features of the seen sRGB
+        colours, between each pixel and its palette entry, both seen through the profile.
+    n_distinct_colors_ : int
+        Distinct stored colours of the image.
+    seen_palette_ : ndarray of uint8, shape (n_colors_, C)
+        The palette as a colour-managed viewer shows it: ``palette_`` through the profile, in sRGB.
+    view_quantizer_ : KMeansQuantizer
+        The fit on the seen colours that chose the partition (its palette is in sRGB).
+    kmeans_ : sklearn.cluster.KMeans or None
+        ``view_quantizer_.kmeans_``.
+    """
+
+    def __init__(self, n_colors=16, *, icc_profile, **params):
+        self.n_colors = n_colors
+        self.icc_profile = icc_profile
+        self.params = params
+        self.color_space = params.get("color_space", "rgb")
+        self.dither = params.get("dither", False)
+
+    def fit(self, X, y=None):
+        """Fit the palette on ``X`` (stored values); returns ``self``."""
+        hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
+        view_params = {**self.params, "dither": False}
+        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+        if hist.n_colors <= self.n_colors:  # every colour fits: the stored colours, exactly
+            exact = KMeansQuantizer(self.n_colors, **view_params).fit(hist)
+            self._adopt(exact, hist)
+            self.seen_palette_ = self._seen(transform, exact.palette_)
+            return self
+        seen = self._seen(transform, hist.colors)
+        # The seen colours, counted once: the histogram whose "pixels" are the stored colours.
+        codes = _pack(seen)
+        _, first, inverse, = np.unique(codes, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        seen_hist = ColorHistogram(
+            seen[first], np.bincount(inverse, weights=hist.counts).astype(np.int64), (hist.n_colors,),
+            inverse=inverse.astype(np.int32),
+        )
+        view = KMeansQuantizer(self.n_colors, **view_params).fit(seen_hist)
+        color_labels = np.asarray(view.labels_, np.intp)  # one per distinct stored colour
+        palette = self._stored_entries(transform, hist, seen, color_labels, view.n_colors_)
+        if hist.n_channels == 4:
+            palette[:, 3] = view.palette_[:, 3]  # alpha is not transformed: the fit's own, snapped
+            palette[palette[:, 3] == 0] = 0  # the transparent entry stays exactly (0, 0, 0, 0)
+        seen_palette = self._seen(transform, palette)
+        color_labels = self._nearest(seen_hist, seen_palette)[inverse]
+        used = np.bincount(color_labels, minlength=len(palette)) > 0
+        remap = np.cumsum(used) - 1
+        palette, seen_palette = palette[used], seen_palette[used]
+        color_labels = remap[color_labels].astype(label_dtype(len(palette)))
+        diff = colors_to_features(seen, self.color_space) - colors_to_features(seen_palette, self.color_space)[color_labels]
+        self.view_quantizer_ = view
+        self.kmeans_ = view.kmeans_
+        self.palette_ = np.ascontiguousarray(palette)
+        self.seen_palette_ = np.ascontiguousarray(seen_palette)
+        self.n_colors_ = int(len(palette))
+        self.n_distinct_colors_ = hist.n_colors
+        self.inertia_ = float(np.dot(hist.counts, np.einsum("ij,ij->i", diff, diff)))
+        self.labels_ = hist.pixel_labels(color_labels)
+        if self.dither and hist.n_channels == 3:
+            image = seen[hist.pixel_labels(np.arange(hist.n_colors, dtype=np.uint32))]
+            image = image.reshape((*hist.shape, 3) if len(hist.shape) == 2 else (1, -1, 3))
+            self.labels_ = floyd_steinberg(image, seen_palette).reshape(hist.shape).astype(self.labels_.dtype, copy=False)
+        return self
+
+    def _adopt(self, fitted, hist):
+        self.view_quantizer_ = fitted
+        self.kmeans_ = fitted.kmeans_
+        self.palette_ = fitted.palette_
+        self.n_colors_ = fitted.n_colors_
+        self.n_distinct_colors_ = hist.n_colors
+        self.inertia_ = 0.0  # every colour is its own entry
+        self.labels_ = fitted.labels_
+
+    def seen(self, image, *, seen_image=None):
+        """``image`` and this fit as a colour-managed viewer shows them, for :func:`~kmeans_compress._measure.measure`.
+
+        Parameters
+        ----------
+        image : ndarray of uint8, shape (H, W, 3|4)
+            The image the quantizer was fitted on, in stored values.
+        seen_image : ndarray of uint8, optional
+            ``image`` already converted (what this returned before), not converted again.
+
+        Returns
+        -------
+        seen_image : ndarray of uint8, shape (H, W, 3|4)
+            ``image`` converted through the profile to sRGB (alpha kept).
+        seen_quantizer : SeenQuantizer
+            This fit with ``palette_`` replaced by ``seen_palette_``.
+        """
+        if seen_image is None:
+            transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+            rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
+            seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
+        return seen_image, SeenQuantizer(
+            self.seen_palette_, self.labels_, self.n_colors, self.n_colors_, self.inertia_, self.color_space, self.dither
+        )
+
+    @staticmethod
+    def _seen(transform, colors):
+        """``colors`` (M, C) uint8 in the profile, as sRGB through ``transform``; alpha kept."""
+        rgb = np.ascontiguousarray(colors[:, None, :3])
+        out = np.asarray(transform.apply(Image.fromarray(rgb, "RGB")))[:, 0, :]
+        if colors.shape[1] == 4:
+            out = np.concatenate([out, colors[:, 3:]], axis=1)
+            out[colors[:, 3] == 0] = 0  # every fully transparent pixel is one colour
+        return np.ascontiguousarray(out)
+
+    def _stored_entries(self, transform, hist, seen, color_labels, n_entries):
+        """Each cluster's entry: a rounding of its members' mean stored value, the one seen closest.
+
+        The mean is weighted by pixel counts. Of the (up to) 8 ways to round it, the entry is the
+        one whose seen colour is nearest the mean of its members' seen colours (in
+        ``color_space`` features), which minimises the cluster's seen error among them; a
+        profile's 8-bit levels can be coarser than sRGB's, so plain rounding can cost a level.
+        """
+        weights = hist.counts.astype(np.float64)
+        totals = np.maximum(np.bincount(color_labels, weights=weights, minlength=n_entries), 1)[:, None]
+        means = _weighted_sums(color_labels, weights, hist.colors.astype(np.float64), n_entries) / totals
+        feats = colors_to_features(seen[:, :3], self.color_space)
+        target = _weighted_sums(color_labels, weights, feats, n_entries) / totals
+        low = np.clip(np.floor(means[:, :3]), 0, 255).astype(np.uint8)
+        corners = np.array([[(i >> 2) & 1, (i >> 1) & 1, i & 1] for i in range(8)], np.uint8)
+        candidates = np.minimum(low[:, None, :].astype(np.int16) + corners[None], 255).astype(np.uint8)  # (n, 8, 3)
+        cand_feats = colors_to_features(self._seen(transform, candidates.reshape(-1, 3)), self.color_space)
+        err = ((cand_feats.reshape(n_entries, 8, -1) - target[:, None, :]) ** 2).sum(axis=2)
+        palette = np.clip(np.rint(means), 0, 255).astype(np.uint8)
+        palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
+        return palette
+
+    def _nearest(self, seen_hist, seen_palette):
+        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries)."""
+        assigner = KMeansQuantizer(self.n_colors, **{**self.params, "dither": False})
+        assigner.palette_ = seen_palette
+        assigner.n_colors_ = len(seen_palette)
+        return np.asarray(assigner.predict(seen_hist.colors), np.intp)
+
+
+@dataclasses.dataclass(frozen=True)
+class SeenQuantizer:
+    """A kept-profile fit as it is seen in sRGB: what :func:`~kmeans_compress._measure.measure` reads."""
+
+    palette_: np.ndarray
+    labels_: np.ndarray
+    n_colors: int
+    n_colors_: int
+    inertia_: float
+    color_space: str
+    dither: bool
+
+
+def as_seen(image, quantizer, *, seen_image=None):
+    """The pair to measure: ``(image, quantizer)``, both seen in sRGB when a profile was kept.
+
+    With a kept profile the quality figures compare what a colour-managed viewer shows for the
+    input and for the output (sRGB through the profile), the same figures as the sRGB route's;
+    the stored values themselves mean nothing to a viewer (ProPhoto's differ from what is seen by
+    more than 1 dB of PSNR). A plain :class:`~kmeans_compress.KMeansQuantizer` is returned as is.
+    ``seen_image``, when given, is ``image`` already seen (a sweep measures many fits of one image).
+    """
+    if isinstance(quantizer, KeptProfileQuantizer):
+        return quantizer.seen(image, seen_image=seen_image)
+    return image, quantizer
+
+
+def _pack(colors):
+    """One integer per colour, (M, 3|4) uint8 -> (M,) uint32."""
+    out = np.zeros(len(colors), np.uint32)
+    for c in range(colors.shape[1]):
+        out = (out << 8) | colors[:, c]
+    return out
+
+
+def _weighted_sums(labels, weights, values, n_entries):
+    """Per label, the sum of ``weights * values`` over its members: (n_entries, values.shape[1])."""
+    return np.stack(
+        [np.bincount(labels, weights=weights * values[:, c], minlength=n_entries) for c in range(values.shape[1])],
+        axis=1,
+    )
