@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 
 from ._io import encode_palette
 from ._metrics import (
@@ -125,10 +124,9 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         The original image the quantizer was fitted on.
     quantizer : KMeansQuantizer
         Fitted on ``image`` (its ``palette_[labels_]`` is the quantized image).
-    data : bytes or concurrent.futures.Future, optional
-        The encoded output file, or a future that will hold it (so that encoding runs while the
-        quality is measured, see :func:`encode_and_measure`). Encoded here (as ``format``) when
-        not given, so that a caller who has already encoded it never pays twice.
+    data : bytes, optional
+        The encoded output file. Encoded here (as ``format``) when not given, so that a caller
+        who has already encoded it never pays twice.
     k : int, optional
         Colours asked for; default ``quantizer.n_colors``.
     bytes_in : int, optional
@@ -167,8 +165,6 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         err = mse(image, quantized)
         colour_error = delta_e(image, quantized)
     similarity = ssim(image, quantized)
-    if isinstance(data, Future):  # encoded meanwhile on another thread
-        data = data.result()
     raw = raw_size(image)
     return Measurement(
         k=int(quantizer.n_colors if k is None else k),
@@ -206,13 +202,12 @@ def _fitted_histogram(quantizer, n_pixels):
 def encode_and_measure(
     image, quantizer, *, stored=None, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None  # noqa: A002
 ):
-    """Encode the quantized image and measure it, the encoder running while the quality is measured.
+    """Encode the quantized image, then :func:`measure` it.
 
-    The PNG and WebP encoders work outside Python's global lock, so on a machine with two or more
-    cores the file costs little time beyond the metrics. Same results as encoding first, then
-    :func:`measure`. ``stored`` is the quantizer whose palette is written, when it differs from
-    the one measured (a kept colour profile: written in stored values, measured as seen);
-    default ``quantizer``.
+    ``stored`` is the quantizer whose palette is written, when it differs from the one measured (a
+    kept colour profile: written in stored values, measured as seen); default ``quantizer``.
+    Encoding runs before measuring, not beside it: SSIM already keeps both cores busy, so a
+    second thread for the encoder bought no time and raised the peak memory.
 
     Returns
     -------
@@ -220,11 +215,6 @@ def encode_and_measure(
         The encoded file (``format``, with ``icc_profile`` and ``dpi`` when given).
     measurement : Measurement
     """
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        written = quantizer if stored is None else stored
-        pending = pool.submit(
-            encode_palette, written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi
-        )
-        measurement = measure(image, quantizer, data=pending, k=k, bytes_in=bytes_in, started=started, format=format)
-    return pending.result(), measurement
-
+    written = quantizer if stored is None else stored
+    data = encode_palette(written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi)
+    return data, measure(image, quantizer, data=data, k=k, bytes_in=bytes_in, started=started, format=format)

@@ -15,17 +15,9 @@ __all__ = ["SweepReport", "sweep_file", "sweep_file_k"]
 
 @dataclasses.dataclass(frozen=True)
 class SweepReport:
-    """The sweep of one file.
-
-    Attributes
-    ----------
-    input : str
-    n_distinct_colors : int
-    rows : list of SweepRow
-        In the order the k were asked (each also gives the image's size and file bytes).
-    min_psnr, min_ssim : float or None
-        The target quality, if any.
-    """
+    """The sweep of one file: its path (``input``), its number of distinct colours, its rows (one
+    :class:`~kmeans_compress._sweep.SweepRow` per k, in the order asked; each also gives the image's
+    size and file bytes) and the target quality, if any (``min_psnr``, ``min_ssim``)."""
 
     input: str
     n_distinct_colors: int
