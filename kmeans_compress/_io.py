@@ -24,8 +24,11 @@ import dataclasses
 import io as _io
 import math
 import os
+import re
+import struct
 import tempfile
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -507,6 +510,11 @@ _OXIPNG_BIG_PIXELS = 4_000_000
 _OPTIMIZERS = ("auto", "oxipng", "pillow")
 
 
+# The tRNS contents that Pillow's PNG reader mistakes for "one fully transparent index, the rest
+# opaque" (see encode_palette_png).
+_PILLOW_MISREADS_TRNS = re.compile(rb"\xff*\x00\xff*\n", re.DOTALL)
+
+
 def _oxipng_module():
     try:
         import oxipng
@@ -547,8 +555,8 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto", i
     optimizer : {"auto", "oxipng", "pillow"}, default "auto"
         ``"oxipng"`` recompresses the image data with oxipng's libdeflate (the ``pyoxipng``
         package), unfiltered rows; ``"pillow"`` keeps Pillow's zlib; ``"auto"`` uses oxipng
-        when it is installed. The palette, its order, the bit depth and every index stay as
-        given, so the file decodes to exactly ``palette[labels]`` either way.
+        when it is installed. The palette, its order (but see the Notes), the bit depth and
+        every index stay as given, so the file decodes to exactly ``palette[labels]`` either way.
     icc_profile : bytes, optional
         ICC profile the palette's colours are in, embedded as an ``iCCP`` chunk
         (``read_image(..., keep_profile=True)`` gives it). Without one the file says it is
@@ -565,16 +573,16 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto", i
 
     Notes
     -----
-    What decides the size, measured on the Kodak photos and the project's drawings
-    (``benchmarks/bench_quantizers.py``): the deflate encoder. libdeflate at level 12 writes
-    files 5 to 13 % smaller than zlib at level 9 (34.4 kB instead of 38.4 kB for kodim23 at
-    k=16), for about 0.1 s per 0.4-megapixel image. Above 4 megapixels level 10 is used, to
-    keep the time: on a 12-megapixel photo level 12 takes 1 to 2 s at k=4..16 and 3 to 8 s at
-    k=256, level 10 0.3 to 1.5 s; level 10 is 7 % smaller than zlib there at k=256 but 3 to
-    4 % larger at k=4 and 16. Row filters do not help indexed
-    images (Paeth made every file larger, adaptive choices never beat "none"), and the
-    palette order made less than 1 % difference either way (luminance order, which the
-    quantizer uses, versus frequency or a nearest-neighbour chain), so both stay as they are.
+    The deflate encoder decides the size: libdeflate's high levels write smaller files than
+    zlib's best, at a cost in time that grows with the image, so large images get a lower
+    level (the README's benchmark gives the figures). Row filters do not help indexed images
+    and the palette order hardly changes the size, so both stay as they are.
+
+    One exception to "as given": Pillow's own PNG reader misreads a ``tRNS`` of 255s, one 0,
+    255s and a final 10 (an entry of alpha 10 after the transparent one, with only opaque
+    entries between) as a single transparent index. The file then gets one more opaque
+    ``tRNS`` byte, or, when that entry is the last, it moves to the front of the palette; it
+    still decodes to exactly ``palette[labels]``.
     """
     palette = np.asarray(palette)
     labels = np.asarray(labels)
@@ -586,6 +594,7 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto", i
         msg = "optimizer='oxipng' needs the pyoxipng package: pip install pyoxipng (or use optimizer='pillow')."
         raise ValueError(msg)
     palette, labels = _check_palette_labels(palette, labels)
+    palette, labels = _last_entry_first_if_misread(palette, labels)
     height, width = labels.shape
     raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
@@ -628,7 +637,44 @@ def encode_palette_png(palette, labels, *, compress_level=9, optimizer="auto", i
             optimize_alpha=False,
             strip=oxipng.StripChunks.none(),  # keep the colour tag and pHYs; nothing else is there
         )
-    return data
+    return _readable_trns(data, len(palette))
+
+
+def _last_entry_first_if_misread(palette, labels):
+    """Move the last entry first when its alpha of 10 would end a tRNS that Pillow misreads.
+
+    See :func:`_readable_trns`, which handles every other case; here no opaque entry follows,
+    so the entry moves instead (the file still decodes to exactly ``palette[labels]``).
+    """
+    if palette.shape[1] != 4 or len(palette) < 2 or palette[-1, 3] != 10:
+        return palette, labels
+    if not _PILLOW_MISREADS_TRNS.fullmatch(palette[:, 3].tobytes()):
+        return palette, labels
+    order = np.r_[len(palette) - 1, np.arange(len(palette) - 1)]
+    position = np.empty(len(palette), np.uint8)
+    position[order] = np.arange(len(palette))
+    return np.ascontiguousarray(palette[order]), position[labels]
+
+
+def _readable_trns(data, n_entries):
+    """``data`` with its tRNS chunk one opaque byte longer when Pillow would misread it.
+
+    Pillow reads a tRNS of "255s, one 0, 255s, then 10" as a single fully transparent entry (its
+    pattern's ``$`` also matches before a final byte 10, a newline), so the entry of alpha 10
+    would read back opaque. One more byte, 255 for the next (opaque) entry, is the same alpha for
+    every entry in any reader. When the entry of alpha 10 is the palette's last, nothing can be
+    added and the file is left as it is (it is correct; Pillow misreads it).
+    """
+    start = data.find(b"tRNS") - 4
+    if start < 8:
+        return data
+    (length,) = struct.unpack(">I", data[start : start + 4])
+    trns = data[start + 8 : start + 8 + length]
+    if not _PILLOW_MISREADS_TRNS.fullmatch(trns) or length >= n_entries:
+        return data
+    body = b"tRNS" + trns + b"\xff"
+    chunk = struct.pack(">I", length + 1) + body + struct.pack(">I", zlib.crc32(body))
+    return data[:start] + chunk + data[start + 12 + length :]
 
 
 # Lossless WebP effort, chosen by benchmarks/bench_webp.py: see the README.

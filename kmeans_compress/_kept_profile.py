@@ -252,8 +252,8 @@ def as_seen(image, quantizer, *, seen_image=None):
 
     With a kept profile the quality figures compare what a colour-managed viewer shows for the
     input and for the output (sRGB through the profile), the same figures as the sRGB route's;
-    the stored values themselves mean nothing to a viewer (ProPhoto's differ from what is seen by
-    more than 1 dB of PSNR). A plain :class:`~kmeans_compress.KMeansQuantizer` is returned as is.
+    the stored values themselves mean nothing to a viewer (a wide-gamut profile's stored values
+    overstate the PSNR a viewer sees). A plain :class:`~kmeans_compress.KMeansQuantizer` is returned as is.
     ``seen_image``, when given, is ``image`` already seen (a sweep measures many fits of one image).
     """
     if isinstance(quantizer, KeptProfileQuantizer):

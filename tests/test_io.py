@@ -252,3 +252,22 @@ def test_no_warnings_on_plain_load(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         load_image(path)
+
+
+@pytest.mark.parametrize(
+    "palette",
+    [
+        [[0, 0, 0, 0], [228, 169, 6, 10], [24, 68, 20, 255], [4, 83, 119, 255]],  # an opaque entry follows
+        [[0, 0, 0, 0], [203, 163, 151, 10]],  # the entry of alpha 10 is the last
+        [[9, 9, 9, 255], [0, 0, 0, 0], [14, 45, 160, 10]],
+    ],
+    ids=["opaque-after", "last", "opaque-first"],
+)
+def test_alpha_10_after_a_transparent_entry_reads_back(palette):
+    # Pillow's reader takes a tRNS of 255s, one 0, 255s and a final 10 (a newline byte) for a
+    # single transparent index; the encoder writes a file that any reader, Pillow included, reads right
+    palette = np.array(palette, np.uint8)
+    labels = np.arange(len(palette), dtype=np.uint8)[None].repeat(3, axis=0)
+    for optimizer in ("auto", "pillow"):
+        with Image.open(io.BytesIO(encode_palette_png(palette, labels, optimizer=optimizer))) as im:
+            np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), palette[labels])
