@@ -21,6 +21,7 @@ from kmeans_compress import _icc as kicc
 from kmeans_compress import _io as kio
 from kmeans_compress._icc import icc_matrix_profile
 from kmeans_compress._io import encode_palette_png, read_image
+from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
 P3 = (ICC / "DisplayP3-v4.icc").read_bytes()
@@ -52,25 +53,9 @@ def to_profile(srgb_pixels, icc, mode="RGB"):
     return transform.apply(Image.fromarray(srgb_pixels))
 
 
-def saved(im, fmt="PNG", **params):
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **params)
-    buf.seek(0)
-    return buf
-
-
 def srgb_encode(linear):
     linear = np.asarray(linear, float)
     return 255 * np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-
-
-def png_chunks(data):
-    out, i = [], 8
-    while i < len(data):
-        (n,) = struct.unpack(">I", data[i : i + 4])
-        out.append((data[i + 4 : i + 8].decode("ascii"), data[i + 8 : i + 8 + n]))
-        i += 12 + n
-    return out
 
 
 def png_16bit(array16, *, icc=None, colour_type=2):

@@ -12,6 +12,7 @@ from PIL import Image
 
 from kmeans_compress import InvalidImageError, encode_palette_png, load_image
 from kmeans_compress._io import FORMATS, encode_palette, encode_palette_webp, output_format, read_image
+from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
 P3 = (ICC / "DisplayP3-v4.icc").read_bytes()
@@ -25,20 +26,8 @@ def photo_like(height=48, width=64):
     return np.clip(img, 0, 255).astype(np.uint8)
 
 
-def saved(im, fmt="PNG", **params):
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **params)
-    buf.seek(0)
-    return buf
-
-
 def png_chunk_names(data):
-    names, i = [], 8
-    while i < len(data):
-        (n,) = struct.unpack(">I", data[i : i + 4])
-        names.append(data[i + 4 : i + 8].decode("ascii"))
-        i += 12 + n
-    return names
+    return [name for name, _ in png_chunks(data)]
 
 
 def riff_chunk_names(data):

@@ -7,15 +7,9 @@ from PIL import Image
 
 from kmeans_compress import InvalidImageError, OutputExistsError, encode_palette_png, load_image, save_palette_png
 from kmeans_compress._io import image_from_array, png_bit_depth
+from _helpers import saved
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
-
-
-def _roundtrip(im, fmt="PNG", **params):
-    buf = io.BytesIO()
-    im.save(buf, format=fmt, **params)
-    buf.seek(0)
-    return buf
 
 
 # --- loading: every mode ------------------------------------------------------------------------
@@ -34,27 +28,27 @@ def test_rgb_path_and_file_object(tmp_path):
 @pytest.mark.parametrize("mode", ["1", "L"])
 def test_grey_modes_become_grey_rgb(mode):
     im = Image.new(mode, (3, 2), 1 if mode == "1" else 77)
-    out = load_image(_roundtrip(im))
+    out = load_image(saved(im))
     assert out.shape == (2, 3, 3) and out.dtype == np.uint8
     assert np.all(out == (255 if mode == "1" else 77))
 
 
 def test_la_keeps_alpha():
     im = Image.new("LA", (2, 2), (100, 50))
-    out = load_image(_roundtrip(im))
+    out = load_image(saved(im))
     assert out.shape == (2, 2, 4)
     assert out[0, 0].tolist() == [100, 100, 100, 50]
 
 
 def test_rgba_all_opaque_becomes_rgb():
     im = Image.new("RGBA", (2, 2), (1, 2, 3, 255))
-    out = load_image(_roundtrip(im))
+    out = load_image(saved(im))
     assert out.shape == (2, 2, 3)
 
 
 def test_palette_without_transparency_is_rgb():
     im = Image.fromarray(RGB).quantize(4)
-    out = load_image(_roundtrip(im))
+    out = load_image(saved(im))
     assert out.shape == (2, 2, 3)
     np.testing.assert_array_equal(out, np.asarray(im.convert("RGB")))
 
@@ -63,7 +57,7 @@ def test_palette_with_transparency_keeps_alpha():
     im = Image.new("P", (2, 1))
     im.putpalette([10, 20, 30, 200, 100, 0])
     im.putpixel((1, 0), 1)
-    out = load_image(_roundtrip(im, transparency=0))
+    out = load_image(saved(im, transparency=0))
     assert out.shape == (1, 2, 4)
     assert out[0, 0, 3] == 0 and out[0, 1].tolist() == [200, 100, 0, 255]
 
@@ -72,7 +66,7 @@ def test_sixteen_bit_grey_is_scaled_not_clipped():
     arr = np.array([[0, 257 * 100, 65535]], np.uint16)
     im = Image.fromarray(arr)  # mode I;16
     assert im.mode.startswith("I;16")
-    out = load_image(_roundtrip(im))
+    out = load_image(saved(im))
     assert out[0, :, 0].tolist() == [0, 100, 255]
 
 
@@ -99,7 +93,7 @@ def test_exif_orientation_applied():
     im = Image.fromarray(arr)
     exif = Image.Exif()
     exif[0x0112] = 6  # rotate 90 CW to display
-    out = load_image(_roundtrip(im, exif=exif.tobytes()))
+    out = load_image(saved(im, exif=exif.tobytes()))
     assert out.shape == (3, 2, 3)
     assert out[0, 1].tolist() == [255, 0, 0]  # top-right after the rotation
 
@@ -116,7 +110,7 @@ def test_multiframe_first_frame_with_warning():
 
 def test_decompression_bomb_refused(monkeypatch):
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
-    buf = _roundtrip(Image.new("RGB", (10, 10)))
+    buf = saved(Image.new("RGB", (10, 10)))
     with pytest.raises(InvalidImageError, match="too large"):
         load_image(buf)
 
