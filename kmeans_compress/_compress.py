@@ -18,8 +18,7 @@ from pathlib import Path
 from ._choose import KChoice, choose_k, target_text
 from ._inputs import default_output_path
 from ._io import ImageInfo, check_format, check_output_path, output_format, read_image, read_input, write_bytes_atomic
-from ._kept_profile import as_seen, fit_quantizer
-from ._measure import Measurement, encode_and_measure
+from ._measure import Measurement
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 
@@ -165,26 +164,23 @@ def compress_image(
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
-    if not _wants_choice(n_colors, min_psnr, min_ssim):
-        quantizer = fit_quantizer(image, n_colors, icc_profile=info.icc_profile, random_state=random_state, **params)
-        data, measured = encode_and_measure(
-            *as_seen(image, quantizer), stored=quantizer, k=n_colors, bytes_in=bytes_in, started=started, format=format,
-            icc_profile=info.icc_profile, dpi=info.dpi,
-        )
-        return Compressed(data, measured)
+    chosen = _wants_choice(n_colors, min_psnr, min_ssim)
+    # one k or many, the same path: ImageSweep fits, encodes and measures each k once
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
-    choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
-    if choice.k is None:
-        best = job.rows_[max(job.rows_)]
-        msg = (
-            f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours "
-            f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
-        )
-        raise ValueError(msg)
-    row = job.rows_[choice.k]
-    fields = {f.name: getattr(row, f.name) for f in dataclasses.fields(Measurement)}
-    fields["seconds"] = time.perf_counter() - started  # the whole search, not only the chosen fit
-    return Compressed(job.data_[choice.k], Measurement(**fields), choice)
+    choice = None
+    if chosen:
+        choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
+        if choice.k is None:
+            best = choice.rows[-1]
+            msg = (
+                f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours "
+                f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
+            )
+            raise ValueError(msg)
+    k = choice.k if chosen else n_colors
+    # the whole time on this image (the search for k included), not only the chosen fit
+    measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
+    return Compressed(job.data_[k], measurement, choice)
 
 
 def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format="png", **kwargs):  # noqa: A002
@@ -366,7 +362,7 @@ class FileJob:
         return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
 
-def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False, started=None):
+def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False):
     """Write a :class:`Compressed` result to ``output_path`` atomically, under the rules of :func:`compress_file`.
 
     The last step of :func:`compress_file`, separate so that a result computed elsewhere (another
@@ -375,7 +371,6 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
     Returns
     -------
     CompressionReport
-        The measurement's ``seconds`` are extended to the end of the write when ``started`` is given.
     """
     output_path = Path(output_path)
     measurement = result.measurement
@@ -383,8 +378,6 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
     if not kept_original:
         output_path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs])
-    if started is not None:
-        measurement = dataclasses.replace(measurement, seconds=time.perf_counter() - started)
     return CompressionReport(
         input=os.fspath(input_path),
         output=None if kept_original else os.fspath(output_path),

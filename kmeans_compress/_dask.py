@@ -310,8 +310,7 @@ def _interrupted(client, futures, finish):
     finally:
         with contextlib.suppress(Exception):
             client.cancel(list(futures))
-        for future in list(futures):
-            futures.pop(future, None)
+        futures.clear()
 
 
 @contextlib.contextmanager

@@ -436,7 +436,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         pal_feats = colors_to_features(palette, self.color_space)
         color_labels, sq_dist = _assign(hist.colors, features, palette, pal_feats, search, guess)
         used = np.bincount(color_labels, minlength=len(palette)) > 0
-        palette, pal_feats = palette[used], pal_feats[used]
+        palette = palette[used]
         order = np.argsort(_luminance(palette), kind="stable")
         palette = palette[order]
         remap = np.empty(len(used), np.intp)

@@ -83,9 +83,9 @@ def sweep_file_k(path, k, *, compare=False, random_state=0, **params):
 
 def sweep_file(path, ks, *, min_psnr=None, min_ssim=None, compare=False, random_state=0, **params):
     """Sweep a file over ``ks`` and report it (:class:`SweepReport`)."""
-    ks = check_ks(ks)
-    parts = [sweep_file_k(path, k, compare=compare, random_state=random_state, **params) for k in ks]
-    return make_report(path, parts, min_psnr=min_psnr, min_ssim=min_ssim)
+    job = ImageSweep(path, compare=compare, random_state=random_state, **params)
+    rows = job.rows(check_ks(ks))
+    return SweepReport(os.fspath(path), job.n_distinct_colors, rows, min_psnr=min_psnr, min_ssim=min_ssim)
 
 
 def make_report(path, parts, *, min_psnr=None, min_ssim=None):

@@ -43,6 +43,12 @@ class SweepRow(Measurement):
     jpeg: Baseline | None = None
     mediancut: Baseline | None = None
 
+    def measurement(self, **changes):
+        """The row without its baselines, as a plain :class:`~kmeans_compress.Measurement`
+        (``changes`` replace fields, e.g. ``seconds``)."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Measurement)}
+        return Measurement(**{**fields, **changes})
+
     def to_dict(self):
         """Flat dict, valid JSON: the measurement's fields then ``jpeg_*`` and ``mediancut_*``."""
         out = Measurement.to_dict(self)

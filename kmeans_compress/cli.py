@@ -46,10 +46,17 @@ def _error(text):
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
 
 
+def _palette_size(args):
+    """-k as given; else "auto" when a target quality is given; else 16."""
+    if args.k is not None:
+        return args.k
+    return "auto" if args.min_psnr is not None or args.min_ssim is not None else 16
+
+
 def _compress_tasks(args, items, all_inputs):
     from ._compress import FileJob
 
-    k = args.k if args.k is not None else ("auto" if args.min_psnr is not None or args.min_ssim is not None else 16)
+    k = _palette_size(args)
     quantizer = {"random_state": args.seed, "color_space": args.color_space, "dither": args.dither}
     if k == "auto":
         quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
@@ -98,13 +105,13 @@ class _Output:
             self.bar.update(1)
             self.bar.refresh()  # every file (or k) shows, however fast they come
 
-    def show(self, outcome, value=None):
+    def show(self, outcome):
         for text in outcome.warnings:
             self.write(f"{PROG}: warning: {text}", sys.stderr)
         if outcome.error is not None:
             self.write(f"{PROG}: error: {outcome.error}", sys.stderr)
             return
-        value = outcome.value if value is None else value
+        value = outcome.value
         if self.args.json:
             self.write(json.dumps(value.to_dict()), sys.stdout)
         else:
@@ -242,7 +249,8 @@ def _main(args, items, input_errors, client):
             _error(f"cannot create --out-dir {args.out_dir}: {' '.join(str(exc).split())}")
             return EXIT_FAILED
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
-    fixed_k = args.k if isinstance(args.k, int) else (16 if args.k is None and args.min_psnr is None and args.min_ssim is None else None)
+    k = _palette_size(args)
+    fixed_k = None if k == "auto" else k
     if args.sweep is None and fixed_k is not None and not args.output:
         items, clashes = drop_output_clashes(items, fixed_k, args.out_dir, args.format or "png")
         input_errors += clashes

@@ -459,15 +459,6 @@ def _grid_axes(fig, n_panels, ncols):
     return axes
 
 
-def _palette_labels(value):
-    """(palette, labels) of a QuantizeResult or a fitted KMeansQuantizer; None for a bare image."""
-    if hasattr(value, "palette_") and hasattr(value, "labels_"):
-        return value.palette_, value.labels_
-    if hasattr(value, "palette") and hasattr(value, "labels"):
-        return value.palette, value.labels
-    return None
-
-
 def _result_image(value):
     """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image."""
     if hasattr(value, "palette_") and hasattr(value, "labels_"):
