@@ -818,7 +818,7 @@ def profile_child(path, k):
     from kmeans_compress._io import encode_palette_png as encode
     from kmeans_compress._io import load_image as load
     from kmeans_compress._measure import _fitted_histogram
-    from kmeans_compress._metrics import palette_delta_e, palette_mse, ssim as ssim_fn
+    from kmeans_compress._metrics import palette_delta_e, palette_mse, palette_ssim
     from kmeans_compress._quantize import ColorHistogram as Hist
     from kmeans_compress._quantize import KMeansQuantizer as KMQ
 
@@ -845,8 +845,7 @@ def profile_child(path, k):
     h = _fitted_histogram(q, image.shape[0] * image.shape[1])
     palette_mse(*h)
     lap("MSE / PSNR")
-    quantized = q.palette_[q.labels_]
-    ssim_fn(image, quantized)
+    palette_ssim(image, q.palette_, q.labels_)
     lap("SSIM")
     palette_delta_e(*h)
     lap("ΔE00")

@@ -20,9 +20,9 @@ from ._metrics import (
     mse,
     palette_delta_e,
     palette_mse,
+    palette_ssim,
     psnr_from_mse,
     raw_size,
-    ssim,
 )
 from ._validation import check_image
 
@@ -151,9 +151,10 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     image = check_image(image)
     if data is None:
         data = encode_palette(quantizer.palette_, quantizer.labels_, format=format)
-    quantized = quantizer.palette_[quantizer.labels_]
-    if quantized.shape != image.shape:
-        msg = f"the quantizer was fitted on an image of shape {quantized.shape}, not on this one {image.shape}."
+    palette, labels = quantizer.palette_, quantizer.labels_
+    fitted_shape = (*labels.shape, palette.shape[1])
+    if fitted_shape != image.shape:
+        msg = f"the quantizer was fitted on an image of shape {fitted_shape}, not on this one {image.shape}."
         raise ValueError(msg)
     height, width = image.shape[:2]
     dithered = bool(quantizer.dither) and image.shape[2] == 3
@@ -161,10 +162,12 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     if histogram is not None:  # one term per distinct colour instead of one per pixel: exact
         err = palette_mse(*histogram)
         colour_error = palette_delta_e(*histogram)
-    else:
+    else:  # dithered: pixel by pixel
+        quantized = palette[labels]
         err = mse(image, quantized)
         colour_error = delta_e(image, quantized)
-    similarity = ssim(image, quantized)
+        del quantized
+    similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
     raw = raw_size(image)
     return Measurement(
         k=int(quantizer.n_colors if k is None else k),

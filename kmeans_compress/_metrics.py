@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
+from ._ssim import mean_ssim
 
 __all__ = [
     "file_size",
@@ -27,6 +27,7 @@ __all__ = [
     "psnr",
     "psnr_from_mse",
     "ssim",
+    "palette_ssim",
     "delta_e",
     "palette_mse",
     "palette_delta_e",
@@ -108,83 +109,47 @@ def psnr_from_mse(err, *, data_range=255.0):
 def ssim(reference, test, *, win_size=7):
     """Mean structural similarity, :func:`skimage.metrics.structural_similarity`.
 
-    Computed per channel with ``data_range=255`` and the default 7x7 uniform window, averaged
-    over channels (RGBA premultiplied). Large images are processed in bands of rows that
-    overlap by the window, so the result equals the whole-image value while memory stays
-    bounded; the bands run on several threads and are summed in order, so the value does not
-    depend on the number of threads.
+    Computed per channel with ``data_range=255``, a ``win_size`` x ``win_size`` uniform window
+    and the sample covariance, averaged over channels (RGBA premultiplied): the same value as
+    scikit-image's, from exact integer window sums rather than float filters (see
+    :mod:`kmeans_compress._ssim`). Rows are processed in bands, so memory stays bounded, and
+    summed in order, so the value is the same on every run.
 
     Returns
     -------
     float in [-1, 1]; 1 for identical images.
     """
-    from skimage.metrics import structural_similarity
-
     ref, tst = _pair(reference, test)
-    height, width = ref.shape[:2]
-    win = min(win_size, height, width)
-    if win % 2 == 0:
-        win -= 1
-    if win < 3:  # too small for a window: SSIM of a constant patch pair, via the formula at 1 px
-        win = None
-    pad = (win - 1) // 2 if win else 0
-    band = max(64, _SSIM_BAND_ELEMENTS // max(1, width * ref.shape[2]))
-    if win is None or height <= band + 2 * pad:
-        return float(_ssim_full(structural_similarity, ref, tst, win))
-
-    def band_sum(r0):
-        r1 = min(r0 + band, height - pad)
-        smap = _ssim_map(structural_similarity, ref[r0 - pad : r1 + pad], tst[r0 - pad : r1 + pad], win)
-        inner = smap[pad : pad + (r1 - r0), pad : width - pad]
-        return float(inner.sum()), inner.size
-
-    starts = range(pad, height - pad, band)
-    workers = min(len(starts), _metric_threads())
-    if workers > 1:  # NumPy and SciPy's filters release the GIL: bands run side by side
-        with ThreadPoolExecutor(workers) as pool:
-            parts = list(pool.map(band_sum, starts))
-    else:
-        parts = [band_sum(r0) for r0 in starts]
-    # summed in band order whatever the threads did: the same float every run
-    total, count = 0.0, 0
-    for part, size in parts:
-        total += part
-        count += size
-    return total / count
+    return mean_ssim(ref, lambda r0, r1: tst[r0:r1], win_size=win_size)
 
 
-# Elements (pixels x channels) per band of rows in ssim: bounded memory, and work to share.
-_SSIM_BAND_ELEMENTS = 1 << 18
+def palette_ssim(reference, palette, labels, *, win_size=7):
+    """:func:`ssim` of ``reference`` against the palette image ``palette[labels]``, built band by band.
 
+    Parameters
+    ----------
+    reference : ndarray of uint8, shape (H, W, C)
+    palette : ndarray of uint8, shape (k, C)
+    labels : ndarray of int, shape (H, W)
+        Palette entry of each pixel.
 
-def _metric_threads():
-    """Threads for the banded metrics: the CPUs this process may use, at most 4."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        n = os.cpu_count() or 1
-    return max(1, min(4, n))
-
-
-def _ssim_map(fn, ref, tst, win):
-    return fn(premultiply(ref), premultiply(tst), win_size=win, data_range=255.0, channel_axis=-1, full=True)[1].mean(
-        axis=-1
-    )
-
-
-def _ssim_full(fn, ref, tst, win):
-    if win is None:
-        # images narrower than 3 px: compare as one window per channel (global statistics)
-        a, b = premultiply(ref), premultiply(tst)
-        c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-        vals = []
-        for ch in range(a.shape[2]):
-            x, y = a[..., ch].ravel(), b[..., ch].ravel()
-            mx, my = x.mean(), y.mean()
-            vx, vy, cov = x.var(), y.var(), ((x - mx) * (y - my)).mean()
-            vals.append(((2 * mx * my + c1) * (2 * cov + c2)) / ((mx**2 + my**2 + c1) * (vx + vy + c2)))
-        return float(np.mean(vals))
-    return fn(premultiply(ref), premultiply(tst), win_size=win, data_range=255.0, channel_axis=-1)
+    Returns
+    -------
+    float, equal to ``ssim(reference, palette[labels])`` without holding that image whole.
+    """
+    ref = np.asarray(reference)
+    palette = np.asarray(palette)
+    labels = np.asarray(labels)
+    if ref.ndim != 3 or ref.shape[2] not in (3, 4) or ref.dtype != np.uint8:
+        msg = f"Expected a uint8 image of shape (H, W, 3) or (H, W, 4), got {ref.dtype} {ref.shape}."
+        raise ValueError(msg)
+    if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != ref.shape[2]:
+        msg = f"palette must be uint8 of shape (k, {ref.shape[2]}), got {palette.dtype} {palette.shape}."
+        raise ValueError(msg)
+    if labels.shape != ref.shape[:2]:
+        msg = f"labels must have the image's shape {ref.shape[:2]}, got {labels.shape}."
+        raise ValueError(msg)
+    return mean_ssim(ref, lambda r0, r1: palette.take(labels[r0:r1], axis=0), win_size=win_size)
 
 
 # Pixels per band of rows in delta_e: CIEDE2000 makes a few dozen float64 temporaries per pixel.

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-import kmeans_compress._metrics as metrics_mod
+import kmeans_compress._ssim as ssim_mod
 from kmeans_compress import KMeansQuantizer, measure
 from kmeans_compress._measure import _fitted_histogram
-from kmeans_compress._metrics import delta_e, mse, palette_delta_e, palette_mse, ssim
+from kmeans_compress._metrics import delta_e, mse, palette_delta_e, palette_mse, palette_ssim, ssim
 
 
 def _noisy(shape, seed, alpha=False):
@@ -80,15 +80,20 @@ def test_measure_uses_the_histogram_only_without_dithering():
     assert m.delta_e == delta_e(image, quantized)
 
 
-def test_ssim_same_value_with_one_or_several_threads(monkeypatch):
+def test_palette_ssim_equals_ssim_of_the_expanded_image(monkeypatch):
     a = _noisy((300, 90), seed=5)
-    b = KMeansQuantizer(8).fit(a).transform(a)
-    monkeypatch.setattr(metrics_mod, "_SSIM_BAND_ELEMENTS", 90 * 3 * 64)  # several bands
-    monkeypatch.setattr(metrics_mod, "_metric_threads", lambda: 1)
-    one = ssim(a, b)
-    monkeypatch.setattr(metrics_mod, "_metric_threads", lambda: 3)
-    assert ssim(a, b) == one
+    q = KMeansQuantizer(8).fit(a)
+    monkeypatch.setattr(ssim_mod, "_BAND_ELEMENTS", 90 * 3 * 64)  # several bands
+    banded = palette_ssim(a, q.palette_, q.labels_)
+    assert banded == ssim(a, q.palette_[q.labels_])
     from skimage.metrics import structural_similarity
 
-    whole = structural_similarity(a, b, win_size=7, data_range=255.0, channel_axis=-1)
-    assert one == pytest.approx(whole, rel=1e-12)
+    whole = structural_similarity(a, q.palette_[q.labels_], win_size=7, data_range=255.0, channel_axis=-1)
+    assert banded == pytest.approx(whole, abs=1e-12)
+    assert measure(a, q).ssim == banded
+    with pytest.raises(ValueError, match=r"labels must have the image's shape \(300, 90\), got \(90, 300\)"):
+        palette_ssim(a, q.palette_, q.labels_.T)
+    with pytest.raises(ValueError, match=r"palette must be uint8 of shape \(k, 3\)"):
+        palette_ssim(a, q.palette_[:, :2], q.labels_)
+    with pytest.raises(ValueError, match="Expected a uint8 image"):
+        palette_ssim(a[..., 0], q.palette_, q.labels_)
