@@ -368,8 +368,13 @@ def _first_frame(im, label):
     return im
 
 
+_EXIF_ORIENTATION = 0x0112
+
+
 def _apply_orientation(im, label):
     try:
+        if im.getexif().get(_EXIF_ORIENTATION, 1) not in range(2, 9):
+            return im  # upright already: exif_transpose would return a copy, as large as the image
         return ImageOps.exif_transpose(im)
     except Exception as exc:  # noqa: BLE001 - corrupt EXIF must not make the image unreadable
         warnings.warn(f"{label}: EXIF orientation ignored ({_one_line(exc)})", UserWarning, stacklevel=3)

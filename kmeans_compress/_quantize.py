@@ -105,14 +105,20 @@ class ColorHistogram:
         Number of pixels of each colour (sums to ``n_pixels``).
     shape : tuple
         Shape of the label array: ``(H, W)`` for an image, ``(N,)`` for a pixel array.
+
+    Notes
+    -----
+    For RGB the histogram keeps a view of the image's pixels (not a copy, which on a large
+    photo would cost more memory than the image itself) to find each pixel's colour again when
+    labelling: do not change the image in place while its histogram is in use.
     """
 
-    def __init__(self, colors, counts, shape, *, codes=None, packed=None, inverse=None):
+    def __init__(self, colors, counts, shape, *, codes=None, pixels=None, inverse=None):
         self.colors = colors
         self.counts = counts
         self.shape = tuple(shape)
         self._codes = codes  # packed code of each distinct colour (LUT route)
-        self._packed = packed  # packed code of each pixel (LUT route)
+        self._pixels = pixels  # the RGB pixels, (N, 3), packed again chunk by chunk (LUT route)
         self._inverse = inverse  # index of each pixel's colour (sort route)
 
     @property
@@ -145,22 +151,27 @@ class ColorHistogram:
         pixels, shape = _as_pixels(X)
         n_pix, n_ch = pixels.shape
         if n_ch == 3:
-            packed = (
-                (pixels[:, 0].astype(np.uint32) << 16) | (pixels[:, 1].astype(np.uint32) << 8) | pixels[:, 2]
-            )
-            # a sorted copy (4 bytes a pixel) gives the distinct codes and their counts, and pixels
-            # find their label through a 2**24-entry lookup table: much faster than np.unique's
-            # inverse index (an argsort of every pixel), at any size
-            ordered = np.sort(packed)
-            starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+            # sorted packed codes (4 bytes a pixel, sorted in place) give the distinct codes and
+            # their counts, and pixels find their label through a 2**24-entry lookup table: much
+            # faster than np.unique's inverse index (an argsort of every pixel), at any size. The
+            # codes are not kept: pixel_labels packs the pixels again, a chunk at a time.
+            ordered = np.empty(n_pix, np.uint32)
+            for a in range(0, n_pix, _CHUNK_PIXELS):
+                ordered[a : a + _CHUNK_PIXELS] = _pack_rgb(pixels[a : a + _CHUNK_PIXELS])
+            ordered.sort()
+            new = np.empty(n_pix, bool)
+            new[0] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+            starts = np.flatnonzero(new)
+            del new
             codes = ordered[starts]
-            counts = np.diff(np.r_[starts, n_pix])
-            del ordered, starts
+            del ordered
+            counts = np.diff(starts, append=n_pix)
             colors = np.empty((len(codes), 3), np.uint8)
             colors[:, 0] = codes >> 16
             colors[:, 1] = (codes >> 8) & 0xFF
             colors[:, 2] = codes & 0xFF
-            return cls(colors, counts.astype(np.int64), shape, codes=codes, packed=packed)
+            return cls(colors, counts.astype(np.int64), shape, codes=codes, pixels=pixels)
         pixels = pixels.copy()
         pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
         packed = pixels.view(np.uint32).ravel()  # byte order only affects sort order
@@ -186,11 +197,24 @@ class ColorHistogram:
         else:
             lut = np.empty(1 << 24, dtype=color_labels.dtype)  # only the image's codes are read
             lut[self._codes] = color_labels
-            out = np.empty(len(self._packed), dtype=color_labels.dtype)
-            step = 1 << 20  # numpy turns an index array into int64: 8 bytes a pixel, so chunks
-            for a in range(0, len(out), step):
-                out[a : a + step] = lut[self._packed[a : a + step]]
+            out = np.empty(len(self._pixels), dtype=color_labels.dtype)
+            for a in range(0, len(out), _CHUNK_PIXELS):  # bounded temporaries
+                out[a : a + _CHUNK_PIXELS] = lut.take(_pack_rgb(self._pixels[a : a + _CHUNK_PIXELS]))
         return out.reshape(self.shape)
+
+
+# Pixels per chunk when packing or labelling pixels: bounded temporaries on big images.
+_CHUNK_PIXELS = 1 << 18
+
+
+def _pack_rgb(pixels):
+    """(N, 3) uint8 -> (N,) uint32 codes ``R << 16 | G << 8 | B``."""
+    packed = pixels[:, 0].astype(np.uint32)
+    packed <<= 8
+    packed |= pixels[:, 1]
+    packed <<= 8
+    packed |= pixels[:, 2]
+    return packed
 
 
 def _resolve_n_init(n_init, n_clusters):
@@ -339,9 +363,12 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             # entry of their own: left to k-means they blend with faint edge pixels into an
             # almost invisible haze (alpha 1 to 3) over the whole background.
             clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
-            centres, search, guess = self._fit_centres(
-                hist.colors[~clear], hist.counts[~clear], features[~clear], int(clear.any())
-            )
+            if clear.any():
+                colors, counts, kept_features = hist.colors[~clear], hist.counts[~clear], features[~clear]
+            else:  # no copies: on a large photo they would cost as much as the image
+                colors, counts, kept_features = hist.colors, hist.counts, features
+            centres, search, guess = self._fit_centres(colors, counts, kept_features, int(clear.any()))
+            del colors, counts, kept_features
             palette = features_to_colors(centres, self.color_space)
             palette = np.vstack([hist.colors[clear], palette])
             if hist.n_channels == 4:
