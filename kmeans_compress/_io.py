@@ -508,9 +508,10 @@ def png_bit_depth(n_colors):
 
 
 # Optional recompression with oxipng (the pyoxipng package): libdeflate at this level for images
-# up to _OXIPNG_BIG_PIXELS pixels, _OXIPNG_BIG_LEVEL above (level 12 costs ~4 s on 12 MP).
+# up to _OXIPNG_BIG_PIXELS pixels, _OXIPNG_BIG_LEVEL above: from level 10 on libdeflate searches
+# for the best parse, several times slower on a large image for a few per cent of bytes.
 _OXIPNG_LEVEL = 12
-_OXIPNG_BIG_LEVEL = 10
+_OXIPNG_BIG_LEVEL = 9
 _OXIPNG_BIG_PIXELS = 4_000_000
 _OPTIMIZERS = ("auto", "oxipng", "pillow")
 
