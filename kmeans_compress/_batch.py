@@ -19,7 +19,7 @@ import os
 import signal
 import warnings
 
-__all__ = ["Outcome", "choose_jobs", "error_text", "quiet_pil_logger", "run_ordered"]
+__all__ = ["Outcome", "choose_jobs", "error_text", "quiet_pil_logger", "run_ordered", "start_workers"]
 
 #: With the default number of jobs, work estimated under this many pixel-fits (pixels times
 #: k-means fits) runs in one process: starting workers (a fresh interpreter importing
@@ -231,6 +231,13 @@ def _init_worker():
         pass
 
 
+def start_workers():
+    """Start the fork server now, where there is one, so that its imports (scikit-learn above
+    all) run while this process is busy with its own; :func:`run_ordered` then forks warm workers."""
+    if not _spawned_workers():
+        _mp_context()
+
+
 def _spawned_workers():
     return "forkserver" not in multiprocessing.get_all_start_methods()
 
@@ -244,7 +251,10 @@ def _mp_context():
         from multiprocessing import forkserver
 
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["kmeans_compress._compress", "kmeans_compress._report"])
+        # everything a task imports, once, before the workers are forked
+        context.set_forkserver_preload(
+            ["kmeans_compress._compress", "kmeans_compress._report", "skimage.color.colorconv", "skimage.color.delta_e", "oxipng"]
+        )
         with _sigint_ignored():  # the server is born ignoring Ctrl-C, so no traceback from its imports
             forkserver.ensure_running()
         return context

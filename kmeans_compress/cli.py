@@ -34,7 +34,7 @@ import sys
 from pathlib import Path
 
 from ._arguments import PROG, build_parser, usage_problem
-from ._batch import choose_jobs, quiet_pil_logger, run_ordered
+from ._batch import choose_jobs, quiet_pil_logger, run_ordered, start_workers
 from ._inputs import drop_output_clashes, expand_inputs, output_folder
 
 __all__ = ["build_parser", "main", "run"]
@@ -146,6 +146,8 @@ def _summary(outcomes, n_input_errors, as_json):
 def _run_compress(args, items, all_inputs, jobs, client=None):
     out = _Output(args, len(items), "file")
     try:
+        if client is None and jobs > 1 and len(items) > 1:
+            start_workers()  # their imports run beside this process's own, on another core
         tasks = _compress_tasks(args, items, all_inputs)
         return run_ordered(tasks, jobs=jobs, client=client, on_result=out.show, on_done=out.tick)
     finally:
