@@ -411,7 +411,7 @@ def _pil_to_array(im, *, sixteen_bit=False):
     # A PNG colour key (tRNS chunk on a grey or RGB image): pixels of that value are transparent.
     key = im.info.get("transparency") if mode in ("1", "L", "RGB", "I", "I;16", "I;16B") else None
     if mode in ("RGB", "RGBA"):
-        arr = np.asarray(im.convert("RGBA") if key is not None else im)
+        arr = _rows_to_array(im.convert("RGBA") if key is not None else im)
     elif mode in ("1", "L"):
         arr = np.asarray(im.convert("RGBA" if key is not None else "L"))
     elif mode == "P":
@@ -431,6 +431,26 @@ def _pil_to_array(im, *, sixteen_bit=False):
             msg = f"image mode {mode!r} cannot be converted to RGB"
             raise InvalidImageError(msg) from None
     return image_from_array(arr)
+
+
+# Pixels per band in _rows_to_array.
+_ROWS_PIXELS = 1 << 20
+
+
+def _rows_to_array(im):
+    """``np.asarray(im)`` for an RGB or RGBA image, a band of rows at a time.
+
+    ``np.asarray`` goes through ``Image.tobytes``, which holds the pixels twice (its chunks, then
+    their join); band by band, the array is the only full-size copy beside the image.
+    """
+    width, height = im.size
+    step = max(1, _ROWS_PIXELS // max(1, width))
+    if height <= step:
+        return np.asarray(im)
+    out = np.empty((height, width, len(im.mode)), np.uint8)
+    for r0 in range(0, height, step):
+        out[r0 : r0 + step] = np.asarray(im.crop((0, r0, width, min(height, r0 + step))))
+    return out
 
 
 def image_from_array(array):

@@ -265,3 +265,15 @@ def test_alpha_10_after_a_transparent_entry_reads_back(palette):
     for optimizer in ("auto", "pillow"):
         with Image.open(io.BytesIO(encode_palette_png(palette, labels, optimizer=optimizer))) as im:
             np.testing.assert_array_equal(np.asarray(im.convert("RGBA")), palette[labels])
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_big_images_are_read_in_bands_of_rows(mode, monkeypatch):
+    import kmeans_compress._io as io_mod
+
+    pixels = np.random.default_rng(3).integers(0, 256, (37, 5, len(mode)), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buffer, format="PNG")
+    monkeypatch.setattr(io_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
+    image, _ = io_mod.read_image(io.BytesIO(buffer.getvalue()))
+    np.testing.assert_array_equal(image, pixels)
