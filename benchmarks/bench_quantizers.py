@@ -53,6 +53,7 @@ import hashlib
 import io
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -272,8 +273,18 @@ def child_main(method, path, k, out):
     print(json.dumps({"seconds": total, "quantize_s": seconds, "decode_s": decoded - start, "peak_mb": _vm_hwm_mb()}))
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_process(argv, cap):
-    """Run a command, polling its peak resident memory; (status, wall seconds, peak MB, stdout)."""
+    """Run a command, polling its peak resident memory; (status, wall seconds, peak MB, stdout, CPU seconds).
+
+    CPU seconds are user + system time of the process and of the processes it waited for (one
+    command at a time runs here, so the growth of this process's children's usage is its own).
+    """
+    cpu_before = _children_cpu()
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out_fh:
         proc = subprocess.Popen(argv, stdout=out_fh, stderr=subprocess.DEVNULL, cwd=ROOT)
@@ -292,7 +303,7 @@ def run_process(argv, cap):
         text = out_fh.read().decode(errors="replace")
     if status == "ok" and proc.returncode != 0:
         status = f"exit {proc.returncode}"
-    return status, wall, peak, text
+    return status, wall, peak, text, _children_cpu() - cpu_before
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,7 +349,7 @@ def bench_small(images, ks, repeats, cap, work, rows):
                 rows.append({**row, "seconds": statistics.median(times[method]), "psnr": p, "ssim": s, "bytes": len(data), "status": "ok"})
             if kind == "photo":  # the slow reference, each run in its own process, capped
                 out = work / "notebook.png"
-                status, wall, peak, text = run_process(
+                status, wall, peak, text, _ = run_process(
                     [sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap
                 )
                 row = {"image": name, "kind": kind, "pixels": image.shape[0] * image.shape[1], "k": k, "method": "notebook", "status": status}
@@ -377,7 +388,7 @@ def bench_big(images, ks, cap, work, rows):
             else:
                 argv = [sys.executable, __file__, "--child", method, str(path), str(k), str(out)]
             # the notebook's way gets longer on 12 MP (it needs ~15x our time to be beaten by 15x)
-            status, wall, peak, text = run_process(argv, BIG_CAP_FACTOR * cap if method == "notebook" else 10 * cap)
+            status, wall, peak, text, _ = run_process(argv, BIG_CAP_FACTOR * cap if method == "notebook" else 10 * cap)
             row = {"image": name, "kind": kind, "pixels": pixels, "k": k, "method": method, "seconds": wall, "peak_mb": peak, "status": status}
             if status == "ok":
                 if method not in ("pngquant", "kmc-cli"):
@@ -637,7 +648,7 @@ def bench_per_photo(photos, ks, repeats, cap, work, notebook_ks):
                 row.update(pq_psnr=quality(image, pq_data)[0], pq_bytes=len(pq_data))
             if k in notebook_ks:
                 out = work / "notebook.png"
-                status, wall, peak, text = run_process([sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap)
+                status, wall, peak, text, _ = run_process([sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap)
                 row["nb_status"] = status
                 if status == "ok":
                     info = json.loads(text.strip().splitlines()[-1])
@@ -683,8 +694,8 @@ def bench_command(path, ks, repeats, work, label):
                     if tool == "kmeans-compress"
                     else ["pngquant", *PQ_ARGS, "--force", "-o", str(outs[tool]), str(k), str(path)]
                 )
-                status, wall, peak, text = run_process(argv, 600)
-                runs[tool].append((status, wall, peak, text))
+                status, wall, peak, text, cpu = run_process(argv, 600)
+                runs[tool].append((status, wall, peak, text, cpu))
         for tool, got in runs.items():
             if not got:
                 rows.append({"label": label, "k": k, "tool": tool, "status": "not installed"})
@@ -695,7 +706,8 @@ def bench_command(path, ks, repeats, work, label):
                 data = outs[tool].read_bytes()
                 p, _ = quality(image, data)
                 row.update(
-                    seconds=statistics.median(g[1] for g in ok), peak_mb=max(g[2] or 0 for g in ok), psnr=p, bytes=len(data),
+                    seconds=statistics.median(g[1] for g in ok), cpu_s=statistics.median(g[4] for g in ok),
+                    peak_mb=max(g[2] or 0 for g in ok), psnr=p, bytes=len(data),
                     line=ok[-1][3].strip().splitlines()[-1] if tool == "kmeans-compress" and ok[-1][3].strip() else "",
                 )
             rows.append(row)
@@ -708,8 +720,8 @@ def command_table(rows, title):
         "",
         f"### {title}",
         "",
-        "| k | kmeans-compress s | pngquant s | × | PSNR kmc | PSNR pngquant | bytes kmc | bytes pngquant | × | peak MB kmc | peak MB pngquant |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| k | kmeans-compress s | pngquant s | × | CPU s kmc | CPU s pngquant | PSNR kmc | PSNR pngquant | bytes kmc | bytes pngquant | × | peak MB kmc | peak MB pngquant |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for k in sorted({r["k"] for r in rows}):
         a = next((r for r in rows if r["k"] == k and r["tool"] == "kmeans-compress"), {})
@@ -718,6 +730,7 @@ def command_table(rows, title):
         bratio = a["bytes"] / b["bytes"] if a.get("bytes") and b.get("bytes") else None
         lines.append(
             f"| {k} | {_fmt(a.get('seconds'), '.2f')} | {_fmt(b.get('seconds'), '.2f')} | {_fmt(ratio, '.2f')} | "
+            f"{_fmt(a.get('cpu_s'), '.2f')} | {_fmt(b.get('cpu_s'), '.2f')} | "
             f"{_fmt(a.get('psnr'), '.2f')} | {_fmt(b.get('psnr'), '.2f')} | {_fmt(a.get('bytes'), ',')} | {_fmt(b.get('bytes'), ',')} | "
             f"{_fmt(bratio, '.3f')} | {_fmt(a.get('peak_mb'), '.0f')} | {_fmt(b.get('peak_mb'), '.0f')} |"
         )
@@ -856,7 +869,7 @@ def profile_table(path, ks):
     lines = ["", f"### Where the time goes: the command's steps on {Path(path).name}, one fresh process per k (wall s / CPU s)", ""]
     results = {}
     for k in ks:
-        status, wall, peak, text = run_process([sys.executable, __file__, "--child-profile", str(path), str(k)], 600)
+        status, wall, peak, text, _ = run_process([sys.executable, __file__, "--child-profile", str(path), str(k)], 600)
         if status == "ok":
             results[k] = json.loads(text.strip().splitlines()[-1])
     if not results:
@@ -866,7 +879,10 @@ def profile_table(path, ks):
     startup = {}
     for label, code in (
         ("interpreter + `import kmeans_compress.cli` (what --help needs)", "import kmeans_compress.cli"),
-        ("+ scikit-learn, SciPy, scikit-image (imported when work starts)", "import kmeans_compress.cli, kmeans_compress._quantize, skimage.metrics, skimage.color"),
+        (
+            "+ scikit-learn, SciPy, scikit-image's colour conversions (imported when work starts)",
+            "import kmeans_compress.cli, kmeans_compress._compress, skimage.color.colorconv, skimage.color.delta_e",
+        ),
     ):
         walls = [run_process([sys.executable, "-c", code], 120)[1] for _ in range(3)]
         startup[label] = min(walls)
