@@ -17,6 +17,7 @@ import numpy as np
 
 from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
 from ._ssim import mean_ssim
+from ._threads import one_thread
 
 __all__ = [
     "file_size",
@@ -347,11 +348,14 @@ def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 
         msg = f"background must be an sRGB colour of 3 values in 0..255, got {background!r}."
         raise ValueError(msg)
     total = 0.0
-    pal_lab = srgb_to_lab(_composite(palette, bg)[:, None, :])[:, 0]
-    for a in range(0, len(colors), _DELTA_E_BAND_PIXELS):  # bounded temporaries
-        sl = slice(a, a + _DELTA_E_BAND_PIXELS)
-        lab = srgb_to_lab(_composite(colors[sl], bg)[:, None, :])[:, 0]
-        total += float(_ciede2000(lab, pal_lab[color_labels[sl]]) @ counts[sl].astype(np.float64))
+    # one BLAS thread: the colour conversion's (n, 3) x (3, 3) products are too small to share,
+    # and on a busy machine the spare threads only spin
+    with one_thread("blas"):
+        pal_lab = srgb_to_lab(_composite(palette, bg)[:, None, :])[:, 0]
+        for a in range(0, len(colors), _DELTA_E_BAND_PIXELS):  # bounded temporaries
+            sl = slice(a, a + _DELTA_E_BAND_PIXELS)
+            lab = srgb_to_lab(_composite(colors[sl], bg)[:, None, :])[:, 0]
+            total += float(_ciede2000(lab, pal_lab[color_labels[sl]]) @ counts[sl].astype(np.float64))
     return total / float(counts.sum())
 
 

@@ -10,7 +10,6 @@ looking up its colour's label: no per-pixel Python loop and no per-pixel distanc
 
 from __future__ import annotations
 
-import contextlib
 import warnings
 
 import numpy as np
@@ -18,11 +17,11 @@ from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
-from threadpoolctl import ThreadpoolController
 
 from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
+from ._threads import one_thread
 from ._validation import check_bool, check_int, check_k, check_option, check_real
 
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "quantize", "label_dtype"]
@@ -574,23 +573,15 @@ def _nearest(colors, features, pal_feats, search=None, guess=None):
     return NearestSearch(features, cells).query(pal_feats)
 
 
-_THREADPOOL_CONTROLLER = None
-
-
-@contextlib.contextmanager
 def _one_openmp_thread():
     """Run scikit-learn's OpenMP loops on one thread.
 
     The fits here are small (a few thousand reduced points): with several OpenMP threads the
     synchronisation costs more than the work, and on a busy machine a descheduled thread stalls
     the others at every barrier. One thread also makes the result independent of the core
-    count. The controller is built once, since building one lists the loaded libraries.
+    count.
     """
-    global _THREADPOOL_CONTROLLER  # noqa: PLW0603 - a cache, not state that changes results
-    if _THREADPOOL_CONTROLLER is None:
-        _THREADPOOL_CONTROLLER = ThreadpoolController()
-    with _THREADPOOL_CONTROLLER.limit(limits=1, user_api="openmp"):
-        yield
+    return one_thread("openmp")
 
 
 def _luminance(colors):
