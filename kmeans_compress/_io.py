@@ -373,6 +373,7 @@ _EXIF_ORIENTATION = 0x0112
 
 def _apply_orientation(im, label):
     try:
+        im.load()  # as exif_transpose does: a PNG's eXIf chunk may follow its pixels
         if im.getexif().get(_EXIF_ORIENTATION, 1) not in range(2, 9):
             return im  # upright already: exif_transpose would return a copy, as large as the image
         return ImageOps.exif_transpose(im)
