@@ -377,9 +377,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             runs = self._run_labels(hist, self._color_labels, self.labels_)
             if runs is not None:
-                self.labels_, (codes, old, new, counts) = runs
+                self.labels_, (moved, old, new, counts) = runs
                 # the moved pixels' (colour, entry) pairs: old ones counted out, new ones in
-                moved = unpack_rgb(codes)
                 self._fit_colors = np.concatenate([hist.colors, moved, moved])
                 self._fit_counts = np.concatenate([hist.counts, -counts, counts])
                 self._color_labels = np.concatenate([self._color_labels, old, new]).astype(self.labels_.dtype)
@@ -392,7 +391,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             return None
         diff = hist.colors.astype(np.int64) - self.palette_.astype(np.int64)[color_labels]
         total = int(np.einsum("ij,ij->i", diff, diff) @ hist.counts)
-        return favour_runs(hist._packed, self.palette_, labels, budget, total)
+        return favour_runs(unpack_rgb(hist._packed), self.palette_, labels, budget, total)
 
     def _fit_centres(self, colors, counts, features, n_reserved):
         """Fit ``KMeans`` (on the reduced histogram when it pays) and polish on exact colours.

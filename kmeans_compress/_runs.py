@@ -23,14 +23,13 @@ _ROUNDS = 2
 _MAX_SQ = 3 * 255 * 255
 
 
-def favour_runs(packed, palette, labels, budget_db, total_error):
+def favour_runs(pixels, palette, labels, budget_db, total_error):
     """Move pixels to a neighbour's palette entry while the PSNR lost stays within a budget.
 
     Parameters
     ----------
-    packed : ndarray of uint32, shape (H * W,)
-        Every pixel's RGB colour as ``r << 16 | g << 8 | b`` (a :class:`ColorHistogram` keeps
-        these), in raster order.
+    pixels : ndarray of uint8, shape (H * W, 3)
+        The image's RGB pixels in raster order (read only where a neighbour differs).
     palette : ndarray of uint8, shape (k, 3)
     labels : ndarray of unsigned int, shape (H, W)
         Nearest-entry labels; not modified.
@@ -44,7 +43,7 @@ def favour_runs(packed, palette, labels, budget_db, total_error):
     Returns
     -------
     labels : ndarray, shape (H, W), same dtype
-    moves : tuple (codes, old, new, counts)
+    moves : tuple (colors, old, new, counts)
         The distinct (colour, old entry, new entry) changes and how many pixels made each: the
         colour histogram's pairs plus these (old with ``-counts``, new with ``+counts``) give the
         exact error of the new labels without going back to the pixels.
@@ -67,7 +66,7 @@ def favour_runs(packed, palette, labels, budget_db, total_error):
         index = np.flatnonzero(neighbour != flat)
         if not len(index):
             continue
-        rgb = unpack_rgb(packed[index], np.int32)
+        rgb = pixels[index].astype(np.int32)
         margin = _sq_dist(rgb, pal[neighbour[index]]) - _sq_dist(rgb, pal[flat[index]])
         del rgb
         chosen = _cheapest_within(margin, share)
@@ -76,9 +75,10 @@ def favour_runs(packed, palette, labels, budget_db, total_error):
         flat[take] = neighbour[take]
         del neighbour, index, margin, chosen, take
     moved = np.flatnonzero(flat != original)
-    key = (packed[moved].astype(np.int64) << 16) | (original[moved].astype(np.int64) << 8) | flat[moved]
+    rgb = pixels[moved].astype(np.int64)
+    key = (rgb[:, 0] << 32) | (rgb[:, 1] << 24) | (rgb[:, 2] << 16) | (original[moved].astype(np.int64) << 8) | flat[moved]
     key, counts = np.unique(key, return_counts=True)
-    moves = ((key >> 16).astype(np.uint32), (key >> 8) & 0xFF, key & 0xFF, counts.astype(np.int64))
+    moves = (unpack_rgb(key >> 16), (key >> 8) & 0xFF, key & 0xFF, counts.astype(np.int64))
     return flat.reshape(height, width), moves
 
 
