@@ -259,7 +259,7 @@ class NearestSearch:
         return labels, _sq_dist(points, centres, labels)
 
 
-    def bounded(self, centres, guess, idx=None):
+    def bounded(self, centres, guess, idx=None, cc2=None):
         """Nearest centre of the points ``idx`` (all by default), with a lower bound on the others.
 
         Returns ``(labels, dist, lower)``: the nearest centre (ties to the lowest index), the
@@ -267,6 +267,7 @@ class NearestSearch:
         which lets :func:`lloyd_polish` skip the point while the centres move less than the gap
         (Hamerly 2010). Candidates come from the centres nearest to the guess, in widening
         lists: a list is long enough once the next centre is beyond ``2 |x - c_guess|``.
+        ``cc2``, when given, is ``_sq_dist_matrix(centres)`` (its diagonal is not read).
         """
         centres = np.ascontiguousarray(centres, dtype=np.float64)
         k = len(centres)
@@ -278,57 +279,95 @@ class NearestSearch:
         lower = np.full(len(idx), np.inf)
         if k == 1:
             return labels, dist, lower
-        cc = np.sqrt(_sq_dist_matrix(centres))
-        near = np.argsort(cc, axis=1, kind="stable")
-        near_d = np.take_along_axis(cc, near, axis=1)
+        lists = _NeighbourLists(centres, cc2)
         reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
         # Elkan: no other centre within 2u of the guess, so the guess is nearest
-        settled = near_d[guess, 1] > reach
-        lower[settled] = near_d[guess[settled], 1] - dist[settled]
+        settled = lists.nearest_other[guess] > reach
+        lower[settled] = lists.nearest_other[guess[settled]] - dist[settled]
         rest = np.flatnonzero(~settled)
-        for width in _WIDTHS:
+        for width, cand, table, beyond in lists:
             if not len(rest):
                 break
-            if width >= k:
-                width, fits = k, np.ones(len(rest), bool)
+            if beyond is None:
+                fits = np.ones(len(rest), bool)
             else:
-                fits = near_d[guess[rest], width] > reach[rest]
+                fits = beyond[guess[rest]] > reach[rest]
             now, rest = rest[fits], rest[~fits]
             step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
             for c in range(0, len(now), step):
                 part = now[c : c + step]
-                beyond = near_d[guess[part], width] if width < k else None
-                labels[part], dist[part], lower[part] = _two_nearest(pts[part], centres, near[guess[part], :width], beyond)
+                g = guess[part]
+                labels[part], dist[part], lower[part] = _two_nearest(
+                    pts[part], dist[part], None if cand is None else cand[g], table if cand is None else table[g],
+                    None if beyond is None else beyond[g],
+                )
         return labels, dist, lower
 
 
-def _two_nearest(points, centres, cand, beyond):
-    """Nearest of the candidate centres ``cand`` (n, w), its distance, and a lower bound on the others.
+class _NeighbourLists:
+    """For every centre, its nearest centres in lists of widening width (see ``NearestSearch.bounded``).
 
-    ``cand[:, 0]`` is the guess; ``beyond`` (n,) is the distance from the guess to the nearest
-    centre left out of ``cand`` (None when none is), so those are at least ``beyond - u`` away.
-    Ties go to the lowest index.
+    Iterating gives ``(width, cand, table, beyond)`` for each width of ``_WIDTHS`` below k:
+    ``cand`` (k, width) the indices of the ``width`` centres nearest to each centre (itself
+    included), in increasing index order so that the first of equal distances is the lowest
+    index; ``table`` (k, D, width) their coordinates; ``beyond`` (k,) the distance to the
+    nearest centre left out. The last item is every centre: ``cand`` None, ``table`` (D, k)
+    and ``beyond`` None.
     """
-    k = len(centres)
+
+    def __init__(self, centres, cc2=None):
+        k = len(centres)
+        cc = np.sqrt(_sq_dist_matrix(centres) if cc2 is None else cc2)
+        np.fill_diagonal(cc, -1.0)  # itself first, whatever other centre coincides with it
+        self.widths = [w for w in _WIDTHS if w < k]
+        kth = sorted({1, *self.widths})
+        near = np.argpartition(cc, kth, axis=1)
+        rows = np.arange(k)[:, None]
+        self.nearest_other = cc[rows[:, 0], near[:, 1]]
+        self._near, self._cc, self._centres = near, cc, centres
+
+    def __iter__(self):
+        rows = np.arange(len(self._centres))
+        for width in self.widths:
+            cand = np.sort(self._near[:, :width], axis=1)
+            table = np.ascontiguousarray(self._centres[cand].transpose(0, 2, 1))
+            yield width, cand, table, self._cc[rows, self._near[:, width]]
+        yield len(self._centres), None, np.ascontiguousarray(self._centres.T), None
+
+
+def _two_nearest(points, dist, cand, table, beyond):
+    """Nearest of the candidate centres, its distance, and a lower bound on the distance to the others.
+
+    ``table`` (n, D, w) holds the coordinates of the candidates ``cand`` (n, w) of each point,
+    in increasing index order (so ties go to the lowest index), or ``cand`` is None and
+    ``table`` (D, k) holds every centre. ``dist`` (n,) is the distance to the guess (one of the
+    candidates); ``beyond`` (n,) is the distance from the guess to the nearest centre left out
+    (None when none is), so those are at least ``beyond - dist`` away.
+    """
     d2 = None
     for j in range(points.shape[1]):
-        diff = centres[:, j][cand]
-        diff -= points[:, j, None]
+        diff = (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None]
         diff *= diff
-        d2 = diff if d2 is None else d2 + diff
-    best = d2.min(axis=1)
-    labels = np.where(d2 == best[:, None], cand, k).min(axis=1)
-    lower = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+        if d2 is None:
+            d2 = diff
+        else:
+            d2 += diff
+    rows = np.arange(len(points))
+    at = d2.argmin(axis=1)
+    best = d2[rows, at]
+    labels = at if cand is None else cand[rows, at]
+    d2[rows, at] = np.inf
+    lower = np.sqrt(d2.min(axis=1))
     if beyond is not None:
-        lower = np.minimum(lower, beyond - np.sqrt(d2[:, 0]))
+        lower = np.minimum(lower, beyond - dist)
     return labels, np.sqrt(best), lower
 
 
 # Elements of a (points x candidates) temporary handled at once.
 _CHUNK_ELEMENTS = 1 << 18
 # Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
-# the last is all centres.
-_WIDTHS = (4, 16, 64, 1 << 30)
+# after them, all centres.
+_WIDTHS = (4, 16, 64)
 # Relative and absolute slack of the pruning tests: they may only let more centres through.
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-9
@@ -375,7 +414,8 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     distances. A point is compared with the centres again only when the moves of the centres
     could have changed its nearest one (Hamerly's bounds: an upper bound on the distance to its
     centre, a lower bound on the distance to all others), so later steps, where few points
-    change centre, cost little.
+    change centre, cost little: each centre's weight and weighted sum are updated with the
+    points that changed centre only, and the distances between centres are computed once a step.
 
     ``tol`` stops the steps once the centres move less than that in total (sum of squared
     moves), as scikit-learn's ``KMeans`` does with its ``tol`` scaled by the data's variance.
@@ -391,28 +431,31 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     centres = np.array(centres, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     points = search.points
+    k = len(centres)
     if guess is None:
         guess, _ = search.query(centres)
-    labels, upper, lower = search.bounded(centres, guess)
+    cc2 = _sq_dist_matrix(centres)
+    labels, upper, lower = search.bounded(centres, guess, cc2=cc2)
+    # each centre's weight and weighted sum, updated with the points that change centre only
+    weighted = weights[:, None] * points
+    mass = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=weighted[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
     for step in range(n_steps):
-        mass = np.bincount(labels, weights=weights, minlength=len(centres))
         filled = mass > 0
-        old = centres.copy()
-        for j in range(centres.shape[1]):
-            sums = np.bincount(labels, weights=weights * points[:, j], minlength=len(centres))
-            centres[filled, j] = sums[filled] / mass[filled]
+        old, old_cc2 = centres.copy(), cc2
+        centres[filled] = sums[filled] / mass[filled, None]
         if step + 1 == n_steps:
             break
-        moved = np.sqrt(_sq_dist(centres, old, np.arange(len(centres))))
+        moved = np.sqrt(_sq_dist(centres, old, np.arange(k)))
         if float(moved @ moved) <= tol:
             break
-        lower = _lower_after_move(old, moved, labels, upper, lower)
+        cc2 = _sq_dist_matrix(centres)
+        lower = _lower_after_move(old_cc2, moved, labels, upper, lower)
         upper += moved[labels]
         upper *= 1.0 + _REL_SLACK
         # every other centre is at least (distance to the nearest other centre) - upper away
-        gap = _sq_dist_matrix(centres)
-        np.fill_diagonal(gap, np.inf)
-        gap = np.sqrt(gap.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
+        np.fill_diagonal(cc2, np.inf)
+        gap = np.sqrt(cc2.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
         np.maximum(lower, gap[labels] - upper, out=lower)
         check = np.flatnonzero(upper >= lower)
         if not len(check):
@@ -423,18 +466,30 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
         check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
         if not len(check):
             break
-        new, upper[check], lower[check] = search.bounded(centres, labels, check)
-        if np.array_equal(new, labels[check]):
+        new, upper[check], lower[check] = search.bounded(centres, labels, check, cc2=cc2)
+        changed = new != labels[check]
+        if not changed.any():
             break  # nothing moved: the centres are already the means
+        check, new = check[changed], new[changed]
+        _move_mass(mass, sums, labels[check], weights[check], weighted[check], -1.0)
+        _move_mass(mass, sums, new, weights[check], weighted[check], 1.0)
         labels[check] = new
     return centres, labels
+
+
+def _move_mass(mass, sums, labels, weights, weighted, sign):
+    """Add (sign 1) or remove (sign -1) points from the running weights and sums of their centres."""
+    k = len(mass)
+    mass += sign * np.bincount(labels, weights=weights, minlength=k)
+    for j in range(sums.shape[1]):
+        sums[:, j] += sign * np.bincount(labels, weights=weighted[:, j], minlength=k)
 
 
 # Centres counted as neighbours of a centre when the lower bounds are moved (see below).
 _NEIGHBOURS = 16
 
 
-def _lower_after_move(old, moved, labels, upper, lower):
+def _lower_after_move(old_cc2, moved, labels, upper, lower):
     """Lower bounds on the distance to every other centre, after the centres moved.
 
     A point's bound drops by the largest move among its centre's nearest ``_NEIGHBOURS``
@@ -442,13 +497,14 @@ def _lower_after_move(old, moved, labels, upper, lower):
     least ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by
     the largest move of all, since the centres that still move are few and far apart.
     """
-    k = len(old)
+    k = len(old_cc2)
     if k <= _NEIGHBOURS + 1:
         biggest = np.sort(moved)[-2:] if k > 1 else np.r_[0.0, 0.0]
         top = int(np.argmax(moved))
         drop = np.where(labels == top, biggest[0], biggest[-1])
         return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
-    d2 = _sq_dist_matrix(old)
+    d2 = old_cc2.copy()
+    np.fill_diagonal(d2, 0.0)
     near = np.argpartition(d2, _NEIGHBOURS, axis=1)  # itself and its nearest, then the rest
     local = moved[near[:, : _NEIGHBOURS + 1]].max(axis=1)
     far = np.sqrt(np.take_along_axis(d2, near[:, _NEIGHBOURS + 1 :], axis=1).min(axis=1))
