@@ -405,7 +405,7 @@ def _brute(points, centres):
     return labels, _sq_dist(points, centres, labels)
 
 
-def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
+def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrelax=0.0):
     """Run up to ``n_steps`` exact weighted Lloyd steps from ``centres``.
 
     Each step assigns every point of ``search`` to its nearest centre and moves each centre to
@@ -419,6 +419,14 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
 
     ``tol`` stops the steps once the centres move less than that in total (sum of squared
     moves), as scikit-learn's ``KMeans`` does with its ``tol`` scaled by the data's variance.
+
+    ``overrelax`` (β, from 0 to 1) moves each centre past the mean of its points, to
+    ``mean + β (mean - previous)``, at every step but the last, which ends on the means. For the
+    assignment just made the objective is ``f(mean) + W |c - mean|^2`` at any centre ``c`` (W
+    the cluster's weight), so the over-relaxed centre is no worse than the previous one while
+    β <= 1 and each step still cannot raise the objective; it goes further along the slow
+    directions of Lloyd's iteration, so a few steps get about as far as twice as many plain ones
+    (Salakhutdinov and Roweis 2003, adaptive overrelaxed bound optimisation).
 
     Returns
     -------
@@ -446,6 +454,8 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
         centres[filled] = sums[filled] / mass[filled, None]
         if step + 1 == n_steps:
             break
+        if overrelax:
+            centres += overrelax * (centres - old)
         moved = np.sqrt(_sq_dist(centres, old, np.arange(k)))
         if float(moved @ moved) <= tol:
             break
