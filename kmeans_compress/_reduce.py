@@ -146,27 +146,39 @@ def kmeans_plusplus(points, weights, n_clusters, random_state):
     seeds[0] = points[first]
     closest = _sq_dist_to_rows(cols, points[first][None, :])[0]
     potential = float(closest @ weights)
+    # buffers reused at every seed (fresh arrays this size would be fresh pages each time)
+    trial, spare = np.empty((n_trials, n)), np.empty((n_trials, n))
+    cumulative = np.empty(n)
     for c in range(1, n_clusters):
         draws = random_state.uniform(size=n_trials) * potential
-        ids = np.searchsorted(np.cumsum(weights * closest), draws)
+        np.multiply(weights, closest, out=cumulative)
+        np.cumsum(cumulative, out=cumulative)
+        ids = np.searchsorted(cumulative, draws)
         np.minimum(ids, n - 1, out=ids)
-        trial = _sq_dist_to_rows(cols, points[ids])
+        _sq_dist_to_rows(cols, points[ids], out=trial, spare=spare)
         np.minimum(trial, closest, out=trial)
         pots = trial @ weights
         best = int(np.argmin(pots))
         seeds[c] = points[ids[best]]
-        closest = trial[best]
+        closest = trial[best].copy()
         potential = float(pots[best])
     return seeds
 
 
-def _sq_dist_to_rows(cols, rows):
-    """(len(rows), n) squared distances from each of ``rows`` to the points given by columns."""
-    d2 = None
+def _sq_dist_to_rows(cols, rows, out=None, spare=None):
+    """(len(rows), n) squared distances from each of ``rows`` to the points given by columns.
+
+    ``out`` and ``spare``, when given, are (len(rows), n) buffers for the result and a temporary.
+    """
+    shape = (len(rows), len(cols[0]))
+    d2 = np.empty(shape) if out is None else out
+    diff = np.empty(shape) if spare is None else spare
     for j, col in enumerate(cols):
-        diff = col[None, :] - rows[:, j, None]
-        diff *= diff
-        d2 = diff if d2 is None else d2 + diff
+        target = d2 if j == 0 else diff
+        np.subtract(col[None, :], rows[:, j, None], out=target)
+        np.multiply(target, target, out=target)
+        if j:
+            np.add(d2, diff, out=d2)
     return d2
 
 
