@@ -36,8 +36,9 @@ _OPAQUE_SNAP = 250
 _REDUCE_MIN_COLORS = 4096
 _REDUCE_MIN_POINTS_PER_CLUSTER = 4
 # A reduced histogram with fewer points than this (an image whose colours fill few cells of the
-# grid) is rebuilt one bit finer per channel, up to 7 bits.
-_REDUCE_MIN_POINTS = 4096
+# grid) is rebuilt one bit finer per channel, up to 7 bits. Kept low: the polish on the exact
+# colours recovers what the coarser grid blurs, and each point costs k-means++ and KMeans time.
+_REDUCE_MIN_POINTS = 1024
 # Cells holding more than 1 / (this x n_clusters) of the pixels are cut finer (dense regions of
 # colour, where k-means puts many centres, keep their detail).
 _REDUCE_CELLS_PER_CLUSTER = 4
