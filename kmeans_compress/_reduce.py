@@ -271,7 +271,7 @@ class NearestSearch:
         return labels, _sq_dist(points, centres, labels)
 
 
-    def bounded(self, centres, guess, idx=None, cc2=None):
+    def bounded(self, centres, guess, idx=None, lists=None):
         """Nearest centre of the points ``idx`` (all by default), with a lower bound on the others.
 
         Returns ``(labels, dist, lower)``: the nearest centre (ties to the lowest index), the
@@ -279,7 +279,7 @@ class NearestSearch:
         which lets :func:`lloyd_polish` skip the point while the centres move less than the gap
         (Hamerly 2010). Candidates come from the centres nearest to the guess, in widening
         lists: a list is long enough once the next centre is beyond ``2 |x - c_guess|``.
-        ``cc2``, when given, is ``_sq_dist_matrix(centres)`` (its diagonal is not read).
+        ``lists``, when given, are the centres' ``_NeighbourLists``.
         """
         centres = np.ascontiguousarray(centres, dtype=np.float64)
         k = len(centres)
@@ -291,7 +291,7 @@ class NearestSearch:
         lower = np.full(len(idx), np.inf)
         if k == 1:
             return labels, dist, lower
-        lists = _NeighbourLists(centres, cc2)
+        lists = _NeighbourLists(centres) if lists is None else lists
         reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
         # Elkan: no other centre within 2u of the guess, so the guess is nearest
         settled = lists.nearest_other[guess] > reach
@@ -327,23 +327,26 @@ class _NeighbourLists:
     and ``beyond`` None.
     """
 
-    def __init__(self, centres, cc2=None):
+    def __init__(self, centres):
         k = len(centres)
-        cc = np.sqrt(_sq_dist_matrix(centres) if cc2 is None else cc2)
+        cc = np.sqrt(_sq_dist_matrix(centres))
         np.fill_diagonal(cc, -1.0)  # itself first, whatever other centre coincides with it
         self.widths = [w for w in _WIDTHS if w < k]
-        kth = sorted({1, *self.widths})
-        near = np.argpartition(cc, kth, axis=1)
-        rows = np.arange(k)[:, None]
-        self.nearest_other = cc[rows[:, 0], near[:, 1]]
-        self._near, self._cc, self._centres = near, cc, centres
+        # a full sort costs less than selecting at several ranks; the order of ties is free
+        self.near = np.argsort(cc, axis=1)
+        self.cc = cc
+        self.nearest_other = self.ranked(1) if k > 1 else np.full(k, np.inf)
+        self._centres = np.array(centres, dtype=np.float64)  # the polish moves its array in place
+
+    def ranked(self, rank):
+        """(k,) distance from each centre to its ``rank``-th nearest other centre."""
+        return self.cc[np.arange(len(self.cc)), self.near[:, rank]]
 
     def __iter__(self):
-        rows = np.arange(len(self._centres))
         for width in self.widths:
-            cand = np.sort(self._near[:, :width], axis=1)
+            cand = np.sort(self.near[:, :width], axis=1)
             table = np.ascontiguousarray(self._centres[cand].transpose(0, 2, 1))
-            yield width, cand, table, self._cc[rows, self._near[:, width]]
+            yield width, cand, table, self.ranked(width)
         yield len(self._centres), None, np.ascontiguousarray(self._centres.T), None
 
 
@@ -454,15 +457,15 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
     k = len(centres)
     if guess is None:
         guess, _ = search.query(centres)
-    cc2 = _sq_dist_matrix(centres)
-    labels, upper, lower = search.bounded(centres, guess, cc2=cc2)
+    lists = _NeighbourLists(centres)
+    labels, upper, lower = search.bounded(centres, guess, lists=lists)
     # each centre's weight and weighted sum, updated with the points that change centre only
     weighted = weights[:, None] * points
     mass = np.bincount(labels, weights=weights, minlength=k)
     sums = np.stack([np.bincount(labels, weights=weighted[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
     for step in range(n_steps):
         filled = mass > 0
-        old, old_cc2 = centres.copy(), cc2
+        old, old_lists = centres.copy(), lists
         centres[filled] = sums[filled] / mass[filled, None]
         if step + 1 == n_steps:
             break
@@ -471,13 +474,12 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         moved = np.sqrt(_sq_dist(centres, old, np.arange(k)))
         if float(moved @ moved) <= tol:
             break
-        cc2 = _sq_dist_matrix(centres)
-        lower = _lower_after_move(old_cc2, moved, labels, upper, lower)
+        lists = _NeighbourLists(centres)
+        lower = _lower_after_move(old_lists, moved, labels, upper, lower)
         upper += moved[labels]
         upper *= 1.0 + _REL_SLACK
         # every other centre is at least (distance to the nearest other centre) - upper away
-        np.fill_diagonal(cc2, np.inf)
-        gap = np.sqrt(cc2.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
+        gap = lists.nearest_other * (1.0 - _REL_SLACK) - _ABS_SLACK
         np.maximum(lower, gap[labels] - upper, out=lower)
         check = np.flatnonzero(upper >= lower)
         if not len(check):
@@ -488,7 +490,7 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
         if not len(check):
             break
-        new, upper[check], lower[check] = search.bounded(centres, labels, check, cc2=cc2)
+        new, upper[check], lower[check] = search.bounded(centres, labels, check, lists=lists)
         changed = new != labels[check]
         if not changed.any():
             break  # nothing moved: the centres are already the means
@@ -511,24 +513,22 @@ def _move_mass(mass, sums, labels, weights, weighted, sign):
 _NEIGHBOURS = 16
 
 
-def _lower_after_move(old_cc2, moved, labels, upper, lower):
+def _lower_after_move(lists, moved, labels, upper, lower):
     """Lower bounds on the distance to every other centre, after the centres moved.
 
-    A point's bound drops by the largest move among its centre's nearest ``_NEIGHBOURS``
-    centres (the only ones that can be close), or, for the centres beyond them, which were at
-    least ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by
-    the largest move of all, since the centres that still move are few and far apart.
+    ``lists`` are the ``_NeighbourLists`` of the centres before the move. A point's bound
+    drops by the largest move among its centre's nearest ``_NEIGHBOURS`` centres (the only
+    ones that can be close), or, for the centres beyond them, which were at least
+    ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by the
+    largest move of all, since the centres that still move are few and far apart.
     """
-    k = len(old_cc2)
+    k = len(moved)
     if k <= _NEIGHBOURS + 1:
         biggest = np.sort(moved)[-2:] if k > 1 else np.r_[0.0, 0.0]
         top = int(np.argmax(moved))
         drop = np.where(labels == top, biggest[0], biggest[-1])
         return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
-    d2 = old_cc2.copy()
-    np.fill_diagonal(d2, 0.0)
-    near = np.argpartition(d2, _NEIGHBOURS, axis=1)  # itself and its nearest, then the rest
-    local = moved[near[:, : _NEIGHBOURS + 1]].max(axis=1)
-    far = np.sqrt(np.take_along_axis(d2, near[:, _NEIGHBOURS + 1 :], axis=1).min(axis=1))
+    local = moved[lists.near[:, : _NEIGHBOURS + 1]].max(axis=1)  # itself and its nearest
+    far = lists.ranked(_NEIGHBOURS + 1)
     bound = np.minimum(lower - local[labels], far[labels] - upper - moved.max())
     return bound * (1.0 - _REL_SLACK) - _ABS_SLACK
