@@ -498,6 +498,9 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         _move_mass(mass, sums, labels[check], weights[check], weighted[check], -1.0)
         _move_mass(mass, sums, new, weights[check], weighted[check], 1.0)
         labels[check] = new
+    if n_steps:  # end on the means of the last assignment (an early stop may follow an over-relaxed move)
+        filled = mass > 0
+        centres[filled] = sums[filled] / mass[filled, None]
     return centres, labels
 
 
