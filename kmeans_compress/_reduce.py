@@ -446,7 +446,8 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
     Returns
     -------
     centres : ndarray of float64, shape (k, D)
-        The moved centres.
+        The moved centres: the weighted means of the last assignment (a centre that got no
+        point stays where it was).
     labels : ndarray of intp, shape (M,)
         The last assignment: the nearest centre of every point before the last move (a good
         guess for a search with the moved centres).
