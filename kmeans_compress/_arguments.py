@@ -51,6 +51,16 @@ def _positive_int(text):
     return value
 
 
+def _run_budget(text):
+    if text == "auto":
+        return text
+    value = _finite(text)
+    if value < 0:
+        msg = f"must be 'auto' or a number of dB >= 0, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return value
+
+
 def _finite(text):
     try:
         value = float(text)
@@ -142,6 +152,14 @@ def build_parser():
         action=argparse.BooleanOptionalAction,
         default=False,
         help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; opaque images only, ignored with alpha (default off)",
+    )
+    parser.add_argument(
+        "--run-budget",
+        type=_run_budget,
+        default="auto",
+        metavar="DB",
+        help="PSNR (dB) the labels may give up so that neighbouring pixels share colours and the file "
+        "shrinks; 0 for the plain nearest colours (default auto: 0.03 up to 16 colours, 0 above)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
 

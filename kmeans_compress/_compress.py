@@ -150,7 +150,9 @@ def compress_image(
         and measured as seen through it) and the DPI to keep. Without it the output says sRGB
         and has no DPI.
     **params
-        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``, ...).
+        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``,
+        ...). ``run_budget`` defaults to ``"auto"`` here (labels that compress better, for a
+        PSNR cost of at most 0.03 dB on small palettes), not to the estimator's 0.
 
     Returns
     -------

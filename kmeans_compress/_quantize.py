@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
+from ._runs import favour_runs, unpack_rgb
 from ._threads import one_thread
 from ._validation import check_bool, check_int, check_k, check_option, check_real
 
@@ -35,21 +36,26 @@ _OPAQUE_SNAP = 250
 _REDUCE_MIN_COLORS = 4096
 _REDUCE_MIN_POINTS_PER_CLUSTER = 4
 # A reduced histogram with fewer points than this (an image whose colours fill few cells of the
-# grid) is rebuilt one bit finer per channel, up to 7 bits.
-_REDUCE_MIN_POINTS = 4096
+# grid) is rebuilt one bit finer per channel, up to 7 bits. Kept low: the polish on the exact
+# colours recovers what the coarser grid blurs, and each point costs k-means++ and KMeans time.
+_REDUCE_MIN_POINTS = 1024
 # Cells holding more than 1 / (this x n_clusters) of the pixels are cut finer (dense regions of
 # colour, where k-means puts many centres, keep their detail).
 _REDUCE_CELLS_PER_CLUSTER = 4
 # Polishing steps times distinct colours allowed: images with very many colours (large photos)
 # get fewer steps, so the time of the fit stays bounded.
 _POLISH_BUDGET = 4_000_000
+# Polishing steps go this fraction past the mean (see lloyd_polish): as far in fewer steps.
+_POLISH_OVERRELAX = 0.9
 # Nearest-palette search: compare every colour with every entry up to this many pairs, else
 # prune by a grid of this many bits per channel.
 _BRUTE_MAX_PAIRS = 1 << 18
 _SEARCH_BITS = 5
-# n_init="auto": this many k-means++ runs for up to this many clusters, one run above.
-_AUTO_N_INIT_SMALL_K = 3
-_AUTO_N_INIT_MAX_K = 64
+# n_init="auto": runs of k-means++ by number of clusters (up to the key: that many runs), one above.
+_AUTO_N_INIT = ((8, 10), (64, 3))
+# run_budget="auto": this PSNR budget (dB) for palettes of at most this many colours, none above.
+_AUTO_RUN_BUDGET_DB = 0.03
+_AUTO_RUN_BUDGET_MAX_K = 16
 
 
 def label_dtype(n_colors):
@@ -166,10 +172,7 @@ class ColorHistogram:
             codes = ordered[starts]
             del ordered
             counts = np.diff(starts, append=n_pix)
-            colors = np.empty((len(codes), 3), np.uint8)
-            colors[:, 0] = codes >> 16
-            colors[:, 1] = (codes >> 8) & 0xFF
-            colors[:, 2] = codes & 0xFF
+            colors = unpack_rgb(codes)
             return cls(colors, counts.astype(np.int64), shape, codes=codes, pixels=pixels)
         pixels = pixels.copy()
         pixels[pixels[:, 3] == 0] = 0  # all fully transparent pixels are one colour
@@ -219,8 +222,15 @@ def _pack_rgb(pixels):
 def _resolve_n_init(n_init, n_clusters):
     """``"auto"``: several k-means++ runs for small k, one above (see ``KMeansQuantizer``)."""
     if n_init == "auto":
-        return _AUTO_N_INIT_SMALL_K if n_clusters <= _AUTO_N_INIT_MAX_K else 1
+        return next((runs for max_k, runs in _AUTO_N_INIT if n_clusters <= max_k), 1)
     return int(n_init)
+
+
+def _resolve_run_budget(run_budget, n_colors):
+    """``"auto"``: a small PSNR budget for small palettes, none for large (see ``KMeansQuantizer``)."""
+    if run_budget == "auto":
+        return _AUTO_RUN_BUDGET_DB if n_colors <= _AUTO_RUN_BUDGET_MAX_K else 0.0
+    return float(run_budget)
 
 
 class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -242,10 +252,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Space in which distances are measured and centres averaged. RGB minimises the error
         PSNR measures; CIELAB and Oklab spend colours where eyes see differences.
     n_init : int or "auto", default="auto"
-        Number of k-means++ initialisations; the best inertia wins. ``"auto"`` runs 3 up to 64
-        clusters, where one start often lands in a poor local optimum, and 1 above, where starts
-        agree and each costs more. Always passed to ``KMeans`` explicitly, so a change of
-        scikit-learn's default never changes results.
+        Number of k-means++ initialisations; the best inertia wins. ``"auto"`` runs 10 up to 8
+        clusters, where runs are cheap and local optima lie far apart, 3 up to 64, where one start
+        often lands in a poor local optimum, and 1 above, where starts agree and each costs more.
+        Always passed to ``KMeans`` explicitly, so a change of scikit-learn's default never
+        changes results.
     max_iter : int, default=300
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
@@ -257,17 +268,28 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         colours. Removes bands in smooth gradients at the cost of noise and bytes; it changes
         ``labels_``, ``predict`` and ``transform``, not the palette. Images with alpha are
         never dithered (a ``UserWarning`` says so).
+    run_budget : float or "auto", default=0.0
+        PSNR, in dB, that the labels may give up so that neighbouring pixels share a palette
+        entry more often: a pixel takes its left or upper neighbour's entry where that costs the
+        least error, until the budget is spent. Longer runs of one index deflate into smaller
+        files (see ``kmeans_compress._runs``). 0 keeps every pixel on its nearest entry, the
+        k-means assignment; ``"auto"`` spends 0.03 dB on palettes of at most 16 colours, whose
+        index maps are the noisiest, and nothing above. Like ``dither`` it changes ``labels_``,
+        ``predict`` and ``transform``, not the palette; it applies to opaque RGB images only
+        (not with ``dither``, not to pixel arrays).
     histogram_bits : int or None, default=5
         Bits per channel of the grid whose cells are merged into the reduced histogram that
         ``KMeans`` is fitted on, for images with more than a few thousand distinct colours.
         Larger is closer to the exact fit and slower; None (or 8) always fits the exact
         distinct colours.
-    refine_iter : int, default=20
+    refine_iter : int, default=10
         Most exact Lloyd steps on every distinct colour after a reduced-histogram fit; each can
-        only lower the objective, and they stop once the centres settle (``tol``). After the
-        first, a step compares again only the colours whose nearest centre may have changed, so
-        later steps cost little. Images with very many colours get fewer, so the fit time stays
-        bounded. 0 keeps the reduced fit's centres.
+        only lower the objective, and they stop once the centres settle (``tol``). Each step but
+        the last moves the centres a little past the means (over-relaxation), which gets as far
+        as about twice as many plain steps. After the first, a step compares again only the
+        colours whose nearest centre may have changed, so later steps cost little. Images with
+        very many colours get fewer, so the fit time stays bounded. 0 keeps the reduced fit's
+        centres.
 
     Attributes
     ----------
@@ -316,8 +338,9 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         tol=1e-4,
         random_state=0,
         dither=False,
+        run_budget=0.0,
         histogram_bits=5,
-        refine_iter=20,
+        refine_iter=10,
     ):
         self.n_colors = n_colors
         self.color_space = color_space
@@ -326,6 +349,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.tol = tol
         self.random_state = random_state
         self.dither = dither
+        self.run_budget = run_budget
         self.histogram_bits = histogram_bits
         self.refine_iter = refine_iter
 
@@ -381,7 +405,24 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
             if dithered is not None:
                 self.labels_ = dithered
+        else:
+            runs = self._run_labels(hist, self._color_labels, self.labels_)
+            if runs is not None:
+                self.labels_, (moved, old, new, counts) = runs
+                # the moved pixels' (colour, entry) pairs: old ones counted out, new ones in
+                self._fit_colors = np.concatenate([hist.colors, moved, moved])
+                self._fit_counts = np.concatenate([hist.counts, -counts, counts])
+                self._color_labels = np.concatenate([self._color_labels, old, new]).astype(self.labels_.dtype)
         return self
+
+    def _run_labels(self, hist, color_labels, labels):
+        """``labels`` moved towards runs within ``run_budget`` (see :mod:`._runs`), or None."""
+        budget = _resolve_run_budget(self.run_budget, self.n_colors)
+        if budget <= 0 or hist._pixels is None or len(hist.shape) != 2 or len(self.palette_) < 2:
+            return None
+        diff = hist.colors.astype(np.int64) - self.palette_.astype(np.int64)[color_labels]
+        total = int(np.einsum("ij,ij->i", diff, diff) @ hist.counts)
+        return favour_runs(hist._pixels, self.palette_, labels, budget, total)
 
     def _fit_centres(self, colors, counts, features, n_reserved):
         """Fit ``KMeans`` (on the reduced histogram when it pays) and polish on exact colours.
@@ -428,7 +469,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             # scikit-learn's convergence test: tol times the mean variance of the features
             mean = np.average(features, axis=0, weights=counts)
             variance = np.average((features - mean) ** 2, axis=0, weights=counts).mean()
-            centres, guess = lloyd_polish(search, counts, centres, steps, guess, self.tol * variance)
+            centres, guess = lloyd_polish(search, counts, centres, steps, guess, self.tol * variance, _POLISH_OVERRELAX)
         return centres, search, guess
 
     def _dithered_labels(self, X, hist):
@@ -491,6 +532,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         check_int("max_iter", self.max_iter, low=1)
         check_real("tol", self.tol, low=0.0)
         check_bool("dither", self.dither)
+        if self.run_budget != "auto":
+            check_real("run_budget", self.run_budget, low=0.0)
         if self.histogram_bits is not None:
             check_int("histogram_bits", self.histogram_bits, low=1, high=8, hint=" or None")
         check_int("refine_iter", self.refine_iter, low=0)
@@ -524,7 +567,10 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         feats = colors_to_features(hist.colors, self.color_space)
         pal_feats = colors_to_features(self.palette_, self.color_space)
         color_labels, _ = _assign(hist.colors, feats, self.palette_, pal_feats)
-        return hist.pixel_labels(color_labels.astype(label_dtype(self.n_colors_)))
+        color_labels = color_labels.astype(label_dtype(self.n_colors_))
+        labels = hist.pixel_labels(color_labels)
+        runs = self._run_labels(hist, color_labels, labels)
+        return labels if runs is None else runs[0]
 
     def fit_predict(self, X, y=None):
         """Fit on ``X`` and return its labels (same as ``fit(X).labels_``)."""

@@ -146,27 +146,39 @@ def kmeans_plusplus(points, weights, n_clusters, random_state):
     seeds[0] = points[first]
     closest = _sq_dist_to_rows(cols, points[first][None, :])[0]
     potential = float(closest @ weights)
+    # buffers reused at every seed (fresh arrays this size would be fresh pages each time)
+    trial, spare = np.empty((n_trials, n)), np.empty((n_trials, n))
+    cumulative = np.empty(n)
     for c in range(1, n_clusters):
         draws = random_state.uniform(size=n_trials) * potential
-        ids = np.searchsorted(np.cumsum(weights * closest), draws)
+        np.multiply(weights, closest, out=cumulative)
+        np.cumsum(cumulative, out=cumulative)
+        ids = np.searchsorted(cumulative, draws)
         np.minimum(ids, n - 1, out=ids)
-        trial = _sq_dist_to_rows(cols, points[ids])
+        _sq_dist_to_rows(cols, points[ids], out=trial, spare=spare)
         np.minimum(trial, closest, out=trial)
         pots = trial @ weights
         best = int(np.argmin(pots))
         seeds[c] = points[ids[best]]
-        closest = trial[best]
+        closest = trial[best].copy()
         potential = float(pots[best])
     return seeds
 
 
-def _sq_dist_to_rows(cols, rows):
-    """(len(rows), n) squared distances from each of ``rows`` to the points given by columns."""
-    d2 = None
+def _sq_dist_to_rows(cols, rows, out=None, spare=None):
+    """(len(rows), n) squared distances from each of ``rows`` to the points given by columns.
+
+    ``out`` and ``spare``, when given, are (len(rows), n) buffers for the result and a temporary.
+    """
+    shape = (len(rows), len(cols[0]))
+    d2 = np.empty(shape) if out is None else out
+    diff = np.empty(shape) if spare is None else spare
     for j, col in enumerate(cols):
-        diff = col[None, :] - rows[:, j, None]
-        diff *= diff
-        d2 = diff if d2 is None else d2 + diff
+        target = d2 if j == 0 else diff
+        np.subtract(col[None, :], rows[:, j, None], out=target)
+        np.multiply(target, target, out=target)
+        if j:
+            np.add(d2, diff, out=d2)
     return d2
 
 
@@ -259,7 +271,7 @@ class NearestSearch:
         return labels, _sq_dist(points, centres, labels)
 
 
-    def bounded(self, centres, guess, idx=None):
+    def bounded(self, centres, guess, idx=None, lists=None):
         """Nearest centre of the points ``idx`` (all by default), with a lower bound on the others.
 
         Returns ``(labels, dist, lower)``: the nearest centre (ties to the lowest index), the
@@ -267,6 +279,7 @@ class NearestSearch:
         which lets :func:`lloyd_polish` skip the point while the centres move less than the gap
         (Hamerly 2010). Candidates come from the centres nearest to the guess, in widening
         lists: a list is long enough once the next centre is beyond ``2 |x - c_guess|``.
+        ``lists``, when given, are the centres' ``_NeighbourLists``.
         """
         centres = np.ascontiguousarray(centres, dtype=np.float64)
         k = len(centres)
@@ -278,57 +291,98 @@ class NearestSearch:
         lower = np.full(len(idx), np.inf)
         if k == 1:
             return labels, dist, lower
-        cc = np.sqrt(_sq_dist_matrix(centres))
-        near = np.argsort(cc, axis=1, kind="stable")
-        near_d = np.take_along_axis(cc, near, axis=1)
+        lists = _NeighbourLists(centres) if lists is None else lists
         reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
         # Elkan: no other centre within 2u of the guess, so the guess is nearest
-        settled = near_d[guess, 1] > reach
-        lower[settled] = near_d[guess[settled], 1] - dist[settled]
+        settled = lists.nearest_other[guess] > reach
+        lower[settled] = lists.nearest_other[guess[settled]] - dist[settled]
         rest = np.flatnonzero(~settled)
-        for width in _WIDTHS:
+        for width, cand, table, beyond in lists:
             if not len(rest):
                 break
-            if width >= k:
-                width, fits = k, np.ones(len(rest), bool)
+            if beyond is None:
+                fits = np.ones(len(rest), bool)
             else:
-                fits = near_d[guess[rest], width] > reach[rest]
+                fits = beyond[guess[rest]] > reach[rest]
             now, rest = rest[fits], rest[~fits]
             step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
             for c in range(0, len(now), step):
                 part = now[c : c + step]
-                beyond = near_d[guess[part], width] if width < k else None
-                labels[part], dist[part], lower[part] = _two_nearest(pts[part], centres, near[guess[part], :width], beyond)
+                g = guess[part]
+                labels[part], dist[part], lower[part] = _two_nearest(
+                    pts[part], dist[part], None if cand is None else cand[g], table if cand is None else table[g],
+                    None if beyond is None else beyond[g],
+                )
         return labels, dist, lower
 
 
-def _two_nearest(points, centres, cand, beyond):
-    """Nearest of the candidate centres ``cand`` (n, w), its distance, and a lower bound on the others.
+class _NeighbourLists:
+    """For every centre, its nearest centres in lists of widening width (see ``NearestSearch.bounded``).
 
-    ``cand[:, 0]`` is the guess; ``beyond`` (n,) is the distance from the guess to the nearest
-    centre left out of ``cand`` (None when none is), so those are at least ``beyond - u`` away.
-    Ties go to the lowest index.
+    Iterating gives ``(width, cand, table, beyond)`` for each width of ``_WIDTHS`` below k:
+    ``cand`` (k, width) the indices of the ``width`` centres nearest to each centre (itself
+    included), in increasing index order so that the first of equal distances is the lowest
+    index; ``table`` (k, D, width) their coordinates; ``beyond`` (k,) the distance to the
+    nearest centre left out. The last item is every centre: ``cand`` None, ``table`` (D, k)
+    and ``beyond`` None.
     """
-    k = len(centres)
+
+    def __init__(self, centres):
+        k = len(centres)
+        cc = np.sqrt(_sq_dist_matrix(centres))
+        np.fill_diagonal(cc, -1.0)  # itself first, whatever other centre coincides with it
+        self.widths = [w for w in _WIDTHS if w < k]
+        # a full sort costs less than selecting at several ranks; the order of ties is free
+        self.near = np.argsort(cc, axis=1)
+        self.cc = cc
+        self.nearest_other = self.ranked(1) if k > 1 else np.full(k, np.inf)
+        self._centres = np.array(centres, dtype=np.float64)  # the polish moves its array in place
+
+    def ranked(self, rank):
+        """(k,) distance from each centre to its ``rank``-th nearest other centre."""
+        return self.cc[np.arange(len(self.cc)), self.near[:, rank]]
+
+    def __iter__(self):
+        for width in self.widths:
+            cand = np.sort(self.near[:, :width], axis=1)
+            table = np.ascontiguousarray(self._centres[cand].transpose(0, 2, 1))
+            yield width, cand, table, self.ranked(width)
+        yield len(self._centres), None, np.ascontiguousarray(self._centres.T), None
+
+
+def _two_nearest(points, dist, cand, table, beyond):
+    """Nearest of the candidate centres, its distance, and a lower bound on the distance to the others.
+
+    ``table`` (n, D, w) holds the coordinates of the candidates ``cand`` (n, w) of each point,
+    in increasing index order (so ties go to the lowest index), or ``cand`` is None and
+    ``table`` (D, k) holds every centre. ``dist`` (n,) is the distance to the guess (one of the
+    candidates); ``beyond`` (n,) is the distance from the guess to the nearest centre left out
+    (None when none is), so those are at least ``beyond - dist`` away.
+    """
     d2 = None
     for j in range(points.shape[1]):
-        diff = centres[:, j][cand]
-        diff -= points[:, j, None]
+        diff = (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None]
         diff *= diff
-        d2 = diff if d2 is None else d2 + diff
-    best = d2.min(axis=1)
-    labels = np.where(d2 == best[:, None], cand, k).min(axis=1)
-    lower = np.sqrt(np.partition(d2, 1, axis=1)[:, 1])
+        if d2 is None:
+            d2 = diff
+        else:
+            d2 += diff
+    rows = np.arange(len(points))
+    at = d2.argmin(axis=1)
+    best = d2[rows, at]
+    labels = at if cand is None else cand[rows, at]
+    d2[rows, at] = np.inf
+    lower = np.sqrt(d2.min(axis=1))
     if beyond is not None:
-        lower = np.minimum(lower, beyond - np.sqrt(d2[:, 0]))
+        lower = np.minimum(lower, beyond - dist)
     return labels, np.sqrt(best), lower
 
 
 # Elements of a (points x candidates) temporary handled at once.
 _CHUNK_ELEMENTS = 1 << 18
 # Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
-# the last is all centres.
-_WIDTHS = (4, 16, 64, 1 << 30)
+# after them, all centres.
+_WIDTHS = (4, 16, 64)
 # Relative and absolute slack of the pruning tests: they may only let more centres through.
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-9
@@ -366,7 +420,7 @@ def _brute(points, centres):
     return labels, _sq_dist(points, centres, labels)
 
 
-def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
+def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrelax=0.0):
     """Run up to ``n_steps`` exact weighted Lloyd steps from ``centres``.
 
     Each step assigns every point of ``search`` to its nearest centre and moves each centre to
@@ -375,15 +429,25 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     distances. A point is compared with the centres again only when the moves of the centres
     could have changed its nearest one (Hamerly's bounds: an upper bound on the distance to its
     centre, a lower bound on the distance to all others), so later steps, where few points
-    change centre, cost little.
+    change centre, cost little: each centre's weight and weighted sum are updated with the
+    points that changed centre only, and the distances between centres are computed once a step.
 
     ``tol`` stops the steps once the centres move less than that in total (sum of squared
     moves), as scikit-learn's ``KMeans`` does with its ``tol`` scaled by the data's variance.
 
+    ``overrelax`` (β, from 0 to 1) moves each centre past the mean of its points, to
+    ``mean + β (mean - previous)``, at every step but the last, which ends on the means. For the
+    assignment just made the objective is ``f(mean) + W |c - mean|^2`` at any centre ``c`` (W
+    the cluster's weight), so the over-relaxed centre is no worse than the previous one while
+    β <= 1 and each step still cannot raise the objective; it goes further along the slow
+    directions of Lloyd's iteration, so a few steps get about as far as twice as many plain ones
+    (Salakhutdinov and Roweis 2003, adaptive overrelaxed bound optimisation).
+
     Returns
     -------
     centres : ndarray of float64, shape (k, D)
-        The moved centres.
+        The moved centres: the weighted means of the last assignment (a centre that got no
+        point stays where it was).
     labels : ndarray of intp, shape (M,)
         The last assignment: the nearest centre of every point before the last move (a good
         guess for a search with the moved centres).
@@ -391,28 +455,32 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
     centres = np.array(centres, dtype=np.float64)
     weights = np.asarray(weights, dtype=np.float64)
     points = search.points
+    k = len(centres)
     if guess is None:
         guess, _ = search.query(centres)
-    labels, upper, lower = search.bounded(centres, guess)
+    lists = _NeighbourLists(centres)
+    labels, upper, lower = search.bounded(centres, guess, lists=lists)
+    # each centre's weight and weighted sum, updated with the points that change centre only
+    weighted = weights[:, None] * points
+    mass = np.bincount(labels, weights=weights, minlength=k)
+    sums = np.stack([np.bincount(labels, weights=weighted[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
     for step in range(n_steps):
-        mass = np.bincount(labels, weights=weights, minlength=len(centres))
         filled = mass > 0
-        old = centres.copy()
-        for j in range(centres.shape[1]):
-            sums = np.bincount(labels, weights=weights * points[:, j], minlength=len(centres))
-            centres[filled, j] = sums[filled] / mass[filled]
+        old, old_lists = centres.copy(), lists
+        centres[filled] = sums[filled] / mass[filled, None]
         if step + 1 == n_steps:
             break
-        moved = np.sqrt(_sq_dist(centres, old, np.arange(len(centres))))
+        if overrelax:
+            centres += overrelax * (centres - old)
+        moved = np.sqrt(_sq_dist(centres, old, np.arange(k)))
         if float(moved @ moved) <= tol:
             break
-        lower = _lower_after_move(old, moved, labels, upper, lower)
+        lists = _NeighbourLists(centres)
+        lower = _lower_after_move(old_lists, moved, labels, upper, lower)
         upper += moved[labels]
         upper *= 1.0 + _REL_SLACK
         # every other centre is at least (distance to the nearest other centre) - upper away
-        gap = _sq_dist_matrix(centres)
-        np.fill_diagonal(gap, np.inf)
-        gap = np.sqrt(gap.min(axis=1)) * (1.0 - _REL_SLACK) - _ABS_SLACK
+        gap = lists.nearest_other * (1.0 - _REL_SLACK) - _ABS_SLACK
         np.maximum(lower, gap[labels] - upper, out=lower)
         check = np.flatnonzero(upper >= lower)
         if not len(check):
@@ -423,34 +491,48 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0):
         check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
         if not len(check):
             break
-        new, upper[check], lower[check] = search.bounded(centres, labels, check)
-        if np.array_equal(new, labels[check]):
+        new, upper[check], lower[check] = search.bounded(centres, labels, check, lists=lists)
+        changed = new != labels[check]
+        if not changed.any():
             break  # nothing moved: the centres are already the means
+        check, new = check[changed], new[changed]
+        _move_mass(mass, sums, labels[check], weights[check], weighted[check], -1.0)
+        _move_mass(mass, sums, new, weights[check], weighted[check], 1.0)
         labels[check] = new
+    if n_steps:  # end on the means of the last assignment (an early stop may follow an over-relaxed move)
+        filled = mass > 0
+        centres[filled] = sums[filled] / mass[filled, None]
     return centres, labels
+
+
+def _move_mass(mass, sums, labels, weights, weighted, sign):
+    """Add (sign 1) or remove (sign -1) points from the running weights and sums of their centres."""
+    k = len(mass)
+    mass += sign * np.bincount(labels, weights=weights, minlength=k)
+    for j in range(sums.shape[1]):
+        sums[:, j] += sign * np.bincount(labels, weights=weighted[:, j], minlength=k)
 
 
 # Centres counted as neighbours of a centre when the lower bounds are moved (see below).
 _NEIGHBOURS = 16
 
 
-def _lower_after_move(old, moved, labels, upper, lower):
+def _lower_after_move(lists, moved, labels, upper, lower):
     """Lower bounds on the distance to every other centre, after the centres moved.
 
-    A point's bound drops by the largest move among its centre's nearest ``_NEIGHBOURS``
-    centres (the only ones that can be close), or, for the centres beyond them, which were at
-    least ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by
-    the largest move of all, since the centres that still move are few and far apart.
+    ``lists`` are the ``_NeighbourLists`` of the centres before the move. A point's bound
+    drops by the largest move among its centre's nearest ``_NEIGHBOURS`` centres (the only
+    ones that can be close), or, for the centres beyond them, which were at least
+    ``far - upper`` away, by the largest move of all: much less than Hamerly's drop by the
+    largest move of all, since the centres that still move are few and far apart.
     """
-    k = len(old)
+    k = len(moved)
     if k <= _NEIGHBOURS + 1:
         biggest = np.sort(moved)[-2:] if k > 1 else np.r_[0.0, 0.0]
         top = int(np.argmax(moved))
         drop = np.where(labels == top, biggest[0], biggest[-1])
         return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
-    d2 = _sq_dist_matrix(old)
-    near = np.argpartition(d2, _NEIGHBOURS, axis=1)  # itself and its nearest, then the rest
-    local = moved[near[:, : _NEIGHBOURS + 1]].max(axis=1)
-    far = np.sqrt(np.take_along_axis(d2, near[:, _NEIGHBOURS + 1 :], axis=1).min(axis=1))
+    local = moved[lists.near[:, : _NEIGHBOURS + 1]].max(axis=1)  # itself and its nearest
+    far = lists.ranked(_NEIGHBOURS + 1)
     bound = np.minimum(lower - local[labels], far[labels] - upper - moved.max())
     return bound * (1.0 - _REL_SLACK) - _ABS_SLACK

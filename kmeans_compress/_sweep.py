@@ -97,6 +97,11 @@ class ImageSweep:
     info : ImageInfo, optional
         What the writer keeps of an ``image`` already loaded (its profile to embed and DPI), as
         :func:`~kmeans_compress._io.read_image` returned it.
+    run_budget : float or "auto", default="auto"
+        PSNR (dB) each fit may give up for labels that compress better; see
+        :class:`~kmeans_compress.KMeansQuantizer`, whose own default (0) is the plain k-means
+        assignment. Here, as in :func:`~kmeans_compress.compress_file` and the command line,
+        the default is ``"auto"``: files are what a sweep measures.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ...).
 
@@ -117,7 +122,7 @@ class ImageSweep:
 
     def __init__(
         self, image, *, bytes_in=None, compare=False, random_state=0, keep_quantizers=False, format="png",  # noqa: A002
-        keep_profile=False, info=None, **params,
+        keep_profile=False, info=None, run_budget="auto", **params,
     ):
         check_format(format)
         if isinstance(image, (str, os.PathLike)) and bytes_in is None:
@@ -132,7 +137,7 @@ class ImageSweep:
         self.compare = compare
         self.random_state = random_state
         self.keep_quantizers = keep_quantizers
-        self.params = params
+        self.params = {"run_budget": run_budget, **params}
         self.n_fits = 0
         self._seen_image = None
         self.rows_ = {}

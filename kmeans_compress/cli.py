@@ -57,7 +57,9 @@ def _compress_tasks(args, items, all_inputs):
     from ._compress import FileJob
 
     k = _palette_size(args)
-    quantizer = {"random_state": args.seed, "color_space": args.color_space, "dither": args.dither}
+    quantizer = {
+        "random_state": args.seed, "color_space": args.color_space, "dither": args.dither, "run_budget": args.run_budget,
+    }
     if k == "auto":
         quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     options = {
@@ -78,6 +80,7 @@ def _sweep_options(args):
         "random_state": args.seed,
         "color_space": args.color_space,
         "dither": args.dither,
+        "run_budget": args.run_budget,
         "format": args.format or "png",
         "keep_profile": args.keep_profile,
     }

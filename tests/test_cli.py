@@ -72,8 +72,11 @@ def test_one_bad_file_does_not_stop_the_others(photo, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     "argv",
-    [["x.png", "-k", "0"], ["x.png", "-k", "300"], ["x.png", "-k", "many"], [], ["a.png", "b.png", "-o", "c.png"]],
-    ids=["k0", "k300", "k-text", "no-input", "o-with-two"],
+    [
+        ["x.png", "-k", "0"], ["x.png", "-k", "300"], ["x.png", "-k", "many"], [], ["a.png", "b.png", "-o", "c.png"],
+        ["x.png", "--run-budget", "-1"], ["x.png", "--run-budget", "some"],
+    ],
+    ids=["k0", "k300", "k-text", "no-input", "o-with-two", "budget-negative", "budget-text"],
 )
 def test_usage_errors_exit_2(argv, capsys):
     assert main(argv) == 2
@@ -116,3 +119,14 @@ def test_larger_output_says_larger():
 
     assert _ratio_text(16.444) == "16.44x smaller than the input"
     assert _ratio_text(0.5) == "2.00x larger than the input"
+
+
+def test_run_budget_zero_writes_the_plain_k_means_labels(photo, tmp_path):
+    from kmeans_compress import KMeansQuantizer, encode_palette_png, load_image
+
+    plain, auto = tmp_path / "plain.png", tmp_path / "auto.png"
+    assert main([str(photo), "-k", "4", "--run-budget", "0", "-o", str(plain)]) == 0
+    assert main([str(photo), "-k", "4", "-o", str(auto)]) == 0
+    q = KMeansQuantizer(4).fit(load_image(photo))
+    assert plain.read_bytes() == encode_palette_png(q.palette_, q.labels_)
+    assert auto.stat().st_size < plain.stat().st_size  # the default spends a little PSNR on runs

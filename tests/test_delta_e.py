@@ -130,7 +130,7 @@ def test_sweep_rows_carry_delta_e(gradient):
 
     rows = sweep(gradient, [2, 8])
     for row in rows:
-        quantized = quantize(gradient, row.k).image
+        quantized = quantize(gradient, row.k, run_budget="auto").image  # a sweep's default
         assert row.delta_e == pytest.approx(delta_e(gradient, quantized), rel=1e-12)
     assert rows[1].delta_e < rows[0].delta_e
     assert "dE00" in format_table(rows).splitlines()[0]

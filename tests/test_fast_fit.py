@@ -66,15 +66,40 @@ def test_search_ties_go_to_lowest_index():
     assert sq.tolist() == [25.0] * 10 + [0.0]
 
 
-def test_lloyd_polish_never_raises_the_objective(photo_like):
+@pytest.mark.parametrize("overrelax", [0.0, 0.9, 1.0], ids=lambda b: f"overrelax{b}")
+def test_lloyd_polish_never_raises_the_objective(photo_like, overrelax):
     hist = ColorHistogram.from_image(photo_like)
     feats = hist.colors.astype(np.float64)
     _, _, cells = reduce_histogram(hist.colors, hist.counts, feats, 5)
     search = NearestSearch(feats, cells)
     centres = feats[np.random.default_rng(0).choice(len(feats), 12, replace=False)]
     before = np.dot(hist.counts, search.query(centres)[1])
-    after = np.dot(hist.counts, search.query(lloyd_polish(search, hist.counts, centres, 3)[0])[1])
-    assert after <= before
+    for steps in (1, 2, 3, 6):
+        polished = lloyd_polish(search, hist.counts, centres, steps, overrelax=overrelax)[0]
+        assert np.dot(hist.counts, search.query(polished)[1]) < before
+
+
+@pytest.mark.parametrize("overrelax", [0.0, 0.9], ids=lambda b: f"overrelax{b}")
+@pytest.mark.parametrize("k", [1, 3, 20, 70], ids=lambda k: f"k{k}")
+def test_lloyd_polish_equals_plain_lloyd(photo_like, k, overrelax):
+    """The pruned steps give the same centres as Lloyd steps that compare every colour with every centre."""
+    hist = ColorHistogram.from_image(photo_like)
+    feats = hist.colors.astype(np.float64)
+    _, _, cells = reduce_histogram(hist.colors, hist.counts, feats, 5)
+    start = feats[np.random.default_rng(k).choice(len(feats), k, replace=False)]
+    got, labels = lloyd_polish(NearestSearch(feats, cells), hist.counts, start, 6, overrelax=overrelax)
+    want = start.copy()
+    for step in range(6):
+        want_labels = _brute_nearest(feats, want)[0]
+        mass = np.bincount(want_labels, weights=hist.counts, minlength=k)
+        before = want.copy()
+        for j in range(3):
+            sums = np.bincount(want_labels, weights=hist.counts * feats[:, j], minlength=k)
+            want[mass > 0, j] = sums[mass > 0] / mass[mass > 0]
+        if step < 5:  # every step but the last goes past the means
+            want += overrelax * (want - before)
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(labels, want_labels)
 
 
 # --- the quantizer --------------------------------------------------------------------------

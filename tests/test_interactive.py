@@ -82,7 +82,7 @@ def same_figures(a, b):
 def test_show_k_measures_what_it_draws(k):
     image = ramp()
     fig, m = show_k(image, k, random_state=0)
-    quantizer = KMeansQuantizer(k, random_state=0).fit(image)
+    quantizer = KMeansQuantizer(k, random_state=0, run_budget="auto").fit(image)  # a sweep's default
     assert same_figures(m, measure(image, quantizer))  # the package's one measurement
     np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), quantizer.palette_[quantizer.labels_])
     assert fig.axes[0].get_title().startswith(f"k = {k}: indexed PNG {m.bytes_out / 1000:.1f} kB")
