@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ._io import encode_palette
 from ._metrics import (
@@ -161,13 +163,20 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     histogram = None if dithered else _fitted_histogram(quantizer, height * width)
     if histogram is not None:  # one term per distinct colour instead of one per pixel: exact
         err = palette_mse(*histogram)
-        colour_error = palette_delta_e(*histogram)
+        # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
+        # GIL); each value is computed whole by one thread, so it does not depend on the threads
+        pool = ThreadPoolExecutor(1) if height * width >= _THREADED_PIXELS and _cpus() > 1 else None
+        colour_error = pool.submit(palette_delta_e, *histogram) if pool else palette_delta_e(*histogram)
+        similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
+        if pool:
+            colour_error = colour_error.result()
+            pool.shutdown()
     else:  # dithered: pixel by pixel
         quantized = palette[labels]
         err = mse(image, quantized)
         colour_error = delta_e(image, quantized)
         del quantized
-    similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
+        similarity = palette_ssim(image, palette, labels)
     raw = raw_size(image)
     return Measurement(
         k=int(quantizer.n_colors if k is None else k),
@@ -190,6 +199,18 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         dither=dithered,
         format=format,
     )
+
+
+# Images of at least this many pixels measure ΔE and SSIM on two threads.
+_THREADED_PIXELS = 1 << 21
+
+
+def _cpus():
+    """CPUs this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _fitted_histogram(quantizer, n_pixels):

@@ -155,6 +155,8 @@ def palette_ssim(reference, palette, labels, *, win_size=7):
 
 # Pixels per band of rows in delta_e: CIEDE2000 makes a few dozen float64 temporaries per pixel.
 _DELTA_E_BAND_PIXELS = 1 << 17
+# Colours per chunk in palette_delta_e: its temporaries stay small beside SSIM's (see measure).
+_DELTA_E_BAND_COLORS = 1 << 15
 
 
 def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
@@ -352,8 +354,8 @@ def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 
     # and on a busy machine the spare threads only spin
     with one_thread("blas"):
         pal_lab = srgb_to_lab(_composite(palette, bg)[:, None, :])[:, 0]
-        for a in range(0, len(colors), _DELTA_E_BAND_PIXELS):  # bounded temporaries
-            sl = slice(a, a + _DELTA_E_BAND_PIXELS)
+        for a in range(0, len(colors), _DELTA_E_BAND_COLORS):  # bounded temporaries
+            sl = slice(a, a + _DELTA_E_BAND_COLORS)
             lab = srgb_to_lab(_composite(colors[sl], bg)[:, None, :])[:, 0]
             total += float(_ciede2000(lab, pal_lab[color_labels[sl]]) @ counts[sl].astype(np.float64))
     return total / float(counts.sum())

@@ -97,3 +97,16 @@ def test_palette_ssim_equals_ssim_of_the_expanded_image(monkeypatch):
         palette_ssim(a, q.palette_[:, :2], q.labels_)
     with pytest.raises(ValueError, match="Expected a uint8 image"):
         palette_ssim(a[..., 0], q.palette_, q.labels_)
+
+
+def test_measure_on_two_threads_gives_the_same_figures(monkeypatch):
+    import kmeans_compress._measure as measure_mod
+
+    a = _noisy((60, 50), seed=7)
+    q = KMeansQuantizer(8).fit(a)
+    serial = measure(a, q)
+    monkeypatch.setattr(measure_mod, "_THREADED_PIXELS", 1)  # ΔE on a thread beside SSIM
+    monkeypatch.setattr(measure_mod, "_cpus", lambda: 2)
+    threaded = measure(a, q)
+    assert (threaded.ssim, threaded.delta_e, threaded.mse) == (serial.ssim, serial.delta_e, serial.mse)
+    assert threaded.delta_e == palette_delta_e(*_fitted_histogram(q, 60 * 50))
