@@ -305,7 +305,7 @@ def test_ctrl_c_cancels_what_has_not_started(tmp_path, two_workers):
     folder = tmp_path / "in"
     folder.mkdir()
     for i in range(16):
-        _photo(folder / f"p{i:02d}.png", seed=i, size=(96, 128))
+        _photo(folder / f"p{i:02d}.png", seed=i, size=(384, 512))  # each file long enough that Ctrl-C lands mid-batch
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "kmeans_compress", str(folder), "-k", "32", "--out-dir", str(out),
