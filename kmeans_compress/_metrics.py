@@ -320,10 +320,24 @@ def palette_mse(colors, counts, palette, color_labels):
     colors, counts, palette, color_labels = _palette_pairs(colors, counts, palette, color_labels)
     n_values = int(counts.sum()) * colors.shape[1]
     if colors.shape[1] == 3:
-        diff = colors.astype(np.int64) - palette.astype(np.int64)[color_labels]
-        return float(int(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.int64))) / n_values
+        return float(palette_sq_error(colors, counts, palette, color_labels)) / n_values
     diff = premultiply(colors) - premultiply(palette)[color_labels]
     return float(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.float64)) / n_values
+
+
+def palette_sq_error(colors, counts, palette, color_labels):
+    """Sum over pixels of the squared RGB error of a palette image, as an exact int.
+
+    The sum behind :func:`palette_mse` for RGB (same arguments, validated there), in integer
+    arithmetic over bounded chunks of colours.
+    """
+    total = 0
+    pal = np.asarray(palette, dtype=np.int32)
+    for a in range(0, len(colors), _DELTA_E_BAND_COLORS):  # bounded temporaries
+        sl = slice(a, a + _DELTA_E_BAND_COLORS)
+        diff = colors[sl].astype(np.int32) - pal[color_labels[sl]]
+        total += int(np.einsum("ij,ij->i", diff, diff).astype(np.int64) @ np.asarray(counts[sl], dtype=np.int64))
+    return total
 
 
 def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 0)):

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._reduce import NearestSearch, cell_codes, compact_codes, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._dither import floyd_steinberg
+from ._metrics import palette_sq_error
 from ._runs import favour_runs, unpack_rgb
 from ._threads import one_thread
 from ._validation import check_bool, check_int, check_k, check_option, check_real
@@ -401,6 +402,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             if clear.any():
                 search = guess = None  # they index the other colours only
         self._set_palette(hist, features, palette, search, guess)
+        del features, search, guess  # a copy of the colours or more each, on big photos
         if self.dither:
             dithered = self._dithered_labels(None if isinstance(X, ColorHistogram) else X, hist)
             if dithered is not None:
@@ -420,8 +422,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         budget = _resolve_run_budget(self.run_budget, self.n_colors)
         if budget <= 0 or hist._pixels is None or len(hist.shape) != 2 or len(self.palette_) < 2:
             return None
-        diff = hist.colors.astype(np.int64) - self.palette_.astype(np.int64)[color_labels]
-        total = int(np.einsum("ij,ij->i", diff, diff) @ hist.counts)
+        total = palette_sq_error(hist.colors, hist.counts, self.palette_, color_labels)
         return favour_runs(hist._pixels, self.palette_, labels, budget, total)
 
     def _fit_centres(self, colors, counts, features, n_reserved):
@@ -463,13 +464,15 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.kmeans_ = best
         centres, search, guess = self.kmeans_.cluster_centers_, None, None
         if reduce and self.refine_iter:
-            guess = self.kmeans_.labels_[cells]
             search = NearestSearch(features, cells)
             steps = min(self.refine_iter, max(1, _POLISH_BUDGET // len(colors)))
             # scikit-learn's convergence test: tol times the mean variance of the features
             mean = np.average(features, axis=0, weights=counts)
             variance = np.average((features - mean) ** 2, axis=0, weights=counts).mean()
-            centres, guess = lloyd_polish(search, counts, centres, steps, guess, self.tol * variance, _POLISH_OVERRELAX)
+            # the first guess is handed over, not kept here: the polish frees it once used
+            centres, guess = lloyd_polish(
+                search, counts, centres, steps, self.kmeans_.labels_[cells], self.tol * variance, _POLISH_OVERRELAX
+            )
         return centres, search, guess
 
     def _dithered_labels(self, X, hist):

@@ -249,26 +249,16 @@ class NearestSearch:
         labels = np.array(guess, dtype=np.intp)
         if k == 1:
             return labels * 0, _sq_dist(points, centres, labels * 0)
-        u2 = _sq_dist(points, centres, labels)
         cc2 = _sq_dist_matrix(centres)
         np.fill_diagonal(cc2, np.inf)
-        # settled: u < half the distance to the nearest other centre (a margin covers rounding)
-        settled = u2 * (4.0 * (1.0 + _REL_SLACK)) < cc2.min(axis=1)[labels]
-        rest = np.flatnonzero(~settled)
-        if len(rest):
-            np.fill_diagonal(cc2, 0.0)
-            order = np.argsort(labels[rest], kind="stable")
-            rest = rest[order]
-            owner = labels[rest]
-            starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
-            ends = np.r_[starts[1:], len(rest)]
-            reach = np.maximum.reduceat(u2[rest], starts) * (4.0 * (1.0 + _REL_SLACK)) + _ABS_SLACK
-            sub = points[rest]
-            for s, e, a, r in zip(starts.tolist(), ends.tolist(), owner[starts].tolist(), reach.tolist()):
-                cand = np.flatnonzero(cc2[a] <= r)
-                if len(cand) > 1:
-                    labels[rest[s:e]] = cand[_vq(sub[s:e], centres[cand])]
-        return labels, _sq_dist(points, centres, labels)
+        nearest_other = cc2.min(axis=1)
+        np.fill_diagonal(cc2, 0.0)
+        sq_dist = np.empty(len(points))
+        for a in range(0, len(points), _CHUNK_POINTS):  # bounded temporaries on big images
+            part = slice(a, a + _CHUNK_POINTS)
+            labels[part], sq_dist[part] = _query_part(points[part], centres, labels[part], cc2, nearest_other)
+        return labels, sq_dist
+
 
 
     def bounded(self, centres, guess, idx=None, lists=None):
@@ -282,38 +272,71 @@ class NearestSearch:
         ``lists``, when given, are the centres' ``_NeighbourLists``.
         """
         centres = np.ascontiguousarray(centres, dtype=np.float64)
-        k = len(centres)
-        idx = np.arange(len(self.points)) if idx is None else idx
-        pts = self.points[idx]
-        guess = np.asarray(guess)[idx]
-        dist = np.sqrt(_sq_dist(pts, centres, guess))
-        labels = guess.astype(np.intp, copy=True)
-        lower = np.full(len(idx), np.inf)
-        if k == 1:
-            return labels, dist, lower
-        lists = _NeighbourLists(centres) if lists is None else lists
-        reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
-        # Elkan: no other centre within 2u of the guess, so the guess is nearest
-        settled = lists.nearest_other[guess] > reach
-        lower[settled] = lists.nearest_other[guess[settled]] - dist[settled]
-        rest = np.flatnonzero(~settled)
-        for width, cand, table, beyond in lists:
-            if not len(rest):
-                break
-            if beyond is None:
-                fits = np.ones(len(rest), bool)
-            else:
-                fits = beyond[guess[rest]] > reach[rest]
-            now, rest = rest[fits], rest[~fits]
-            step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
-            for c in range(0, len(now), step):
-                part = now[c : c + step]
-                g = guess[part]
-                labels[part], dist[part], lower[part] = _two_nearest(
-                    pts[part], dist[part], None if cand is None else cand[g], table if cand is None else table[g],
-                    None if beyond is None else beyond[g],
-                )
+        lists = _NeighbourLists(centres) if lists is None and len(centres) > 1 else lists
+        guess = np.asarray(guess)
+        n = len(self.points) if idx is None else len(idx)
+        if n <= _CHUNK_POINTS:
+            pts = self.points if idx is None else self.points[idx]
+            return _bounded_part(pts, centres, guess if idx is None else guess[idx], lists)
+        labels, dist, lower = np.empty(n, np.intp), np.empty(n), np.empty(n)
+        for a in range(0, n, _CHUNK_POINTS):  # bounded temporaries on big images
+            part = slice(a, a + _CHUNK_POINTS)
+            at = part if idx is None else idx[part]
+            labels[part], dist[part], lower[part] = _bounded_part(self.points[at], centres, guess[at], lists)
         return labels, dist, lower
+
+
+def _bounded_part(pts, centres, guess, lists):
+    """:meth:`NearestSearch.bounded` on the points ``pts`` with their guesses."""
+    k = len(centres)
+    dist = np.sqrt(_sq_dist(pts, centres, guess))
+    labels = guess.astype(np.intp, copy=True)
+    lower = np.full(len(pts), np.inf)
+    if k == 1:
+        return labels, dist, lower
+    reach = 2.0 * dist * (1.0 + _REL_SLACK) + _ABS_SLACK
+    # Elkan: no other centre within 2u of the guess, so the guess is nearest
+    settled = lists.nearest_other[guess] > reach
+    lower[settled] = lists.nearest_other[guess[settled]] - dist[settled]
+    rest = np.flatnonzero(~settled)
+    for width, cand, table, beyond in lists:
+        if not len(rest):
+            break
+        if beyond is None:
+            fits = np.ones(len(rest), bool)
+        else:
+            fits = beyond[guess[rest]] > reach[rest]
+        now, rest = rest[fits], rest[~fits]
+        step = max(1, _CHUNK_ELEMENTS // width)  # bounded temporaries on big images
+        for c in range(0, len(now), step):
+            part = now[c : c + step]
+            g = guess[part]
+            labels[part], dist[part], lower[part] = _two_nearest(
+                pts[part], dist[part], None if cand is None else cand[g], table if cand is None else table[g],
+                None if beyond is None else beyond[g],
+            )
+    return labels, dist, lower
+
+
+def _query_part(points, centres, labels, cc2, nearest_other):
+    """:meth:`NearestSearch.query` on some points, from their guessed ``labels`` (changed in place)."""
+    u2 = _sq_dist(points, centres, labels)
+    # settled: u < half the distance to the nearest other centre (a margin covers rounding)
+    settled = u2 * (4.0 * (1.0 + _REL_SLACK)) < nearest_other[labels]
+    rest = np.flatnonzero(~settled)
+    if len(rest):
+        order = np.argsort(labels[rest], kind="stable")
+        rest = rest[order]
+        owner = labels[rest]
+        starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        ends = np.r_[starts[1:], len(rest)]
+        reach = np.maximum.reduceat(u2[rest], starts) * (4.0 * (1.0 + _REL_SLACK)) + _ABS_SLACK
+        sub = points[rest]
+        for s, e, a, r in zip(starts.tolist(), ends.tolist(), owner[starts].tolist(), reach.tolist()):
+            cand = np.flatnonzero(cc2[a] <= r)
+            if len(cand) > 1:
+                labels[rest[s:e]] = cand[_vq(sub[s:e], centres[cand])]
+    return labels, _sq_dist(points, centres, labels)
 
 
 class _NeighbourLists:
@@ -380,6 +403,8 @@ def _two_nearest(points, dist, cand, table, beyond):
 
 # Elements of a (points x candidates) temporary handled at once.
 _CHUNK_ELEMENTS = 1 << 18
+# Points per chunk of a nearest-centre query: bounded temporaries on photos with a million colours.
+_CHUNK_POINTS = 1 << 17
 # Candidate list widths tried by NearestSearch.bounded, nearest centres of the guess first;
 # after them, all centres.
 _WIDTHS = (4, 16, 64)
@@ -460,10 +485,11 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         guess, _ = search.query(centres)
     lists = _NeighbourLists(centres)
     labels, upper, lower = search.bounded(centres, guess, lists=lists)
+    del guess  # the caller hands it over: one label per point less to hold
     # each centre's weight and weighted sum, updated with the points that change centre only
-    weighted = weights[:, None] * points
+    # (weights times points, made where needed rather than held: a copy of the points on big images)
     mass = np.bincount(labels, weights=weights, minlength=k)
-    sums = np.stack([np.bincount(labels, weights=weighted[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
+    sums = np.stack([np.bincount(labels, weights=weights * points[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
     for step in range(n_steps):
         filled = mass > 0
         old, old_lists = centres.copy(), lists
@@ -486,18 +512,26 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         if not len(check):
             break
         # tighten the upper bound first: the exact distance to the current centre
-        exact = np.sqrt(_sq_dist(points[check], centres, labels[check]))
+        exact = np.empty(len(check))
+        for a in range(0, len(check), _CHUNK_POINTS):  # bounded temporaries on big images
+            at = check[a : a + _CHUNK_POINTS]
+            exact[a : a + _CHUNK_POINTS] = np.sqrt(_sq_dist(points[at], centres, labels[at]))
         upper[check] = exact
         check = check[exact * (1.0 + _REL_SLACK) >= lower[check]]
         if not len(check):
             break
-        new, upper[check], lower[check] = search.bounded(centres, labels, check, lists=lists)
+        new = np.empty(len(check), np.intp)
+        for a in range(0, len(check), _CHUNK_POINTS):  # results written in place, chunk by chunk
+            at = check[a : a + _CHUNK_POINTS]
+            new[a : a + _CHUNK_POINTS], upper[at], lower[at] = search.bounded(centres, labels, at, lists=lists)
         changed = new != labels[check]
         if not changed.any():
             break  # nothing moved: the centres are already the means
         check, new = check[changed], new[changed]
-        _move_mass(mass, sums, labels[check], weights[check], weighted[check], -1.0)
-        _move_mass(mass, sums, new, weights[check], weighted[check], 1.0)
+        w = weights[check]
+        weighted = w[:, None] * points[check]
+        _move_mass(mass, sums, labels[check], w, weighted, -1.0)
+        _move_mass(mass, sums, new, w, weighted, 1.0)
         labels[check] = new
     if n_steps:  # end on the means of the last assignment (an early stop may follow an over-relaxed move)
         filled = mass > 0

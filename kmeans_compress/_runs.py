@@ -19,6 +19,8 @@ __all__ = ["favour_runs", "unpack_rgb"]
 
 # Left, then up, twice: the second round lets runs started in one direction grow in the other.
 _ROUNDS = 2
+# Candidate pixels whose margins are computed at once.
+_CHUNK = 1 << 18
 # Largest squared RGB distance, so that margins index a bincount.
 _MAX_SQ = 3 * 255 * 255
 
@@ -66,9 +68,11 @@ def favour_runs(pixels, palette, labels, budget_db, total_error):
         index = np.flatnonzero(neighbour != flat)
         if not len(index):
             continue
-        rgb = pixels[index].astype(np.int32)
-        margin = _sq_dist(rgb, pal[neighbour[index]]) - _sq_dist(rgb, pal[flat[index]])
-        del rgb
+        margin = np.empty(len(index), np.int32)
+        for a in range(0, len(index), _CHUNK):  # bounded temporaries on big images
+            at = index[a : a + _CHUNK]
+            rgb = pixels[at].astype(np.int32)
+            margin[a : a + _CHUNK] = _sq_dist(rgb, pal[neighbour[at]]) - _sq_dist(rgb, pal[flat[at]])
         chosen = _cheapest_within(margin, share)
         allowance -= int(margin[chosen].sum(dtype=np.int64))
         take = index[chosen]

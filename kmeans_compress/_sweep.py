@@ -16,6 +16,7 @@ from ._baselines import Baseline, baselines
 from ._io import check_format, read_image
 from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, encode_and_measure
+from ._memory import release_free_memory
 from ._quantize import ColorHistogram
 from ._validation import check_k
 
@@ -132,7 +133,9 @@ class ImageSweep:
         else:
             self.image, self.info = read_image(image, keep_profile=info.icc_profile is not None)[0], info
         self.format = format
+        release_free_memory()  # the decoder's buffers: not kept at the size of their peak
         self.histogram = ColorHistogram.from_image(self.image)
+        release_free_memory()
         self.bytes_in = bytes_in
         self.compare = compare
         self.random_state = random_state
@@ -161,6 +164,7 @@ class ImageSweep:
         self.n_fits += 1
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
+        release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
         data, measured = encode_and_measure(
             seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start,
             format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi,
