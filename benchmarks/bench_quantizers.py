@@ -162,11 +162,15 @@ def _as_p(palette, labels):
 
 
 def run_kmc(image, pil, k, **params):
-    # run_budget="auto": what compress_file and the command line write (the estimator's default is 0)
+    # run_budget="auto", and of its labels and the nearest ones the smaller file: what compress_file
+    # and the command line write (the estimator's own default is 0)
+    from kmeans_compress._sweep import ImageSweep
+
     start = time.perf_counter()
     q = KMeansQuantizer(k, random_state=0, **{"run_budget": "auto", **params}).fit(image)
     seconds = time.perf_counter() - start
-    return seconds, encode_palette_png(q.palette_, q.labels_)
+    q, data = ImageSweep._smaller_file(q, {"format": "png", "icc_profile": None, "dpi": None})
+    return seconds, data if data is not None else encode_palette_png(q.palette_, q.labels_)
 
 
 def run_kmc_exact(image, pil, k):

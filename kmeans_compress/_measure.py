@@ -224,12 +224,14 @@ def _fitted_histogram(quantizer, n_pixels):
 
 
 def encode_and_measure(
-    image, quantizer, *, stored=None, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None  # noqa: A002
+    image, quantizer, *, stored=None, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None,  # noqa: A002
+    data=None,
 ):
     """Encode the quantized image, then :func:`measure` it.
 
     ``stored`` is the quantizer whose palette is written, when it differs from the one measured (a
     kept colour profile: written in stored values, measured as seen); default ``quantizer``.
+    ``data``, when given, is that quantizer's file already encoded with these options.
     Encoding runs before measuring, not beside it: SSIM already keeps both cores busy, so a
     second thread for the encoder bought no time and raised the peak memory.
 
@@ -240,5 +242,6 @@ def encode_and_measure(
     measurement : Measurement
     """
     written = quantizer if stored is None else stored
-    data = encode_palette(written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi)
+    if data is None:
+        data = encode_palette(written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi)
     return data, measure(image, quantizer, data=data, k=k, bytes_in=bytes_in, started=started, format=format)

@@ -10,6 +10,7 @@ looking up its colour's label: no per-pixel Python loop and no per-pixel distanc
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -410,12 +411,30 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             runs = self._run_labels(hist, self._color_labels, self.labels_)
             if runs is not None:
+                # what without_runs() needs to give the nearest labels back (see ImageSweep.row)
+                self._nearest = (hist, self._color_labels)
                 self.labels_, (moved, old, new, counts) = runs
                 # the moved pixels' (colour, entry) pairs: old ones counted out, new ones in
                 self._fit_colors = np.concatenate([hist.colors, moved, moved])
                 self._fit_counts = np.concatenate([hist.counts, -counts, counts])
                 self._color_labels = np.concatenate([self._color_labels, old, new]).astype(self.labels_.dtype)
         return self
+
+    def _without_runs(self):
+        """A copy of this fit with every pixel on its nearest entry, or None when no pixel moved.
+
+        For callers that encode both and keep the smaller file (runs do not pay on every image).
+        Releases the histogram this fit kept for it.
+        """
+        nearest = self.__dict__.pop("_nearest", None)
+        if nearest is None:
+            return None
+        hist, color_labels = nearest
+        plain = copy.copy(self)
+        plain.run_budget = 0.0
+        plain.labels_ = hist.pixel_labels(color_labels)
+        plain._color_labels, plain._fit_colors, plain._fit_counts = color_labels, hist.colors, hist.counts
+        return plain
 
     def _run_labels(self, hist, color_labels, labels):
         """``labels`` moved towards runs within ``run_budget`` (see :mod:`._runs`), or None."""

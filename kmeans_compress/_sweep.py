@@ -13,7 +13,7 @@ import os
 import time
 
 from ._baselines import Baseline, baselines
-from ._io import check_format, read_image
+from ._io import check_format, encode_palette, read_image
 from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, encode_and_measure
 from ._memory import release_free_memory
@@ -162,12 +162,13 @@ class ImageSweep:
             self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
         )
         self.n_fits += 1
+        release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
+        options = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        quantizer, data = self._smaller_file(quantizer, options)
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
-        release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
         data, measured = encode_and_measure(
-            seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start,
-            format=self.format, icc_profile=self.info.icc_profile, dpi=self.info.dpi,
+            seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start, data=data, **options
         )
         jpeg = mediancut = None
         if self.compare:  # against the image as seen, as the row itself is measured
@@ -178,6 +179,23 @@ class ImageSweep:
         self.rows_[k] = row
         self.data_[k] = data
         return row
+
+    @staticmethod
+    def _smaller_file(quantizer, options):
+        """The fit (with runs, or its nearest-colour labels) whose file is smaller, and that file.
+
+        Runs spend a little PSNR for fewer bytes, but on some images (flat-colour drawings,
+        smooth upscaled photos) the nearest labels already deflate as well or better: then they
+        are kept, so runs never make a file larger or worse. ``(quantizer, None)`` when the fit
+        moved no pixel (nothing to compare).
+        """
+        without = getattr(quantizer, "_without_runs", None)
+        plain = without() if without is not None else None
+        if plain is None:
+            return quantizer, None
+        runs_data = encode_palette(quantizer.palette_, quantizer.labels_, **options)
+        plain_data = encode_palette(plain.palette_, plain.labels_, **options)
+        return (plain, plain_data) if len(plain_data) <= len(runs_data) else (quantizer, runs_data)
 
     def rows(self, ks, *, callback=None):
         """Rows for every k in ``ks``, in that order; ``callback(row)`` after each one."""

@@ -5,7 +5,7 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from kmeans_compress import delta_e, quantize
+from kmeans_compress import delta_e
 from kmeans_compress._metrics import smooth_image
 from kmeans_compress import _metrics as metrics_mod
 from kmeans_compress._colorspace import linear_to_srgb, srgb_to_linear
@@ -125,12 +125,14 @@ def test_smooth_image_validation():
 
 
 def test_sweep_rows_carry_delta_e(gradient):
-    from kmeans_compress import sweep
+    from kmeans_compress import ImageSweep
     from kmeans_compress._tables import format_table
 
-    rows = sweep(gradient, [2, 8])
+    job = ImageSweep(gradient, keep_quantizers=True)
+    rows = job.rows([2, 8])
     for row in rows:
-        quantized = quantize(gradient, row.k, run_budget="auto").image  # a sweep's default
+        q = job.quantizers_[row.k]  # the fit the sweep wrote: with runs, or its nearest labels if smaller
+        quantized = q.palette_[q.labels_]
         assert row.delta_e == pytest.approx(delta_e(gradient, quantized), rel=1e-12)
     assert rows[1].delta_e < rows[0].delta_e
     assert "dE00" in format_table(rows).splitlines()[0]

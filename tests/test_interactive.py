@@ -14,7 +14,7 @@ from PIL import Image  # noqa: E402
 
 import dataclasses  # noqa: E402
 
-from kmeans_compress import ImageSweep, KMeansQuantizer, Measurement, measure, quantize  # noqa: E402
+from kmeans_compress import ImageSweep, Measurement, measure, quantize  # noqa: E402
 from kmeans_compress.interactive import KSlider, k_slider, show_k  # noqa: E402
 from kmeans_compress.plotting import plot_result  # noqa: E402
 
@@ -81,8 +81,9 @@ def same_figures(a, b):
 @pytest.mark.parametrize("k", [1, 2, 5], ids=lambda k: f"k{k}")
 def test_show_k_measures_what_it_draws(k):
     image = ramp()
-    fig, m = show_k(image, k, random_state=0)
-    quantizer = KMeansQuantizer(k, random_state=0, run_budget="auto").fit(image)  # a sweep's default
+    job = ImageSweep(image, random_state=0, keep_quantizers=True)
+    fig, m = show_k(job, k)
+    quantizer = job.quantizers_[k]  # the fit the sweep measured (runs, or nearest labels if smaller)
     assert same_figures(m, measure(image, quantizer))  # the package's one measurement
     np.testing.assert_array_equal(fig.axes[0].images[0].get_array(), quantizer.palette_[quantizer.labels_])
     assert fig.axes[0].get_title().startswith(f"k = {k}: indexed PNG {m.bytes_out / 1000:.1f} kB")

@@ -108,9 +108,11 @@ def test_interrupted_while_writing_bytes(tmp_path, monkeypatch):
 @pytest.mark.parametrize("exc", [KeyboardInterrupt(), Boom("failed")], ids=["ctrl_c", "error"])
 def test_interrupted_compress_file_writes_nothing(photo, monkeypatch, exc):
     import kmeans_compress._measure as measure_module  # encodes while measuring
+    import kmeans_compress._sweep as sweep_module  # encodes both labels when runs moved pixels
 
     before = snapshot(photo.parent)
     fail_on(monkeypatch, measure_module, "encode_palette", exc)
+    fail_on(monkeypatch, sweep_module, "encode_palette", exc)
     with pytest.raises(type(exc)):
         compress_file(photo, photo.parent / "out.png", n_colors=4)
     assert snapshot(photo.parent) == before

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import kmeans_compress
-from kmeans_compress import Measurement, compress_bytes, compress_file, load_image, measure, quantize
+from kmeans_compress import Measurement, compress_bytes, compress_file, encode_palette_png, load_image, measure, quantize
 from kmeans_compress import _io as io_module
 from kmeans_compress.cli import main
 
@@ -47,17 +47,32 @@ def test_auto_encodes_each_tried_k_once(photo, tmp_path, monkeypatch):
     import kmeans_compress._baselines  # noqa: F401 - loaded, so that its encoder is counted too
 
     calls = _count_encodes(monkeypatch)
-    report = compress_file(photo, tmp_path / "out.png", n_colors="auto", min_psnr=28.0)
+    report = compress_file(photo, tmp_path / "out.png", n_colors="auto", min_psnr=28.0, run_budget=0)
     tried = [row.k for row in report.choice.rows]
     assert len(calls) == len(tried) == report.choice.n_fits  # the chosen k is not encoded again
     assert report.measurement.k in tried
-    assert (tmp_path / "out.png").read_bytes() == compress_bytes(photo.read_bytes(), report.measurement.k).data
+    written = (tmp_path / "out.png").read_bytes()
+    assert written == compress_bytes(photo.read_bytes(), report.measurement.k, run_budget=0).data
 
 
 def test_fixed_k_encodes_once(photo, tmp_path, monkeypatch):
     calls = _count_encodes(monkeypatch)
-    compress_file(photo, tmp_path / "out.png", n_colors=8)
+    compress_file(photo, tmp_path / "out.png", n_colors=8, run_budget=0)
     assert len(calls) == 1
+
+
+def test_runs_encode_both_labels_once_and_keep_the_smaller(photo, tmp_path, monkeypatch):
+    from kmeans_compress import KMeansQuantizer, load_image
+
+    calls = _count_encodes(monkeypatch)
+    report = compress_file(photo, tmp_path / "out.png", n_colors=8)  # run_budget="auto"
+    assert len(calls) == 2  # the runs labels and the nearest ones, each once; the kept file not again
+    image = load_image(photo)
+    sizes = []
+    for budget in (0.03, 0.0):
+        q = KMeansQuantizer(8, run_budget=budget).fit(image)
+        sizes.append(len(encode_palette_png(q.palette_, q.labels_)))
+    assert report.measurement.bytes_out == (tmp_path / "out.png").stat().st_size == min(sizes)
 
 
 def test_auto_seconds_cover_the_whole_search(photo, tmp_path):
