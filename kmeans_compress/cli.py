@@ -192,6 +192,9 @@ def _save_tables(args, outcomes):
 
     reports = [o.value for o in outcomes if o.error is None]
     records = [{"input": r.input, **row.to_dict()} for r in reports for row in r.rows]
+    for path in (args.csv, args.json_out, args.plot):  # folders made as for -o and --out-dir
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.csv:
         rows_to_csv(records, args.csv)
     if args.json_out:

@@ -130,3 +130,9 @@ def test_run_budget_zero_writes_the_plain_k_means_labels(photo, tmp_path):
     q = KMeansQuantizer(4).fit(load_image(photo))
     assert plain.read_bytes() == encode_palette_png(q.palette_, q.labels_)
     assert auto.stat().st_size < plain.stat().st_size  # the default spends a little PSNR on runs
+
+
+def test_sweep_tables_go_into_a_new_folder(photo, tmp_path):
+    csv_path, json_path = tmp_path / "new" / "sweep.csv", tmp_path / "other" / "deep" / "sweep.json"
+    assert main([str(photo), "--sweep", "2,4", "--csv", str(csv_path), "--json-out", str(json_path)]) == 0
+    assert csv_path.read_text().count("\n") == 3 and len(json.loads(json_path.read_text())) == 2
