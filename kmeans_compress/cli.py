@@ -1,7 +1,7 @@
 """The ``kmeans-compress`` command line: parse, expand the inputs, run, print.
 
 ``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--format png|webp] [--keep-profile]
-[--force] [--seed N] [--color-space rgb|lab|oklab] [--dither] [--json]``
+[--force] [--seed N] [--color-space rgb|lab|oklab] [--dither] [--run-budget DB] [--json]``
 
 INPUT may be files, folders (their images; ``--recursive`` for subfolders) and glob patterns.
 One line per input on stdout (or one JSON object per line with ``--json``), in the order of the
