@@ -104,16 +104,26 @@ def _cheapest_within(margin, share):
     """Positions of the cheapest margins whose sum stays within ``share``; ties in raster order.
 
     Margins are integers (a negative one lowers the error: after earlier moves a pixel's own
-    entry may not be its nearest), so one bincount orders them without sorting the candidates.
-    The running sum over margins in increasing order first falls, then rises past ``share`` at
-    one value: every smaller margin is taken, and of that value as many as still fit.
+    entry may not be its nearest), so one bincount over their range orders them without sorting
+    the candidates. The running sum over margins in increasing order first falls, then rises
+    past ``share`` at one value: every smaller margin is taken, and of that value as many as
+    still fit. A margin above ``share`` minus all the negative ones can never be taken, so the
+    range stops there.
     """
-    counts = np.bincount(margin + _MAX_SQ, minlength=2 * _MAX_SQ + 1)
-    values = np.arange(-_MAX_SQ, _MAX_SQ + 1, dtype=np.int64)
+    if not len(margin):
+        return np.flatnonzero(margin)
+    negative = int(margin[margin < 0].sum(dtype=np.int64))
+    low = int(margin.min())
+    high = min(int(margin.max()), int(share - negative))
+    if high < low:  # even the cheapest move costs more than the share
+        return np.flatnonzero(margin < low)
+    useful = margin <= high
+    counts = np.bincount((margin[useful] - low).astype(np.intp), minlength=high - low + 1)
+    values = np.arange(low, high + 1, dtype=np.int64)
     spent = np.cumsum(counts * values)
     over = np.flatnonzero(spent > share)
     if not len(over):
-        return np.arange(len(margin))
+        return np.flatnonzero(useful)
     first = int(over[0])  # spent[first - 1] <= share < spent[first], so values[first] > 0
     left = share - (int(spent[first - 1]) if first else 0)
     chosen = margin < values[first]
