@@ -158,8 +158,9 @@ def build_parser():
         type=_run_budget,
         default="auto",
         metavar="DB",
-        help="PSNR (dB) the labels may give up so that neighbouring pixels share colours and the file "
-        "shrinks; 0 for the plain nearest colours (default auto: 0.03 up to 16 colours, 0 above)",
+        help="PSNR (dB) the labels may give up so that neighbouring pixels share colours, kept only when "
+        "that file is smaller; small budgets pay, large ones only cost quality; 0 for the plain nearest "
+        "colours (default auto: 0.03 up to 16 colours, 0 above)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
 
