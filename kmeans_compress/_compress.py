@@ -218,11 +218,26 @@ def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format
     """
     started = time.perf_counter()
     data = source.read() if hasattr(source, "read") else bytes(source)
-    buffer = io.BytesIO(data)
-    buffer.name = name if name is not None else getattr(source, "name", "<bytes>")
+    name = name if name is not None else getattr(source, "name", "<bytes>")
+    del source
+    box = [data]
+    del data
+    return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **kwargs)
+
+
+def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwargs):  # noqa: A002
+    """:func:`compress_bytes` on the bytes in ``box`` (a one-item list), taken out and freed once decoded.
+
+    Every caller hands the bytes over in the list and keeps no reference, so that a large input
+    file does not stay in memory through the fit and the metrics.
+    """
+    buffer = io.BytesIO(box.pop())
+    buffer.name = name
     check_format(format)
     image, info = read_image(buffer, keep_profile=keep_profile)
-    return compress_image(image, n_colors, bytes_in=len(data), started=started, format=format, info=info, **kwargs)
+    bytes_in = buffer.getbuffer().nbytes
+    del buffer
+    return compress_image(image, n_colors, bytes_in=bytes_in, started=started, format=format, info=info, **kwargs)
 
 
 def compress_file(
@@ -311,7 +326,9 @@ class FileJob:
 
     def __call__(self):
         payload, state = self.prepare()
-        return self.finish(self.remote(payload), state)
+        box = [payload]  # handed over: the input's bytes are freed once decoded
+        del payload
+        return self.finish(self._remote_box(box), state)
 
     def prepare(self):
         """Here: refuse a bad format or output path before any work, then read the input.
@@ -342,8 +359,15 @@ class FileJob:
     @staticmethod
     def remote(payload):
         """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem)."""
-        data, name, n_colors, format, keep_profile, options = payload  # noqa: A001
-        return compress_bytes(data, n_colors, name=name, format=format, keep_profile=keep_profile, **options)
+        return FileJob._remote_box([payload])
+
+    @staticmethod
+    def _remote_box(box):
+        data, name, n_colors, format, keep_profile, options = box.pop()  # noqa: A001
+        box.append(data)
+        del data
+        started = time.perf_counter()
+        return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **options)
 
     def finish(self, result, state):
         """Here: write ``result`` (a :class:`Compressed`) under :func:`compress_file`'s rules.

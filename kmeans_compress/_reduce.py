@@ -478,7 +478,7 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
         guess for a search with the moved centres).
     """
     centres = np.array(centres, dtype=np.float64)
-    weights = np.asarray(weights, dtype=np.float64)
+    weights = np.asarray(weights)  # pixel counts stay integers: a float copy would be one more array per point
     points = search.points
     k = len(centres)
     if guess is None:
@@ -552,7 +552,7 @@ _NEIGHBOURS = 16
 
 
 def _lower_after_move(lists, moved, labels, upper, lower):
-    """Lower bounds on the distance to every other centre, after the centres moved.
+    """Lower bounds on the distance to every other centre, after the centres moved (``lower`` is reused).
 
     ``lists`` are the ``_NeighbourLists`` of the centres before the move. A point's bound
     drops by the largest move among its centre's nearest ``_NEIGHBOURS`` centres (the only
@@ -568,5 +568,13 @@ def _lower_after_move(lists, moved, labels, upper, lower):
         return (lower - drop) * (1.0 - _REL_SLACK) - _ABS_SLACK
     local = moved[lists.near[:, : _NEIGHBOURS + 1]].max(axis=1)  # itself and its nearest
     far = lists.ranked(_NEIGHBOURS + 1)
-    bound = np.minimum(lower - local[labels], far[labels] - upper - moved.max())
-    return bound * (1.0 - _REL_SLACK) - _ABS_SLACK
+    # min(lower - local, far - upper - max move), in place: one point-sized temporary at a time
+    bound = far[labels]
+    bound -= upper
+    bound -= moved.max()
+    np.subtract(lower, local[labels], out=lower)
+    np.minimum(lower, bound, out=lower)
+    del bound
+    lower *= 1.0 - _REL_SLACK
+    lower -= _ABS_SLACK
+    return lower
