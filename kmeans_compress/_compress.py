@@ -231,11 +231,13 @@ def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwarg
     Every caller hands the bytes over in the list and keeps no reference, so that a large input
     file does not stay in memory through the fit and the metrics.
     """
-    buffer = io.BytesIO(box.pop())
+    data = box.pop()
+    bytes_in = len(data)
+    buffer = io.BytesIO(data)  # shares the bytes, no copy
+    del data
     buffer.name = name
     check_format(format)
     image, info = read_image(buffer, keep_profile=keep_profile)
-    bytes_in = buffer.getbuffer().nbytes
     del buffer
     return compress_image(image, n_colors, bytes_in=bytes_in, started=started, format=format, info=info, **kwargs)
 

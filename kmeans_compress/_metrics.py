@@ -18,6 +18,7 @@ import numpy as np
 from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
 from ._ssim import mean_ssim
 from ._threads import one_thread
+from ._validation import check_image
 
 __all__ = [
     "file_size",
@@ -138,12 +139,9 @@ def palette_ssim(reference, palette, labels, *, win_size=7):
     -------
     float, equal to ``ssim(reference, palette[labels])`` without holding that image whole.
     """
-    ref = np.asarray(reference)
+    ref = check_image(reference, "reference")
     palette = np.asarray(palette)
     labels = np.asarray(labels)
-    if ref.ndim != 3 or ref.shape[2] not in (3, 4) or ref.dtype != np.uint8:
-        msg = f"Expected a uint8 image of shape (H, W, 3) or (H, W, 4), got {ref.dtype} {ref.shape}."
-        raise ValueError(msg)
     if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != ref.shape[2]:
         msg = f"palette must be uint8 of shape (k, {ref.shape[2]}), got {palette.dtype} {palette.shape}."
         raise ValueError(msg)
@@ -155,8 +153,8 @@ def palette_ssim(reference, palette, labels, *, win_size=7):
 
 # Pixels per band of rows in delta_e: CIEDE2000 makes a few dozen float64 temporaries per pixel.
 _DELTA_E_BAND_PIXELS = 1 << 17
-# Colours per chunk in palette_delta_e: its temporaries stay small beside SSIM's (see measure).
-_DELTA_E_BAND_COLORS = 1 << 15
+# Colours per chunk in palette_delta_e and palette_sq_error: temporaries stay small beside SSIM's.
+_BAND_COLORS = 1 << 15
 
 
 def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
@@ -333,8 +331,8 @@ def palette_sq_error(colors, counts, palette, color_labels):
     """
     total = 0
     pal = np.asarray(palette, dtype=np.int32)
-    for a in range(0, len(colors), _DELTA_E_BAND_COLORS):  # bounded temporaries
-        sl = slice(a, a + _DELTA_E_BAND_COLORS)
+    for a in range(0, len(colors), _BAND_COLORS):  # bounded temporaries
+        sl = slice(a, a + _BAND_COLORS)
         diff = colors[sl].astype(np.int32) - pal[color_labels[sl]]
         total += int(np.einsum("ij,ij->i", diff, diff).astype(np.int64) @ np.asarray(counts[sl], dtype=np.int64))
     return total
@@ -368,8 +366,8 @@ def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 
     # and on a busy machine the spare threads only spin
     with one_thread("blas"):
         pal_lab = srgb_to_lab(_composite(palette, bg)[:, None, :])[:, 0]
-        for a in range(0, len(colors), _DELTA_E_BAND_COLORS):  # bounded temporaries
-            sl = slice(a, a + _DELTA_E_BAND_COLORS)
+        for a in range(0, len(colors), _BAND_COLORS):  # bounded temporaries
+            sl = slice(a, a + _BAND_COLORS)
             lab = srgb_to_lab(_composite(colors[sl], bg)[:, None, :])[:, 0]
             total += float(_ciede2000(lab, pal_lab[color_labels[sl]]) @ counts[sl].astype(np.float64))
     return total / float(counts.sum())

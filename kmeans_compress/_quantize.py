@@ -411,9 +411,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         else:
             runs = self._run_labels(hist, self._color_labels, self.labels_)
             if runs is not None:
-                # what without_runs() needs to give the nearest labels back (see ImageSweep.row)
-                self._nearest = (hist, self._color_labels)
-                self.labels_, (moved, old, new, counts) = runs
+                labels, positions, (moved, old, new, counts) = runs
+                # what _without_runs() needs to give the nearest labels back (see ImageSweep.row):
+                # the moved pixels' old entries, not the histogram (which holds the image)
+                self._nearest = (positions, self.labels_.reshape(-1)[positions], hist.n_colors)
+                self.labels_ = labels
                 # the moved pixels' (colour, entry) pairs: old ones counted out, new ones in
                 self._fit_colors = np.concatenate([hist.colors, moved, moved])
                 self._fit_counts = np.concatenate([hist.counts, -counts, counts])
@@ -424,16 +426,20 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         """A copy of this fit with every pixel on its nearest entry, or None when no pixel moved.
 
         For callers that encode both and keep the smaller file (runs do not pay on every image).
-        Releases the histogram this fit kept for it.
+        Forgets what this fit kept for it.
         """
         nearest = self.__dict__.pop("_nearest", None)
         if nearest is None:
             return None
-        hist, color_labels = nearest
+        positions, old, n_distinct = nearest
         plain = copy.copy(self)
         plain.run_budget = 0.0
-        plain.labels_ = hist.pixel_labels(color_labels)
-        plain._color_labels, plain._fit_colors, plain._fit_counts = color_labels, hist.colors, hist.counts
+        plain.labels_ = self.labels_.copy()
+        plain.labels_.reshape(-1)[positions] = old
+        # the histogram's own pairs, without the moved pixels' corrections appended after them
+        plain._fit_colors = self._fit_colors[:n_distinct]
+        plain._fit_counts = self._fit_counts[:n_distinct]
+        plain._color_labels = self._color_labels[:n_distinct]
         return plain
 
     def _run_labels(self, hist, color_labels, labels):
@@ -467,7 +473,9 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         # the same random_state), then one KMeans run per seed: the lowest inertia wins.
         rng = check_random_state(self.random_state)
         best = None
-        with _one_openmp_thread():
+        # scikit-learn's OpenMP loops on one thread: for fits this small (a few thousand points)
+        # synchronising threads costs more than the work, and the result is the same on any core count
+        with one_thread("openmp"):
             for _ in range(_resolve_n_init(self.n_init, n_clusters)):
                 seeds = kmeans_plusplus(points, weights, n_clusters, rng)
                 kmeans = KMeans(
@@ -639,17 +647,6 @@ def _nearest(colors, features, pal_feats, search=None, guess=None):
         return NearestSearch(features).query(pal_feats)
     cells, _ = compact_codes(cell_codes(colors, _SEARCH_BITS), _SEARCH_BITS * colors.shape[1])
     return NearestSearch(features, cells).query(pal_feats)
-
-
-def _one_openmp_thread():
-    """Run scikit-learn's OpenMP loops on one thread.
-
-    The fits here are small (a few thousand reduced points): with several OpenMP threads the
-    synchronisation costs more than the work, and on a busy machine a descheduled thread stalls
-    the others at every barrier. One thread also makes the result independent of the core
-    count.
-    """
-    return one_thread("openmp")
 
 
 def _luminance(colors):

@@ -45,6 +45,9 @@ def favour_runs(pixels, palette, labels, budget_db, total_error):
     Returns
     -------
     labels : ndarray, shape (H, W), same dtype
+    moved : ndarray of intp
+        Raster positions of the pixels whose entry changed (``labels.flat[moved]`` gives their
+        old entries back).
     moves : tuple (colors, old, new, counts)
         The distinct (colour, old entry, new entry) changes and how many pixels made each: the
         colour histogram's pairs plus these (old with ``-counts``, new with ``+counts``) give the
@@ -83,7 +86,7 @@ def favour_runs(pixels, palette, labels, budget_db, total_error):
     key = (rgb[:, 0] << 32) | (rgb[:, 1] << 24) | (rgb[:, 2] << 16) | (original[moved].astype(np.int64) << 8) | flat[moved]
     key, counts = np.unique(key, return_counts=True)
     moves = (unpack_rgb(key >> 16), (key >> 8) & 0xFF, key & 0xFF, counts.astype(np.int64))
-    return flat.reshape(height, width), moves
+    return flat.reshape(height, width), moved, moves
 
 
 def unpack_rgb(codes, dtype=np.uint8):
