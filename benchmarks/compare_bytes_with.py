@@ -1,87 +1,113 @@
-"""Same output bytes as another revision, apart from the sRGB chunk? For untagged and sRGB-tagged inputs.
+"""Same output bytes as another revision? A hash over every output, through the public API only.
 
 Run from the repository root::
 
-    python benchmarks/compare_bytes_with.py main        # or any git revision, e.g. b78bb62
+    python benchmarks/compare_bytes_with.py main        # or any git revision or tag
 
-The revision's ``kmeans_compress`` is exported with ``git archive`` to a temporary folder. Each
-corpus photo (``../shared/corpus/*.png``) and each of the project's ``images/*.png`` is saved
-untagged and tagged with the sRGB profile of ``tests/data/icc/`` (as PNG, and as JPEG quality 95
-when opaque); both revisions quantize every file at k = 16, 64 and 256
-(``KMeansQuantizer(k, random_state=0)``, ``encode_palette_png``) in their own processes. A line
-per file and k says whether this revision's PNG, with its ``sRGB`` chunk removed, is byte for
-byte the other revision's PNG.
+The revision's ``kmeans_compress`` is exported with ``git archive`` to a temporary folder, so the
+script works across any reorganisation of the package's private modules: both revisions are
+driven only through names exported by ``kmeans_compress`` itself (``load_image``,
+``KMeansQuantizer``, ``encode_palette_png``, ``compress_bytes``).
+
+Inputs: the benchmark photos (``benchmarks/photos/*.png`` when present, else
+``../shared/corpus/*.png``), each of the project's ``images/*.png``, and an RGBA copy of the
+first photo with a soft alpha ramp, each also tagged with the sRGB profile of ``tests/data/icc/``.
+Outputs, for k = 4, 16, 64 and 256:
+
+- the estimator with plain nearest labels (``run_budget=0``) and with runs (``run_budget="auto"``),
+  encoded with ``encode_palette_png``;
+- ``compress_bytes`` as the command line runs it, to PNG and to lossless WebP.
+
+Each output is hashed (SHA-256, whole file: the sRGB chunk counts); a line per input says how
+many of its outputs differ, and the last line gives one hash over all outputs of each revision.
 """
 
 from __future__ import annotations
 
-import struct
+import hashlib
+import io
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-KS = (16, 64, 256)
+KS = (4, 16, 64, 256)
 PROGRAM = r"""
-import sys
+import hashlib, sys
 sys.path.insert(0, sys.argv[1])
-from kmeans_compress._io import load_image, encode_palette_png
-from kmeans_compress._quantize import KMeansQuantizer
+import kmeans_compress as kc
 for path in sys.argv[2:]:
-    for k in (16, 64, 256):
-        q = KMeansQuantizer(k, random_state=0).fit(load_image(path))
-        print(encode_palette_png(q.palette_, q.labels_).hex())
+    data = open(path, "rb").read()
+    image = kc.load_image(path)
+    for k in (4, 16, 64, 256):
+        for budget in (0, "auto"):
+            q = kc.KMeansQuantizer(k, random_state=0, run_budget=budget).fit(image)
+            print(hashlib.sha256(kc.encode_palette_png(q.palette_, q.labels_)).hexdigest())
+        for fmt in ("png", "webp"):
+            out = kc.compress_bytes(data, k, format=fmt, name=path)
+            print(hashlib.sha256(out.data).hexdigest())
 """
+PER_INPUT = len(KS) * 4
 
 
-def without_srgb_chunk(data):
-    out, i = data[:8], 8
-    while i < len(data):
-        (n,) = struct.unpack(">I", data[i : i + 4])
-        if data[i + 4 : i + 8] != b"sRGB":
-            out += data[i : i + 12 + n]
-        i += 12 + n
-    return out
+def hashes(package_root, paths):
+    done = subprocess.run(
+        [sys.executable, "-c", PROGRAM, str(package_root), *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return done.stdout.split()
 
 
-def outputs(package_root, paths):
-    done = subprocess.run([sys.executable, "-c", PROGRAM, str(package_root), *map(str, paths)], capture_output=True, text=True, check=True)
-    return [bytes.fromhex(line) for line in done.stdout.split()]
+def make_inputs(folder):
+    srgb = (ROOT / "tests" / "data" / "icc" / "sRGB-v4.icc").read_bytes()
+    photos = sorted((ROOT / "benchmarks" / "photos").glob("*.png")) or sorted((ROOT.parent / "shared" / "corpus").glob("*.png"))
+    sources = photos + sorted((ROOT / "images").glob("*.png"))
+    images = []
+    for src in sources:
+        with Image.open(src) as im:
+            im.load()
+            images.append((src.stem, im.copy()))
+    # an RGBA photo: a soft alpha ramp across the first photo
+    rgb = np.asarray(images[0][1].convert("RGB"))
+    h, w = rgb.shape[:2]
+    alpha = np.broadcast_to(np.linspace(0, 255, w).astype(np.uint8), (h, w))
+    images.append((f"{images[0][0]}-rgba", Image.fromarray(np.dstack([rgb, alpha]), "RGBA")))
+    paths = []
+    for stem, im in images:
+        for tag, params in (("untagged", {}), ("srgb", {"icc_profile": srgb})):
+            path = folder / f"{stem}-{tag}.png"
+            buffer = io.BytesIO()
+            im.save(buffer, "PNG", **params)
+            path.write_bytes(buffer.getvalue())
+            paths.append(path)
+    return paths
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) != 1:
         raise SystemExit("usage: python benchmarks/compare_bytes_with.py REVISION")
-    srgb = (ROOT / "tests" / "data" / "icc" / "sRGB-v4.icc").read_bytes()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         other = tmp / "other"
         other.mkdir()
         archive = subprocess.run(["git", "-C", str(ROOT), "archive", argv[0], "kmeans_compress"], capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", str(other)], input=archive.stdout, check=True)
-        inputs = []
-        sources = sorted((ROOT.parent / "shared" / "corpus").glob("*.png")) + sorted((ROOT / "images").glob("*.png"))
-        for src in sources:
-            with Image.open(src) as im:
-                im.load()
-                for suffix, params in ((".png", {}), (".png", {"icc_profile": srgb}), (".jpg", {"quality": 95}), (".jpg", {"quality": 95, "icc_profile": srgb})):
-                    if suffix == ".jpg" and im.mode != "RGB":
-                        continue
-                    path = tmp / f"{src.stem}-{'srgb' if params.get('icc_profile') else 'untagged'}{suffix}"
-                    im.save(path, **params)
-                    inputs.append(path)
-        theirs, ours = outputs(other, inputs), outputs(ROOT, inputs)
-        same = 0
-        for i, (a, b) in enumerate(zip(theirs, ours)):
-            equal = without_srgb_chunk(b) == a and b"sRGB" in b
-            same += equal
-            print(f"{inputs[i // len(KS)].name:28s} k={KS[i % len(KS)]:<3d} {argv[0]} {len(a):>8,} B  here {len(b):>8,} B  same apart from sRGB: {equal}")
-        print(f"{same} of {len(ours)} outputs are the same bytes apart from the sRGB chunk")
-        return 0 if same == len(ours) else 1
+        inputs = make_inputs(tmp)
+        theirs, ours = hashes(other, inputs), hashes(ROOT, inputs)
+        for i, path in enumerate(inputs):
+            a = theirs[i * PER_INPUT : (i + 1) * PER_INPUT]
+            b = ours[i * PER_INPUT : (i + 1) * PER_INPUT]
+            differ = sum(x != y for x, y in zip(a, b))
+            print(f"{path.name:32s} {len(b)} outputs, {differ} differ")
+        total_a = hashlib.sha256("".join(theirs).encode()).hexdigest()[:16]
+        total_b = hashlib.sha256("".join(ours).encode()).hexdigest()[:16]
+        same = sum(x == y for x, y in zip(theirs, ours))
+        print(f"{same} of {len(ours)} outputs identical; hash over all: {argv[0]} {total_a}, here {total_b}")
+        return 0 if same == len(ours) == len(theirs) else 1
 
 
 if __name__ == "__main__":
