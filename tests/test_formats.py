@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, encode_palette_png, load_image
-from kmeans_compress._io import FORMATS, encode_palette, encode_palette_webp, output_format, read_image
+from kmeans_compress._encode import encode_palette, encode_palette_webp
+from kmeans_compress._formats import FORMATS, output_format
+from kmeans_compress._load import read_image
 from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
@@ -261,12 +263,12 @@ def test_compress_bytes_webp_same_pixels_as_png(photo):
 
 
 def test_auto_with_webp_encodes_each_tried_k_once(photo, tmp_path, monkeypatch):
-    import kmeans_compress._io as kio
+    import kmeans_compress._encode as kenc
     from kmeans_compress import compress_file
 
     calls = []
-    real = kio.encode_palette_webp
-    monkeypatch.setattr(kio, "encode_palette_webp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = kenc.encode_palette_webp
+    monkeypatch.setattr(kenc, "encode_palette_webp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     report = compress_file(photo, tmp_path / "out.webp", n_colors="auto", min_psnr=30.0, run_budget=0)
     assert len(calls) == report.choice.n_fits
     assert (tmp_path / "out.webp").read_bytes()[:4] == b"RIFF"

@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, OutputExistsError, encode_palette_png, load_image, save_palette_png
-from kmeans_compress._io import image_from_array, png_bit_depth
+from kmeans_compress._encode import png_bit_depth
+from kmeans_compress._load import image_from_array
 from _helpers import saved
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
@@ -269,11 +270,11 @@ def test_alpha_10_after_a_transparent_entry_reads_back(palette):
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_big_images_are_read_in_bands_of_rows(mode, monkeypatch):
-    import kmeans_compress._io as io_mod
+    import kmeans_compress._load as load_mod
 
     pixels = np.random.default_rng(3).integers(0, 256, (37, 5, len(mode)), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode).save(buffer, format="PNG")
-    monkeypatch.setattr(io_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
-    image, _ = io_mod.read_image(io.BytesIO(buffer.getvalue()))
+    monkeypatch.setattr(load_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
+    image, _ = load_mod.read_image(io.BytesIO(buffer.getvalue()))
     np.testing.assert_array_equal(image, pixels)
