@@ -120,7 +120,9 @@ def build_parser():
     where.add_argument(
         "-o", "--output", help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT)"
     )
-    where.add_argument("--out-dir", help=f"folder for outputs, named <stem>-k<k>{suffix_list()} (default: beside each input)")
+    where.add_argument(
+        "--out-dir", help=f"folder for outputs, named <stem>-k<k>{suffix_list()} (default: beside each input)"
+    )
     formats = [f"{f.name} ({f.description})" for f in FORMATS.values()]
     parser.add_argument(
         "--format",
