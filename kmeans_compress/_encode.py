@@ -15,10 +15,10 @@ import io as _io
 import re
 import struct
 import zlib
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
-from numpy.typing import ArrayLike
+from numpy.typing import NDArray
 from PIL import Image, PngImagePlugin
 
 from ._formats import FORMATS, check_format
@@ -98,8 +98,8 @@ def _check_palette_labels(palette, labels):
 
 
 def encode_palette_png(
-    palette: ArrayLike,
-    labels: ArrayLike,
+    palette: NDArray[Any],
+    labels: NDArray[Any],
     *,
     compress_level: int = 9,
     optimizer: Literal["auto", "oxipng", "pillow"] = "auto",
@@ -164,6 +164,7 @@ def encode_palette_png(
     raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
     im.putpalette(palette[:, :3].tobytes(), rawmode="RGB")
+    params: dict[str, Any]
     if oxipng is not None:  # a fast first pass: oxipng recompresses the image data anyway
         params = {"compress_level": 0}
     else:
@@ -248,8 +249,8 @@ _WEBP_QUALITY = 100
 
 
 def encode_palette_webp(
-    palette: ArrayLike,
-    labels: ArrayLike,
+    palette: NDArray[Any],
+    labels: NDArray[Any],
     *,
     icc_profile: bytes | None = None,
     method: int = _WEBP_METHOD,
@@ -285,7 +286,7 @@ def encode_palette_webp(
     palette, labels = _check_palette_labels(palette, labels)
     rgb = palette[:, :3] if palette.shape[1] == 4 and np.all(palette[:, 3] == 255) else palette
     im = Image.fromarray(np.ascontiguousarray(rgb[labels]), "RGBA" if rgb.shape[1] == 4 else "RGB")
-    params = {"lossless": True, "exact": True, "method": int(method), "quality": int(quality)}
+    params: dict[str, Any] = {"lossless": True, "exact": True, "method": int(method), "quality": int(quality)}
     if icc_profile:
         params["icc_profile"] = bytes(icc_profile)
     buf = _io.BytesIO()
@@ -294,8 +295,8 @@ def encode_palette_webp(
 
 
 def encode_palette(
-    palette: ArrayLike,
-    labels: ArrayLike,
+    palette: NDArray[Any],
+    labels: NDArray[Any],
     *,
     format: str = "png",  # noqa: A002 - Pillow's word
     icc_profile: bytes | None = None,

@@ -154,7 +154,7 @@ def transform_to_srgb(icc: bytes, mode: str) -> tuple[ImageCmsTransform, bool]:
     source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     transform = ImageCms.buildTransform(
         source, ImageCms.createProfile("sRGB"), mode, "RGB",
-        renderingIntent=_INTENT, flags=_BPC,
+        renderingIntent=_INTENT, flags=_BPC,  # type: ignore[arg-type] # the enums' int values
     )
     if mode == "CMYK":
         return transform, False
@@ -185,7 +185,7 @@ def grey_to_srgb(icc: bytes) -> tuple[NDArray[np.uint8], bool]:
 
     transform = ImageCms.buildTransform(
         ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"), "L", "RGB",
-        renderingIntent=_INTENT, flags=_BPC | _NO_OPTIMIZE,
+        renderingIntent=_INTENT, flags=_BPC | _NO_OPTIMIZE,  # type: ignore[arg-type]
     )
     lut = np.asarray(transform.apply(Image.fromarray(_PROBE_GREY, "L")))[0]
     identity = bool(np.abs(lut.astype(np.int16) - _PROBE_GREY[0, :, None]).max() <= 1)

@@ -3,16 +3,31 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._plot_common import axes_list, composite, plt, to_hex
 from ._validation import check_image, check_palette
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import ArrayLike, NDArray
+
 __all__ = ["plot_color_scatter", "plot_palette"]
 
 
-def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32):
+def plot_palette(
+    palette: NDArray[np.uint8],
+    *,
+    counts: ArrayLike | None = None,
+    ax: Axes | None = None,
+    max_columns: int = 16,
+    label_max: int = 32,
+) -> Figure:
     """Draw a palette as a grid of swatches, labelled with hex codes and shares of pixels.
 
     Parameters
@@ -43,7 +58,7 @@ def plot_palette(palette, *, counts=None, ax=None, max_columns=16, label_max=32)
     nrows = math.ceil(k / ncols)
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * ncols), 0.8 * nrows + 0.7), layout="constrained")
-    fig = ax.figure
+    fig = ax.figure  # type: ignore[assignment] # the axes' own (sub)figure, returned as before
     cell = 16
     swatches = np.zeros((nrows * ncols, n_ch), np.uint8)
     swatches[:k] = palette
@@ -126,7 +141,15 @@ def _scatter_rgb(ax, positions, colors, title, size):
     ax.set_title(title)
 
 
-def plot_color_scatter(image, quantized=None, *, palette=None, n_samples=3000, random_state=0, ax=None):
+def plot_color_scatter(
+    image: NDArray[np.uint8],
+    quantized: NDArray[np.uint8] | None = None,
+    *,
+    palette: NDArray[np.uint8] | None = None,
+    n_samples: int = 3000,
+    random_state: int = 0,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> Figure:
     """Pixels as points in 3-D RGB space, each drawn in its own colour.
 
     A fixed-seed random sample of the pixels is drawn (the same pixels in both panels). With

@@ -7,6 +7,7 @@ to install when it is missing.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ except ImportError as exc:  # the [plot] extra
     raise ImportError(msg) from exc
 
 from ._colorspace import to_uint8
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 __all__ = [
     "axes_list",
@@ -51,7 +55,7 @@ def axes_list(ax, n, *, projection=None, figsize):
     return axes[0].figure, axes
 
 
-def to_hex(color):
+def to_hex(color: Iterable[int]) -> str:
     """``'#rrggbb'`` (or ``'#rrggbbaa'`` for four channels) for a uint8 colour."""
     return "#" + "".join(f"{int(v):02x}" for v in color)
 

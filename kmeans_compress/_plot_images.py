@@ -4,15 +4,30 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._plot_colors import plot_palette
 from ._plot_common import axes_list, distinct_colors, kb_text, panel_axes, plt, psnr_text, show_image
 from ._validation import check_image, check_palette
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import numpy as np
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import NDArray
+
 __all__ = ["plot_k_grid", "plot_result", "plot_side_by_side", "plot_variants", "result_figsize"]
 
 
-def plot_side_by_side(original, quantized, *, measurement=None, ax=None):
+def plot_side_by_side(
+    original: NDArray[np.uint8],
+    quantized: NDArray[np.uint8],
+    *,
+    measurement: Any = None,
+    ax: Sequence[Axes] | None = None,
+) -> Figure:
     """The original and the quantized image side by side, titled with bytes, PSNR and SSIM.
 
     Parameters
@@ -61,12 +76,19 @@ def _result_layout(shape, k, max_columns=16):
     return (panel_w, image_h + palette_h + 0.9), image_h, palette_h
 
 
-def result_figsize(shape, k, max_columns=16):
+def result_figsize(shape: Sequence[int], k: int, max_columns: int = 16) -> tuple[float, float]:
     """The figure size (inches) that :func:`plot_result` uses for an image of ``shape`` and ``k`` colours."""
     return _result_layout(shape, k, max_columns)[0]
 
 
-def plot_result(quantized, palette, *, measurement=None, max_columns=16, fig=None):
+def plot_result(
+    quantized: NDArray[np.uint8],
+    palette: NDArray[np.uint8],
+    *,
+    measurement: Any = None,
+    max_columns: int = 16,
+    fig: Figure | None = None,
+) -> Figure:
     """One quantized image above its palette, titled with k, file size and PSNR.
 
     What the k slider of :mod:`kmeans_compress.interactive` shows for each k.
@@ -120,7 +142,15 @@ def _result_image(value):
     return check_image(image, "each result")
 
 
-def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=True, fig=None):
+def plot_k_grid(
+    image: NDArray[np.uint8],
+    results: Mapping[Any, Any] | Sequence[Any],
+    *,
+    measurements: Mapping[Any, Any] | None = None,
+    ncols: int = 4,
+    include_original: bool = True,
+    fig: Figure | None = None,
+) -> Figure:
     """A grid of the image quantized at several k, each titled with its k, file size and PSNR.
 
     Parameters
@@ -150,7 +180,7 @@ def plot_k_grid(image, results, *, measurements=None, ncols=4, include_original=
         msg = "results must hold at least one quantized image."
         raise ValueError(msg)
     by_k = {int(m.k): m for m in measurements} if measurements is not None else {}
-    panels = [("original", image)] if include_original else []
+    panels: list[tuple[Any, Any]] = [("original", image)] if include_original else []
     panels += [(int(k), v) for k, v in results.items()]
     axes = panel_axes(fig, len(panels), ncols, image.shape[:2], panel_w=3.2, title_h=1.0)
     fig = axes[0].figure
@@ -190,7 +220,17 @@ def _zoom_slices(shape, zoom):
     return slice(r0, r1), slice(c0, c1)
 
 
-def plot_variants(image, variants, *, measurements=None, zoom=None, title=None, ncols=4, include_original=True, fig=None):
+def plot_variants(
+    image: NDArray[np.uint8],
+    variants: Mapping[str, Any],
+    *,
+    measurements: Mapping[str, Any] | None = None,
+    zoom: tuple[float, float, float, float] | None = None,
+    title: str | None = None,
+    ncols: int = 4,
+    include_original: bool = True,
+    fig: Figure | None = None,
+) -> Figure:
     """The same image quantized in several ways, side by side, titled with bytes, PSNR, SSIM and ΔE00.
 
     Parameters

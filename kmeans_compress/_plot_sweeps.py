@@ -4,10 +4,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._plot_common import axes_list, plt
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_gain_per_kb", "plot_sweep_curves", "plot_sweep_reports"]
 
@@ -21,7 +28,7 @@ def _split_vertically(ax):
     return top, fig.add_subplot(inner[1], sharex=top)
 
 
-def plot_sweep_curves(rows, *, ax=None):
+def plot_sweep_curves(rows: Sequence[Any], *, ax: Sequence[Axes] | None = None) -> Figure:
     """Size and quality against k, and quality against size, from sweep records.
 
     Three slots: indexed-PNG size (kB, with bits per pixel on the right axis) against k;
@@ -109,7 +116,9 @@ def plot_sweep_curves(rows, *, ax=None):
     return fig
 
 
-def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
+def plot_gain_per_kb(
+    rows: Sequence[Any], *, suggested_k: int | None = None, psnr_cap: float = 60.0, ax: Axes | None = None
+) -> Figure:
     """PSNR gained per kilobyte spent, step by step between neighbouring k: where more colours stop paying.
 
     One bar per step from one k of the sweep to the next: ``(PSNR(k2) - PSNR(k1)) /
@@ -144,7 +153,7 @@ def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
     overall = (quality[-1] - quality[0]) / (kb[-1] - kb[0]) if kb[-1] > kb[0] else np.nan
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(gain) + 2.0), 3.8), layout="constrained")
-    fig = ax.figure
+    fig = ax.figure  # type: ignore[assignment] # the axes' own (sub)figure, returned as before
     labels = [f"{a}→{b}" for a, b in zip(ks[:-1], ks[1:])]
     colors = ["tab:purple" if suggested_k is None or b <= suggested_k else "tab:gray" for b in ks[1:]]
     x = np.arange(len(gain))
@@ -166,7 +175,7 @@ def plot_gain_per_kb(rows, *, suggested_k=None, psnr_cap=60.0, ax=None):
     return fig
 
 
-def plot_sweep_reports(reports):
+def plot_sweep_reports(reports: Iterable[Any]) -> Figure:
     """The sweep curves of several files, one row of :func:`plot_sweep_curves` panels each.
 
     Parameters

@@ -23,8 +23,13 @@ from __future__ import annotations
 
 from ._plot_colors import plot_color_scatter, plot_palette
 from ._plot_common import to_hex
-from ._plot_images import plot_k_grid, plot_result, plot_side_by_side, plot_variants
-from ._plot_images import result_figsize  # noqa: F401 - the slider sizes its figure with it
+from ._plot_images import (
+    plot_k_grid,
+    plot_result,
+    plot_side_by_side,
+    plot_variants,
+    result_figsize,  # noqa: F401 - the slider sizes its figure with it
+)
 from ._plot_sweeps import plot_gain_per_kb, plot_sweep_curves, plot_sweep_reports
 
 __all__ = [
