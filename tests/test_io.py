@@ -278,3 +278,24 @@ def test_big_images_are_read_in_bands_of_rows(mode, monkeypatch):
     monkeypatch.setattr(load_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
     image, _ = load_mod.read_image(io.BytesIO(buffer.getvalue()))
     np.testing.assert_array_equal(image, pixels)
+
+
+def test_write_makes_folders_only_for_a_file_and_removes_them_when_it_fails(tmp_path, monkeypatch):
+    import os
+
+    from kmeans_compress._write import write_bytes_atomic
+
+    out = tmp_path / "a" / "b" / "x.png"
+    assert write_bytes_atomic(out, b"data", make_folders=True) == 4
+    assert out.read_bytes() == b"data"
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space"):
+        write_bytes_atomic(tmp_path / "c" / "d" / "y.png", b"data", make_folders=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # c/d made for the file, then removed
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_bytes_atomic(tmp_path / "e" / "z.png", b"data")
+    assert not (tmp_path / "e").exists()
