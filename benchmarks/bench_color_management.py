@@ -18,7 +18,7 @@ PSNR compares what the viewer shows for the output with what it shows for the in
 * ``untagged``: the untagged file through the package (the target);
 * ``before``: the tagged file as the package read it before colour management: pixels taken
   as sRGB (Pillow's plain ``convert("RGB")``), quantized, written without a tag;
-* ``srgb``: the tagged file through :func:`~kmeans_compress._io.read_image` (converted to
+* ``srgb``: the tagged file through :func:`~kmeans_compress._load.read_image` (converted to
   sRGB), PNG with an ``sRGB`` chunk;
 * ``keep``: ``read_image(..., keep_profile=True)``, pixels left in the profile's values,
   quantized as ``compress_file(..., keep_profile=True)`` does
@@ -50,7 +50,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kmeans_compress import KMeansQuantizer, psnr  # noqa: E402
-from kmeans_compress._io import encode_palette_png, read_image  # noqa: E402
+from kmeans_compress._encode import encode_palette_png
+from kmeans_compress._load import read_image  # noqa: E402
 from kmeans_compress._kept_profile import fit_quantizer  # noqa: E402
 
 ICC = ROOT / "tests" / "data" / "icc"

@@ -833,8 +833,8 @@ def profile_child(path, k):
         marks.append((name, t - t0, c - c0))
         t0, c0 = t, c
 
-    from kmeans_compress._io import encode_palette_png as encode
-    from kmeans_compress._io import load_image as load
+    from kmeans_compress._encode import encode_palette_png as encode
+    from kmeans_compress._load import load_image as load
     from kmeans_compress._measure import _fitted_histogram
     from kmeans_compress._metrics import palette_delta_e, palette_mse, palette_ssim
     from kmeans_compress._quantize import ColorHistogram as Hist

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kmeans_compress import KMeansQuantizer, encode_palette_png, load_image  # noqa: E402
-from kmeans_compress._io import encode_palette_webp  # noqa: E402
+from kmeans_compress._encode import encode_palette_webp  # noqa: E402
 
 
 def images(large=False):

@@ -21,11 +21,11 @@ __version__ = "0.2.0"
 
 # public name -> private module that defines it
 _EXPORTS = {
-    "load_image": "_io",
-    "encode_palette_png": "_io",
-    "save_palette_png": "_io",
-    "InvalidImageError": "_io",
-    "OutputExistsError": "_io",
+    "load_image": "_load",
+    "encode_palette_png": "_encode",
+    "save_palette_png": "_write",
+    "InvalidImageError": "_load",
+    "OutputExistsError": "_write",
     "ColorHistogram": "_quantize",
     "KMeansQuantizer": "_quantize",
     "quantize": "_quantize",

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 from . import __version__
+from ._formats import FORMATS, format_names, format_of_suffix, suffix_list
 
 __all__ = ["PROG", "build_parser", "usage_problem"]
 
@@ -117,15 +118,18 @@ def build_parser():
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "-o", "--output", help="output path ending in .png or .webp, which gives the format (only with a single INPUT)"
+        "-o", "--output", help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT)"
     )
-    where.add_argument("--out-dir", help="folder for outputs, named <stem>-k<k>.png or .webp (default: beside each input)")
+    where.add_argument(
+        "--out-dir", help=f"folder for outputs, named <stem>-k<k>{suffix_list()} (default: beside each input)"
+    )
+    formats = [f"{f.name} ({f.description})" for f in FORMATS.values()]
     parser.add_argument(
         "--format",
-        choices=("png", "webp"),
+        choices=format_names(),
         default=None,
-        help="output format: png (indexed PNG) or webp (lossless WebP, the same pixels, usually smaller); "
-        "default from the -o name, else png",
+        help=f"output format: {' or '.join([', '.join(formats[:-1]), formats[-1]] if len(formats) > 1 else formats)}; "
+        f"default from the -o name, else {format_names()[0]}",
     )
     for flag, text in (
         (
@@ -239,9 +243,9 @@ def usage_problem(args, n_files):
     if args.output and Path(args.output).is_dir():
         return f"-o/--output names a file, and {args.output} is a folder; use --out-dir for a folder"
     if args.output:
-        suffix = Path(args.output).suffix.lower()
-        if suffix not in (".png", ".webp"):
-            return f"-o/--output must end in .png or .webp (the format written), got {args.output}"
-        if args.format is not None and suffix[1:] != args.format:
-            return f"-o/--output {args.output} is named {suffix[1:]} but --format is {args.format}; make them agree"
+        named = format_of_suffix(args.output)
+        if named is None:
+            return f"-o/--output must end in {suffix_list()} (the format written), got {args.output}"
+        if args.format is not None and named != args.format:
+            return f"-o/--output {args.output} is named {named} but --format is {args.format}; make them agree"
     return None

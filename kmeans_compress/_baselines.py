@@ -8,7 +8,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from ._io import encode_palette
+from ._encode import encode_palette
 from ._metrics import psnr, ssim
 from ._validation import check_image, check_k
 
@@ -113,7 +113,7 @@ def mediancut_png(image, k, *, format="png"):  # noqa: A002
         The colours used (unused entries of Pillow's palette dropped).
     labels : ndarray of uint8, shape (H, W)
     data : bytes
-        The file, from :func:`~kmeans_compress._io.encode_palette`.
+        The file, from :func:`~kmeans_compress._encode.encode_palette`.
     """
     image = check_image(image, "mediancut_png's RGB image", channels=(3,))
     k = check_k("k", k)

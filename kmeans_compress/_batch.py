@@ -19,6 +19,8 @@ import os
 import signal
 import warnings
 
+from ._messages import one_line
+
 __all__ = ["Outcome", "choose_jobs", "error_text", "quiet_pil_logger", "run_ordered", "start_workers"]
 
 #: With the default number of jobs, work estimated under this many pixel-fits (pixels times
@@ -57,13 +59,9 @@ def quiet_pil_logger():
         logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
-def _one_line(text):
-    return " ".join(str(text).split())
-
-
 def error_text(label, exc):
     """One line for an exception raised while working on ``label``."""
-    text = _one_line(exc)
+    text = one_line(exc)
     if isinstance(exc, MemoryError):
         text = "out of memory"
     elif not isinstance(exc, (OSError, ValueError)):
@@ -77,7 +75,7 @@ def _warning_texts(caught):
     texts = []
     for w in caught:
         if issubclass(w.category, UserWarning):
-            text = _one_line(w.message)
+            text = one_line(w.message)
             if text not in texts:
                 texts.append(text)
     return texts

@@ -16,11 +16,13 @@ import time
 from pathlib import Path
 
 from ._choose import KChoice, choose_k, target_text
+from ._formats import check_format, output_format
 from ._inputs import default_output_path
-from ._io import ImageInfo, check_format, check_output_path, output_format, read_image, read_input, write_bytes_atomic
+from ._load import ImageInfo, read_image, read_input
 from ._measure import Measurement
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
+from ._write import check_output_path, write_bytes_atomic
 
 __all__ = ["CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "write_result"]
 
@@ -145,7 +147,7 @@ def compress_image(
     format : {"png", "webp"}, default="png"
         Output format: an indexed PNG, or a lossless WebP (smaller on most images, the same pixels).
     info : ImageInfo, optional
-        From :func:`~kmeans_compress._io.read_image`: the ICC profile to embed (when the image
+        From :func:`~kmeans_compress._load.read_image`: the ICC profile to embed (when the image
         was read with ``keep_profile=True``; ``image`` is then in its stored values, clustered
         and measured as seen through it) and the DPI to keep. Without it the output says sRGB
         and has no DPI.
@@ -404,8 +406,7 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
     measurement = result.measurement
     kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
     if not kept_original:
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs])
+        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs], make_folders=True)
     return CompressionReport(
         input=os.fspath(input_path),
         output=None if kept_original else os.fspath(output_path),

@@ -5,7 +5,7 @@ PNG, with ``gAMA``/``cHRM`` only, or for HEIF with an ``nclx`` box) to sRGB; sma
 are built here for the tags that carry no profile. An unreadable or unusable profile gets a
 warning and the pixels are taken as sRGB.
 
-This module imports nothing from the package.
+This module imports nothing from the package but :func:`._messages.one_line`.
 """
 
 from __future__ import annotations
@@ -16,21 +16,39 @@ import io
 import math
 import struct
 import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from ._messages import one_line
 
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from PIL.ImageCms import ImageCmsTransform
 
-def _one_line(text):
-    return " ".join(str(text).split())
+__all__ = ["GREY_MODES", "ColourTag", "colour_tag", "grey_to_srgb", "icc_matrix_profile", "transform_to_srgb", "warn_image"]
 
 
 @dataclasses.dataclass(frozen=True)
-class _Tag:
+class ColourTag:
+    """What an image says about its colours: a profile to convert from.
+
+    Attributes
+    ----------
+    name : str
+        The profile's description, or ``"gAMA 0.45455 + cHRM"``-like text for a tag that is not
+        an ICC profile.
+    icc : bytes
+        The ICC profile (synthesised from ``gAMA``/``cHRM`` or ``nclx`` when the file has none).
+    space : str
+        The profile's colour space: ``"RGB"``, ``"GRAY"``, ``"CMYK"``, or what else it says.
+    """
+
     name: str
-    icc: bytes  # the profile (synthesised from gAMA/cHRM when the PNG has no iCCP)
-    space: str  # "RGB", "GRAY", "CMYK", or what else the profile says
+    icc: bytes
+    space: str
 
 
 # Relative colorimetric with black point compensation; see read_image's notes for why.
@@ -39,24 +57,49 @@ _BPC = 0x2000  # ImageCms.Flags.BLACKPOINTCOMPENSATION
 _NO_OPTIMIZE = 0x0100  # ImageCms.Flags.NOOPTIMIZE
 
 
-_GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
+#: Pillow modes of greyscale images (with or without alpha, any depth).
+GREY_MODES = ("1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "F")
 
 
-def _warn(label, text):
+def warn_image(label: str, text: str) -> None:
+    """A ``UserWarning`` ``"<label>: <text>"``, shown at the caller of ``read_image``.
+
+    Parameters
+    ----------
+    label : str
+        The image's name (its path, or its file object's name).
+    text : str
+        What was done instead (for example "pixels taken as sRGB").
+    """
     warnings.warn(f"{label}: {text}", UserWarning, stacklevel=5)
 
 
-def _colour_tag(im, label):
-    """The image's colour tag, or None when it has none (or says sRGB with a PNG sRGB chunk)."""
+def colour_tag(im: Image.Image, label: str) -> ColourTag | None:
+    """The image's colour tag, or None when it has none (or says sRGB with a PNG ``sRGB`` chunk).
+
+    Parameters
+    ----------
+    im : PIL.Image.Image
+        An opened image; its ``info`` is read (``icc_profile``, ``nclx_profile``, and for a PNG
+        ``srgb``, ``gamma`` and ``chromaticity``).
+    label : str
+        The image's name, for warnings about a tag that cannot be used (the image is then
+        taken as sRGB).
+
+    Returns
+    -------
+    ColourTag or None
+        The tag to convert from; None for an untagged (or sRGB-tagged) image.
+    """
     info = im.info
     icc = info.get("icc_profile")
     if icc:
         try:
             name, space = _profile_facts(bytes(icc))
         except Exception as exc:  # noqa: BLE001 - LittleCMS rejects bad profiles in several ways
-            _warn(label, f"ICC profile unreadable ({_one_line(exc)}); pixels taken as sRGB")
+            warn_image(label, f"ICC profile unreadable ({one_line(exc)}); pixels taken as sRGB")
             return None
-        return _Tag(name, bytes(icc), space)
+        return ColourTag(name, bytes(icc), space)
     if info.get("nclx_profile") and im.mode in ("RGB", "RGBA"):
         return _nclx_tag(info["nclx_profile"], label)
     if im.format != "PNG" or "srgb" in info:
@@ -64,18 +107,18 @@ def _colour_tag(im, label):
     gamma, chroma = info.get("gamma"), info.get("chromaticity")
     if gamma is None and chroma is None:
         return None
-    grey = im.mode in _GREY_MODES
+    grey = im.mode in GREY_MODES
     try:
         icc = _png_gamma_profile(gamma, chroma, grey=grey)
     except ValueError as exc:
-        _warn(label, f"{exc}; pixels taken as sRGB")
+        warn_image(label, f"{exc}; pixels taken as sRGB")
         return None
     name = " + ".join(
         part
         for part in (f"gAMA {gamma:g}" if gamma is not None else "", "cHRM" if chroma and not grey else "")
         if part
     )
-    return _Tag(name, icc, "GRAY" if grey else "RGB")
+    return ColourTag(name, icc, "GRAY" if grey else "RGB")
 
 
 @functools.lru_cache(maxsize=32)
@@ -88,14 +131,30 @@ def _profile_facts(icc):
 
 
 @functools.lru_cache(maxsize=32)
-def _transform_to_srgb(icc, mode):
-    """LittleCMS transform from ``icc`` to sRGB, and whether it is the identity to one level."""
+def transform_to_srgb(icc: bytes, mode: str) -> tuple[ImageCmsTransform, bool]:
+    """LittleCMS transform from ``icc`` to sRGB, and whether it is the identity to one level.
+
+    Parameters
+    ----------
+    icc : bytes
+        The source ICC profile.
+    mode : {"RGB", "CMYK"}
+        The Pillow mode of the images to convert.
+
+    Returns
+    -------
+    transform : PIL.ImageCms.ImageCmsTransform
+        Relative colorimetric with black point compensation, to 8-bit sRGB.
+    identity : bool
+        True when no 8-bit value of a probe of greys, ramps and a cube moves by more than one
+        level (always False for CMYK).
+    """
     from PIL import ImageCms
 
     source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
     transform = ImageCms.buildTransform(
         source, ImageCms.createProfile("sRGB"), mode, "RGB",
-        renderingIntent=_INTENT, flags=_BPC,
+        renderingIntent=_INTENT, flags=_BPC,  # type: ignore[arg-type] # the enums' int values
     )
     if mode == "CMYK":
         return transform, False
@@ -104,17 +163,29 @@ def _transform_to_srgb(icc, mode):
 
 
 @functools.lru_cache(maxsize=32)
-def _grey_to_srgb(icc):
+def grey_to_srgb(icc: bytes) -> tuple[NDArray[np.uint8], bool]:
     """Look-up table (256, 3) from a greyscale profile's levels to sRGB, and whether it is the identity.
 
     Built without LittleCMS's 8-bit optimisation, which is several levels off in the steep
     shadows of a linear-light curve; a table of 256 entries costs nothing.
+
+    Parameters
+    ----------
+    icc : bytes
+        A greyscale ICC profile.
+
+    Returns
+    -------
+    lut : ndarray of uint8, shape (256, 3)
+        The sRGB colour of each grey level.
+    identity : bool
+        True when no level moves by more than one.
     """
     from PIL import ImageCms
 
     transform = ImageCms.buildTransform(
         ImageCms.ImageCmsProfile(io.BytesIO(icc)), ImageCms.createProfile("sRGB"), "L", "RGB",
-        renderingIntent=_INTENT, flags=_BPC | _NO_OPTIMIZE,
+        renderingIntent=_INTENT, flags=_BPC | _NO_OPTIMIZE,  # type: ignore[arg-type]
     )
     lut = np.asarray(transform.apply(Image.fromarray(_PROBE_GREY, "L")))[0]
     identity = bool(np.abs(lut.astype(np.int16) - _PROBE_GREY[0, :, None]).max() <= 1)
@@ -164,7 +235,9 @@ def _text_tag(text):
     return b"desc\0\0\0\0" + struct.pack(">I", len(ascii_text)) + ascii_text + bytes(8 + 3 + 67)
 
 
-def icc_matrix_profile(description, curve, chromaticity=None):
+def icc_matrix_profile(
+    description: str, curve: tuple[float, ...], chromaticity: Sequence[float] | None = None
+) -> bytes:
     """A small ICC v2 display profile: RGB from primaries and white point, or greyscale.
 
     Parameters
@@ -270,12 +343,12 @@ def _nclx_tag(nclx, label):
     primaries, transfer = nclx.get("color_primaries"), nclx.get("transfer_characteristics")
     keys = ("white_x", "white_y", "red_x", "red_y", "green_x", "green_y", "blue_x", "blue_y")
     if transfer not in _NCLX_CURVES:
-        _warn(label, f"nclx tone curve {transfer} (H.273; 16 is PQ, 18 HLG) not supported; pixels taken as sRGB")
+        warn_image(label, f"nclx tone curve {transfer} (H.273; 16 is PQ, 18 HLG) not supported; pixels taken as sRGB")
         return None
     try:
         chromaticity = _checked_chromaticity([nclx[f"color_primary_{key}"] for key in keys], "nclx primaries")
     except (KeyError, TypeError, ValueError) as exc:
-        _warn(label, f"nclx primaries {primaries} unusable ({_one_line(exc)}); pixels taken as sRGB")
+        warn_image(label, f"nclx primaries {primaries} unusable ({one_line(exc)}); pixels taken as sRGB")
         return None
     name = f"nclx primaries {primaries} transfer {transfer}"
-    return _Tag(name, icc_matrix_profile(name, _NCLX_CURVES[transfer], chromaticity), "RGB")
+    return ColourTag(name, icc_matrix_profile(name, _NCLX_CURVES[transfer], chromaticity), "RGB")

@@ -7,17 +7,21 @@ import os
 import re
 from pathlib import Path
 
+from ._formats import FORMATS
+
 __all__ = ["default_output_path", "drop_output_clashes", "expand_inputs", "output_folder"]
 
 #: Names that look like this command's own outputs; skipped when a folder is expanded.
-_OUTPUT_NAME = re.compile(r"-k\d+\.(png|webp)$", re.IGNORECASE)
+_OUTPUT_NAME = re.compile(
+    r"-k\d+(" + "|".join(re.escape(s) for f in FORMATS.values() for s in f.suffixes) + ")$", re.IGNORECASE
+)
 
 
 def default_output_path(input_path, k, out_dir=None, format="png"):  # noqa: A002
-    """``<stem>-k<k>.png`` (or ``.webp``) beside the input, or in ``out_dir`` when given."""
+    """``<stem>-k<k>.png`` (or the suffix of ``format``) beside the input, or in ``out_dir`` when given."""
     src = Path(input_path)
     folder = Path(out_dir) if out_dir is not None else src.parent
-    return folder / f"{src.stem}-k{k}.{format}"
+    return folder / f"{src.stem}-k{k}{FORMATS[format].suffixes[0]}"
 
 
 # HEIC/HEIF (iPhone photos): read through the optional pillow-heif, which registers them with

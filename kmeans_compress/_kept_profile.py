@@ -6,7 +6,7 @@ minimise an error nobody sees: ProPhoto spreads sRGB's colours over fewer levels
 steps in its values are unequal steps on screen. :class:`KeptProfileQuantizer` instead
 
 1. converts each distinct stored colour to sRGB through the profile (LittleCMS, the transform
-   :func:`~kmeans_compress._io.read_image` uses), the colours a colour-managed viewer shows;
+   :func:`~kmeans_compress._load.read_image` uses), the colours a colour-managed viewer shows;
 2. fits :class:`~kmeans_compress.KMeansQuantizer` on those colours, weighted by pixel counts,
    which chooses the partition;
 3. sets each palette entry to the pixel-count-weighted mean of its members' *stored* values,
@@ -31,7 +31,7 @@ from PIL import Image
 
 from ._colorspace import colors_to_features
 from ._dither import floyd_steinberg
-from ._icc import _transform_to_srgb
+from ._icc import transform_to_srgb
 from ._quantize import ColorHistogram, KMeansQuantizer, label_dtype
 
 __all__ = ["KeptProfileQuantizer", "SeenQuantizer", "as_seen", "fit_quantizer"]
@@ -60,7 +60,7 @@ def fit_quantizer(X, n_colors=16, *, icc_profile=None, **params):
     """
     if icc_profile is not None:
         try:
-            identity = _transform_to_srgb(bytes(icc_profile), "RGB")[1]
+            identity = transform_to_srgb(bytes(icc_profile), "RGB")[1]
         except Exception as exc:  # noqa: BLE001 - LittleCMS rejects bad profiles in several ways
             warnings.warn(
                 f"ICC profile unusable for viewing ({' '.join(str(exc).split())}); clusters chosen on its stored values",
@@ -118,7 +118,7 @@ class KeptProfileQuantizer:
         """Fit the palette on ``X`` (stored values); returns ``self``."""
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         view_params = {**self.params, "dither": False}
-        transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+        transform, _ = transform_to_srgb(bytes(self.icc_profile), "RGB")
         if hist.n_colors <= self.n_colors:  # every colour fits: the stored colours, exactly
             exact = KMeansQuantizer(self.n_colors, **view_params).fit(hist)
             self._adopt(exact, hist)
@@ -187,7 +187,7 @@ class KeptProfileQuantizer:
             This fit with ``palette_`` replaced by ``seen_palette_``.
         """
         if seen_image is None:
-            transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+            transform, _ = transform_to_srgb(bytes(self.icc_profile), "RGB")
             rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
             seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
         return seen_image, SeenQuantizer(

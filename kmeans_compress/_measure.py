@@ -14,7 +14,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ._io import encode_palette
+from ._encode import encode_palette
 from ._metrics import (
     bits_per_pixel,
     compression_ratio,

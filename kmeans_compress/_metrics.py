@@ -18,7 +18,7 @@ import numpy as np
 from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
 from ._ssim import mean_ssim
 from ._threads import one_thread
-from ._validation import check_image
+from ._validation import check_background, check_image, check_real
 
 __all__ = [
     "file_size",
@@ -195,13 +195,8 @@ def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
     quantized image costs one ΔE per pair rather than per pixel.
     """
     ref, tst = _pair(reference, test)
-    if not (isinstance(sigma, (int, float, np.integer, np.floating)) and math.isfinite(sigma) and sigma >= 0):
-        msg = f"sigma must be a finite number >= 0, got {sigma!r}."
-        raise ValueError(msg)
-    bg = np.asarray(background, dtype=np.float64)
-    if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 255)):
-        msg = f"background must be an sRGB colour of 3 values in 0..255, got {background!r}."
-        raise ValueError(msg)
+    sigma = check_real("sigma", sigma, low=0)
+    bg = check_background(background)
     height, width = ref.shape[:2]
     band = max(1, _DELTA_E_BAND_PIXELS // width)
     total = 0.0
@@ -357,10 +352,7 @@ def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 
     float
     """
     colors, counts, palette, color_labels = _palette_pairs(colors, counts, palette, color_labels)
-    bg = np.asarray(background, dtype=np.float64)
-    if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 255)):
-        msg = f"background must be an sRGB colour of 3 values in 0..255, got {background!r}."
-        raise ValueError(msg)
+    bg = check_background(background)
     total = 0.0
     # one BLAS thread: the colour conversion's (n, 3) x (3, 3) products are too small to share,
     # and on a busy machine the spare threads only spin
@@ -398,13 +390,8 @@ def smooth_image(image, *, sigma=1.0):
 
     from ._colorspace import to_uint8
 
-    img = np.asarray(image)
-    if img.dtype != np.uint8 or img.ndim != 3 or img.shape[2] not in (3, 4):
-        msg = f"Expected a uint8 image of shape (H, W, 3) or (H, W, 4), got {img.dtype} {img.shape}."
-        raise ValueError(msg)
-    if not (isinstance(sigma, (int, float, np.integer, np.floating)) and math.isfinite(sigma) and sigma >= 0):
-        msg = f"sigma must be a finite number >= 0, got {sigma!r}."
-        raise ValueError(msg)
+    img = check_image(image)
+    sigma = check_real("sigma", sigma, low=0)
     if sigma == 0:
         return img.copy()
     linear = srgb_to_linear(img[..., :3] / 255.0)

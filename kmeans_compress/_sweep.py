@@ -13,8 +13,10 @@ import os
 import time
 
 from ._baselines import Baseline, baselines
-from ._io import check_format, encode_palette, read_image
+from ._encode import encode_palette
+from ._formats import check_format
 from ._kept_profile import as_seen, fit_quantizer
+from ._load import read_image
 from ._measure import Measurement, encode_and_measure
 from ._memory import release_free_memory
 from ._quantize import ColorHistogram
@@ -97,7 +99,7 @@ class ImageSweep:
         the profile); for files, not arrays.
     info : ImageInfo, optional
         What the writer keeps of an ``image`` already loaded (its profile to embed and DPI), as
-        :func:`~kmeans_compress._io.read_image` returned it.
+        :func:`~kmeans_compress._load.read_image` returned it.
     run_budget : float or "auto", default="auto"
         PSNR (dB) each fit may give up for labels that compress better; see
         :class:`~kmeans_compress.KMeansQuantizer`, whose own default (0) is the plain k-means

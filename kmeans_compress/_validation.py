@@ -94,6 +94,15 @@ def check_image(image, name="image", *, channels=(3, 4)):
     )
 
 
+def check_background(background, name="background"):
+    """An sRGB colour to composite alpha over, as a float64 array of 3 values in 0..255, else ValueError."""
+    bg = np.asarray(background, dtype=np.float64)
+    if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 255)):
+        msg = f"{name} must be an sRGB colour of 3 values in 0..255, got {background!r}."
+        raise ValueError(msg)
+    return bg
+
+
 def check_palette(palette, name="palette", *, channels=(3, 4)):
     """``palette`` as an ndarray when it is ``uint8`` of shape ``(k, C)``, 1 <= k <= 256."""
     shapes = " or ".join(f"(k, {c})" for c in channels) + f" with 1 <= k <= {MAX_COLORS}"

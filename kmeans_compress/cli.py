@@ -36,6 +36,7 @@ from pathlib import Path
 from ._arguments import PROG, build_parser, usage_problem
 from ._batch import choose_jobs, quiet_pil_logger, run_ordered, start_workers
 from ._inputs import drop_output_clashes, expand_inputs, output_folder
+from ._messages import one_line
 
 __all__ = ["build_parser", "main", "run"]
 
@@ -192,17 +193,18 @@ def _save_tables(args, outcomes):
 
     reports = [o.value for o in outcomes if o.error is None]
     records = [{"input": r.input, **row.to_dict()} for r in reports for row in r.rows]
-    for path in (args.csv, args.json_out, args.plot):  # folders made as for -o and --out-dir
-        if path:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.csv:
+        Path(args.csv).parent.mkdir(parents=True, exist_ok=True)  # each folder made as its file is written
         rows_to_csv(records, args.csv)
     if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         rows_to_json(records, args.json_out)
     if args.plot:
         from .plotting import plot_sweep_reports
 
-        plot_sweep_reports(reports).savefig(args.plot, dpi=110)
+        figure = plot_sweep_reports(reports)
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(args.plot, dpi=110)
 
 
 def main(argv=None):
@@ -250,12 +252,10 @@ def _connect(args):
 
 
 def _main(args, items, input_errors, client):
-    if args.out_dir:
-        try:
-            Path(args.out_dir).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            _error(f"cannot create --out-dir {args.out_dir}: {' '.join(str(exc).split())}")
-            return EXIT_FAILED
+    if args.out_dir and Path(args.out_dir).exists() and not Path(args.out_dir).is_dir():
+        # The folder itself is made when its first file is written, not here.
+        _error(f"cannot create --out-dir {args.out_dir}: a file of that name exists")
+        return EXIT_FAILED
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
     k = _palette_size(args)
     fixed_k = None if k == "auto" else k
@@ -280,7 +280,7 @@ def _main(args, items, input_errors, client):
         try:
             _save_tables(args, outcomes)
         except (OSError, ValueError) as exc:
-            _error(" ".join(str(exc).split()))
+            _error(one_line(exc))
             failures += 1
     return EXIT_FAILED if failures else EXIT_OK
 

@@ -83,10 +83,11 @@ def test_auto_knee_line(photo, tmp_path, capsys):
     assert "k=auto: knee of PSNR" in line and "8 fits" in line
 
 
-def test_unreachable_target_is_a_one_line_failure(photo, capsys):
-    assert main([str(photo), "--min-psnr", "99", "--out-dir", "unused"]) == 1
+def test_unreachable_target_is_a_one_line_failure(photo, tmp_path, capsys):
+    assert main([str(photo), "--min-psnr", "99", "--out-dir", str(tmp_path / "unused")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot reach PSNR >= 99 dB" in err and "Traceback" not in err
+    assert not (tmp_path / "unused").exists()  # nothing written, so no folder made
 
 
 # --- sweeps ----------------------------------------------------------------------------------------

@@ -14,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, PngImagePlugin
 
 from kmeans_compress import load_image
 from kmeans_compress import _icc as kicc
-from kmeans_compress import _io as kio
+from kmeans_compress import _load as kload
 from kmeans_compress._icc import icc_matrix_profile
-from kmeans_compress._io import encode_palette_png, read_image
+from kmeans_compress._encode import encode_palette_png
+from kmeans_compress._load import read_image
 from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
@@ -108,7 +109,7 @@ def test_srgb_tagged_or_untagged_pixels_untouched(tag):
     original = colours()
     params = {"icc_profile": SRGB} if tag == "srgb-icc" else {}
     if tag == "srgb-chunk":
-        info = kio.PngImagePlugin.PngInfo()
+        info = PngImagePlugin.PngInfo()
         info.add(b"sRGB", b"\0")
         info.add(b"gAMA", struct.pack(">I", 100000))  # ignored: sRGB says how to read the file
         params["pnginfo"] = info
@@ -121,9 +122,9 @@ def test_untagged_load_builds_no_transform(monkeypatch):
     def fail(*args):
         raise AssertionError("colour management on an untagged image")
 
-    for module in (kio, kicc):  # _io converts with what _icc builds
-        monkeypatch.setattr(module, "_transform_to_srgb", fail)
-        monkeypatch.setattr(module, "_grey_to_srgb", fail)
+    for module in (kload, kicc):  # _load converts with what _icc builds
+        monkeypatch.setattr(module, "transform_to_srgb", fail)
+        monkeypatch.setattr(module, "grey_to_srgb", fail)
     monkeypatch.setattr(kicc, "_profile_facts", fail)
     np.testing.assert_array_equal(load_image(saved(Image.fromarray(colours()))), colours())
 
@@ -206,7 +207,7 @@ def test_keep_profile_with_grey_profile_converts_with_warning():
 
 
 def gama_png(pixels, gamma=None, chrm=None):
-    info = kio.PngImagePlugin.PngInfo()
+    info = PngImagePlugin.PngInfo()
     if gamma is not None:
         info.add(b"gAMA", struct.pack(">I", round(gamma * 100000)))
     if chrm is not None:
@@ -236,7 +237,7 @@ def test_gama_grey_png():
 
 
 def _gama_info(gamma):
-    info = kio.PngImagePlugin.PngInfo()
+    info = PngImagePlugin.PngInfo()
     info.add(b"gAMA", struct.pack(">I", round(gamma * 100000)))
     return info
 
@@ -254,8 +255,8 @@ def test_matrix_profile_matches_the_real_one():
     """The profile built from P3's primaries converts as the published Display P3 profile does."""
     synthetic = icc_matrix_profile("P3", kicc._SRGB_TRC, P3_CHRM)
     assert len(synthetic) < 500
-    a, _ = kicc._transform_to_srgb(synthetic, "RGB")
-    b, _ = kicc._transform_to_srgb(P3, "RGB")
+    a, _ = kicc.transform_to_srgb(synthetic, "RGB")
+    b, _ = kicc.transform_to_srgb(P3, "RGB")
     probe = Image.fromarray(kicc._PROBE_RGB)
     assert np.abs(np.asarray(a.apply(probe)).astype(int) - np.asarray(b.apply(probe))).max() <= 1
 
@@ -267,7 +268,7 @@ def test_matrix_profile_matches_the_real_one():
 )
 def test_unusable_gama_chrm_warn(gamma, chrm, match):
     pixels = colours()
-    info = kio.PngImagePlugin.PngInfo()
+    info = PngImagePlugin.PngInfo()
     if gamma is not None:
         info.add(b"gAMA", struct.pack(">I", 0))
     if chrm is not None:
@@ -381,7 +382,7 @@ def test_srgb_tagged_and_untagged_give_the_same_bytes(k):
     from kmeans_compress import KMeansQuantizer
 
     original = colours()
-    srgb_chunk = kio.PngImagePlugin.PngInfo()
+    srgb_chunk = PngImagePlugin.PngInfo()
     srgb_chunk.add(b"sRGB", b"\0")
     sources = [
         saved(Image.fromarray(original)),

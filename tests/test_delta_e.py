@@ -118,7 +118,7 @@ def test_smooth_image_rgba_hidden_colour_does_not_bleed():
 
 
 def test_smooth_image_validation():
-    with pytest.raises(ValueError, match=r"Expected a uint8 image .* got float64"):
+    with pytest.raises(ValueError, match=r"Expected a uint8 image .* got dtype float64"):
         smooth_image(np.zeros((2, 2, 3)))
     with pytest.raises(ValueError, match="sigma must be a finite number >= 0, got -2"):
         smooth_image(np.zeros((2, 2, 3), np.uint8), sigma=-2)

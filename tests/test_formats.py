@@ -11,7 +11,9 @@ import pytest
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, encode_palette_png, load_image
-from kmeans_compress._io import FORMATS, encode_palette, encode_palette_webp, output_format, read_image
+from kmeans_compress._encode import encode_palette, encode_palette_webp
+from kmeans_compress._formats import FORMATS, output_format
+from kmeans_compress._load import read_image
 from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
@@ -261,12 +263,12 @@ def test_compress_bytes_webp_same_pixels_as_png(photo):
 
 
 def test_auto_with_webp_encodes_each_tried_k_once(photo, tmp_path, monkeypatch):
-    import kmeans_compress._io as kio
+    import kmeans_compress._encode as kenc
     from kmeans_compress import compress_file
 
     calls = []
-    real = kio.encode_palette_webp
-    monkeypatch.setattr(kio, "encode_palette_webp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    real = kenc.encode_palette_webp
+    monkeypatch.setattr(kenc, "encode_palette_webp", lambda *a, **kw: calls.append(1) or real(*a, **kw))
     report = compress_file(photo, tmp_path / "out.webp", n_colors="auto", min_psnr=30.0, run_budget=0)
     assert len(calls) == report.choice.n_fits
     assert (tmp_path / "out.webp").read_bytes()[:4] == b"RIFF"
@@ -425,3 +427,23 @@ def test_save_palette_png_embeds_profile_and_dpi(tmp_path):
     save_palette_png(out, np.array([[1, 2, 3], [4, 5, 6]], np.uint8), np.eye(2, dtype=np.uint8), icc_profile=P3, dpi=(300, 300))
     with Image.open(out) as im:
         assert im.info["icc_profile"] == P3 and im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("a.png", "png"), ("a.PNG", "png"), ("a.webp", "webp"), ("a.jpg", None), ("a", None)],
+    ids=["png", "upper-case", "webp", "jpg", "none"],
+)
+def test_the_formats_table_names_the_suffixes(name, fmt):
+    from kmeans_compress._formats import format_of_suffix, suffix_list
+
+    assert format_of_suffix(name) == fmt
+    assert suffix_list() == ".png or .webp"
+    assert list(FORMATS) == ["png", "webp"]
+
+
+def test_encode_palette_uses_the_tables_encoder():
+    palette, labels = np.array([[0, 0, 0], [255, 0, 0]], np.uint8), np.array([[0, 1]], np.uint8)
+    assert encode_palette(palette, labels, format="png")[:8] == b"\x89PNG\r\n\x1a\n"
+    assert encode_palette(palette, labels, format="webp")[:4] == b"RIFF"
+    with pytest.raises(ValueError, match=r"format must be one of \('png', 'webp'\), got 'gif'"):
+        encode_palette(palette, labels, format="gif")

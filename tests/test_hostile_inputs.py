@@ -192,7 +192,7 @@ def test_bomb_is_refused_before_decoding(tmp_path, declared):
     path = write(tmp_path, "bomb.png", bomb(*declared))
     code = (
         "import sys\n"
-        "from kmeans_compress._io import load_image, InvalidImageError\n"
+        "from kmeans_compress._load import load_image, InvalidImageError\n"
         "try:\n"
         f"    load_image({str(path)!r})\n"
         "except InvalidImageError:\n"

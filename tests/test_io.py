@@ -6,7 +6,8 @@ import pytest
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, OutputExistsError, encode_palette_png, load_image, save_palette_png
-from kmeans_compress._io import image_from_array, png_bit_depth
+from kmeans_compress._encode import png_bit_depth
+from kmeans_compress._load import image_from_array
 from _helpers import saved
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
@@ -269,11 +270,32 @@ def test_alpha_10_after_a_transparent_entry_reads_back(palette):
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_big_images_are_read_in_bands_of_rows(mode, monkeypatch):
-    import kmeans_compress._io as io_mod
+    import kmeans_compress._load as load_mod
 
     pixels = np.random.default_rng(3).integers(0, 256, (37, 5, len(mode)), dtype=np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels, mode).save(buffer, format="PNG")
-    monkeypatch.setattr(io_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
-    image, _ = io_mod.read_image(io.BytesIO(buffer.getvalue()))
+    monkeypatch.setattr(load_mod, "_ROWS_PIXELS", 5 * 4)  # bands of 4 rows, the last one of 1
+    image, _ = load_mod.read_image(io.BytesIO(buffer.getvalue()))
     np.testing.assert_array_equal(image, pixels)
+
+
+def test_write_makes_folders_only_for_a_file_and_removes_them_when_it_fails(tmp_path, monkeypatch):
+    import os
+
+    from kmeans_compress._write import write_bytes_atomic
+
+    out = tmp_path / "a" / "b" / "x.png"
+    assert write_bytes_atomic(out, b"data", make_folders=True) == 4
+    assert out.read_bytes() == b"data"
+
+    def no_space(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(OSError, match="No space"):
+        write_bytes_atomic(tmp_path / "c" / "d" / "y.png", b"data", make_folders=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # c/d made for the file, then removed
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        write_bytes_atomic(tmp_path / "e" / "z.png", b"data")
+    assert not (tmp_path / "e").exists()

@@ -13,7 +13,8 @@ from PIL import Image, ImageCms
 
 from kmeans_compress import KMeansQuantizer, delta_e, load_image, psnr, ssim
 from kmeans_compress._compress import compress_bytes
-from kmeans_compress._io import encode_palette_png, read_image
+from kmeans_compress._encode import encode_palette_png
+from kmeans_compress._load import read_image
 from kmeans_compress._kept_profile import KeptProfileQuantizer, fit_quantizer
 from kmeans_compress._sweep import ImageSweep
 

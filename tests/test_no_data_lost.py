@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import kmeans_compress._io as kio
+import kmeans_compress._write as kwrite
 from kmeans_compress import OutputExistsError, compress_file, load_image, quantize, save_palette_png
 from kmeans_compress.cli import main
-from kmeans_compress._io import check_output_path, write_bytes_atomic
+from kmeans_compress._write import check_output_path, write_bytes_atomic
 
 
 def snapshot(folder):
@@ -71,7 +71,7 @@ def test_interrupted_write_leaves_nothing_behind(tmp_path, monkeypatch, exc, ste
     if overwrite:
         target.write_bytes(b"previous output")
     before = snapshot(tmp_path)
-    fail_on(monkeypatch, kio.os, step, exc)
+    fail_on(monkeypatch, kwrite.os, step, exc)
     with pytest.raises(type(exc)):
         write_bytes_atomic(target, b"new bytes" * 1000, overwrite=overwrite)
     assert snapshot(tmp_path) == before  # no temporary file; the old output intact or absent
@@ -98,7 +98,7 @@ def test_interrupted_while_writing_bytes(tmp_path, monkeypatch):
             raise KeyboardInterrupt
 
     real_fdopen = os.fdopen
-    monkeypatch.setattr(kio.os, "fdopen", lambda fd, mode: HalfFile(real_fdopen(fd, mode)))
+    monkeypatch.setattr(kwrite.os, "fdopen", lambda fd, mode: HalfFile(real_fdopen(fd, mode)))
     with pytest.raises(KeyboardInterrupt):
         write_bytes_atomic(tmp_path / "out.png", b"x" * 10_000)
     assert written == [5_000]  # half the data really was on disk...
@@ -130,7 +130,7 @@ def test_ctrl_c_mid_batch(tmp_path, monkeypatch, capsys):
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     before = snapshot(tmp_path)
-    fail_on(monkeypatch, kio.os, "fsync", KeyboardInterrupt(), after=1)
+    fail_on(monkeypatch, kwrite.os, "fsync", KeyboardInterrupt(), after=1)
     try:
         status = main([*map(str, inputs), "-k", "4", "--out-dir", str(out_dir)])
     except KeyboardInterrupt:

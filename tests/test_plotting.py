@@ -158,7 +158,7 @@ def test_palette_draws_on_given_axes():
 @pytest.mark.parametrize(
     ("palette", "counts", "match"),
     [
-        (np.zeros((3, 2), np.uint8), None, r"palette must be .* got dtype uint8 and shape \(3, 2\)"),
+        (np.zeros((3, 2), np.uint8), None, r"Expected a uint8 palette .* for palette, got dtype uint8 and shape \(3, 2\)"),
         (np.zeros((3, 3), np.float64), None, "got dtype float64"),
         (np.zeros((3, 3), np.uint8), [1, 2], r"one entry per palette colour, shape \(3,\), got shape \(2,\)"),
     ],

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from kmeans_compress import ColorHistogram, compress_file, encode_palette_png, load_image, quantize
-from kmeans_compress._io import png_bit_depth
+from kmeans_compress._encode import png_bit_depth
 
 # Modest example counts keep the whole file near ten seconds; no example database on disk.
 PROPERTY = settings(max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,7 +12,7 @@ from PIL import Image
 
 import kmeans_compress
 from kmeans_compress import Measurement, compress_bytes, compress_file, encode_palette_png, load_image, measure, quantize
-from kmeans_compress import _io as io_module
+from kmeans_compress import _encode as encode_module
 from kmeans_compress.cli import main
 
 
@@ -30,13 +30,13 @@ def photo(tmp_path):
 def _count_encodes(monkeypatch):
     """Count calls of the PNG encoder wherever the package calls it from."""
     calls = []
-    original = io_module.encode_palette_png
+    original = encode_module.encode_palette_png
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    for name in ("_io", "_sweep", "_compress", "_measure", "_baselines"):
+    for name in ("_encode", "_sweep", "_compress", "_measure", "_baselines"):
         module = sys.modules[f"kmeans_compress.{name}"]
         if hasattr(module, "encode_palette_png"):
             monkeypatch.setattr(module, "encode_palette_png", counting)

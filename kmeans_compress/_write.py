@@ -1,0 +1,218 @@
+"""Writing output files safely: atomically, never over an input, never a folder for nothing.
+
+A file is written to a temporary file in its folder and then renamed (or hard-linked) into
+place, so an interrupted run never leaves a half-written file, and an existing file is never
+replaced unless asked. A path that is (or links to) one of the inputs is always refused.
+Missing folders are made only when asked, just before the file is written, and removed again
+when the write fails.
+
+This module imports nothing from the package but the PNG encoder of :mod:`._encode`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._encode import encode_palette_png
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["OutputExistsError", "check_output_path", "save_palette_png", "write_bytes_atomic"]
+
+StrPath = str | os.PathLike[str]
+
+
+class OutputExistsError(FileExistsError):
+    """The output path exists (and ``overwrite`` was not given) or is one of the inputs."""
+
+
+def _same_file(a, b):
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterable[object] = ()) -> None:
+    """Refuse an output path that is an input, or that exists when ``overwrite`` is false.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file's path.
+    overwrite : bool, default False
+        Allow replacing an existing regular file (never an input).
+    inputs : iterable of paths
+        Files that must never be written (compared through symlinks and hard links); items
+        that are not paths (file objects, arrays) are ignored.
+
+    Raises
+    ------
+    OutputExistsError
+        When ``path`` is an input, a directory, something other than a regular file (a device
+        such as ``/dev/null``, a pipe, a socket; also through a symlink), or exists and
+        ``overwrite`` is false.
+    """
+    path = Path(path)
+    for src in inputs:
+        if isinstance(src, (str, os.PathLike)) and (Path(src).resolve() == path.resolve() or (path.exists() and _same_file(src, path))):
+            msg = f"{path}: refusing to write over an input file"
+            raise OutputExistsError(msg)
+    if path.is_dir():
+        msg = f"{path}: is a directory"
+        raise OutputExistsError(msg)
+    if path.exists() and not path.is_file():
+        # The rename would put a regular file in place of a device, pipe or socket (for root,
+        # ``-o /dev/null --force`` would replace /dev/null itself).
+        msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
+        raise OutputExistsError(msg)
+    if path.exists() and not overwrite:
+        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
+        raise OutputExistsError(msg)
+
+
+def _make_folders(folder):
+    """Make ``folder`` and its missing parents; the ones made, outermost first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    made = []
+    try:
+        for each in reversed(missing):
+            each.mkdir(exist_ok=True)
+            made.append(each)
+    except BaseException:
+        _remove_folders(made)
+        raise
+    return made
+
+
+def _remove_folders(made):
+    """Remove the folders :func:`_make_folders` made, innermost first, while they are empty."""
+    for each in reversed(made):
+        try:
+            each.rmdir()
+        except OSError:
+            return
+
+
+def write_bytes_atomic(
+    path: StrPath, data: bytes, *, overwrite: bool = False, inputs: Iterable[object] = (), make_folders: bool = False
+) -> int:
+    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename.
+
+    Nothing is left behind if writing fails or is interrupted. Without ``overwrite`` the final
+    step is a hard link, which fails rather than replace a file that appeared meanwhile.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write.
+    data : bytes
+        Its whole contents.
+    overwrite : bool, default False
+        Replace an existing regular file (an input is never replaced).
+    inputs : iterable of paths
+        Files that must not be written over (see :func:`check_output_path`).
+    make_folders : bool, default False
+        Make the file's missing folders first (and remove them again when the write fails), so
+        that a folder exists only when a file was written into it. Without it a missing folder
+        is a ``FileNotFoundError``.
+
+    Returns
+    -------
+    int
+        Number of bytes written.
+
+    Raises
+    ------
+    OutputExistsError
+        As :func:`check_output_path`, or when the file appeared while it was being written.
+    FileNotFoundError
+        When the folder is missing and ``make_folders`` is false.
+    """
+    path = Path(path)
+    check_output_path(path, overwrite=overwrite, inputs=inputs)
+    folder = path.parent if str(path.parent) else Path(".")
+    made = _make_folders(folder) if make_folders else []
+    if not folder.is_dir():
+        msg = f"{path}: folder {folder} does not exist"
+        raise FileNotFoundError(msg)
+    written = False
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            if overwrite:
+                os.replace(tmp, path)
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
+                    raise OutputExistsError(msg) from None
+                except OSError:  # file systems without hard links
+                    if path.exists():
+                        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
+                        raise OutputExistsError(msg) from None
+                    os.replace(tmp, path)
+            written = True
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    finally:
+        if not written:
+            _remove_folders(made)
+    return len(data)
+
+
+def save_palette_png(
+    path: StrPath,
+    palette: NDArray[np.uint8],
+    labels: NDArray[np.unsignedinteger],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[object] = (),
+    compress_level: int = 9,
+    icc_profile: bytes | None = None,
+    dpi: tuple[float, float] | None = None,
+) -> int:
+    """Save an indexed PNG atomically; see :func:`encode_palette_png` for the encoding.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to write; its folder must exist.
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+        The colours, ``k`` in 1..256; with 4 columns the alphas go into a ``tRNS`` chunk.
+    labels : ndarray of unsigned int, shape (H, W)
+        Index into ``palette`` for every pixel.
+    overwrite : bool, default False
+        Replace an existing file. An input file is never replaced.
+    inputs : iterable of paths
+        Files that must not be written over (the images being compressed).
+    compress_level : int, default 9
+        zlib effort when the file is not recompressed by oxipng.
+    icc_profile : bytes, optional
+        Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
+    dpi : tuple of float, optional
+        Physical resolution to write (``ImageInfo.dpi``).
+
+    Returns
+    -------
+    int
+        Size of the written file in bytes.
+    """
+    data = encode_palette_png(palette, labels, compress_level=compress_level, icc_profile=icc_profile, dpi=dpi)
+    return write_bytes_atomic(path, data, overwrite=overwrite, inputs=inputs)
