@@ -26,7 +26,7 @@ _EXPORTS = {
     "save_palette_png": "_io",
     "InvalidImageError": "_io",
     "OutputExistsError": "_io",
-    "ColorHistogram": "_quantize",
+    "ColorHistogram": "_histogram",
     "KMeansQuantizer": "_quantize",
     "quantize": "_quantize",
     "psnr": "_metrics",

@@ -243,7 +243,7 @@ class NearestSearch:
         if k == 0 or len(points) == 0:
             return np.zeros(len(points), np.intp), np.zeros(len(points))
         if guess is None:
-            if self.groups is None or len(points) * k <= _BRUTE_MAX_PAIRS:
+            if self.groups is None or len(points) * k <= _QUERY_BRUTE_FORCE_MAX_PAIRS:
                 return _brute(points, centres)
             guess = _vq(self.group_means, centres)[self.groups]
         labels = np.array(guess, dtype=np.intp)
@@ -411,8 +411,9 @@ _WIDTHS = (4, 16, 64)
 # Relative and absolute slack of the pruning tests: they may only let more centres through.
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-9
-# Below this many (point, centre) pairs a query compares everything.
-_BRUTE_MAX_PAIRS = 1 << 16
+# A query without a guess compares every point with every centre (brute force) up to this many
+# (point, centre) pairs; above it, it starts from the centre nearest each group's mean.
+_QUERY_BRUTE_FORCE_MAX_PAIRS = 1 << 16
 
 
 def _vq(points, centres):

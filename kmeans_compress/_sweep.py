@@ -17,7 +17,7 @@ from ._io import check_format, encode_palette, read_image
 from ._kept_profile import as_seen, fit_quantizer
 from ._measure import Measurement, encode_and_measure
 from ._memory import release_free_memory
-from ._quantize import ColorHistogram
+from ._histogram import ColorHistogram
 from ._validation import check_k
 
 __all__ = ["DEFAULT_KS", "ImageSweep", "SweepRow", "check_ks", "sweep"]
@@ -189,8 +189,7 @@ class ImageSweep:
         are kept, so runs never make a file larger or worse. ``(quantizer, None)`` when the fit
         moved no pixel (nothing to compare).
         """
-        without = getattr(quantizer, "_without_runs", None)
-        plain = without() if without is not None else None
+        plain = quantizer.without_runs()
         if plain is None:
             return quantizer, None
         runs_data = encode_palette(quantizer.palette_, quantizer.labels_, **options)
