@@ -90,6 +90,7 @@ def fit_centres(
     reduce = bits is not None and bits < 8 and len(colors) > _REDUCE_MIN_COLORS
     points, weights, cells = features, counts, None
     if reduce:
+        assert bits is not None  # reduce needs bits
         # no cell heavier than a fraction of an average cluster
         max_weight = counts.sum() / (_REDUCE_CELLS_PER_CLUSTER * n_clusters)
         points, weights, cells = reduce_histogram(colors, counts, features, bits, max_weight)

@@ -59,7 +59,6 @@ def floyd_steinberg(image: ArrayLike, palette: ArrayLike) -> NDArray[np.uint8]:
         ``palette`` is not a ``(k, 3)`` ``uint8`` array with k in 1..256.
     """
     image = np.asarray(image)
-    palette = np.asarray(palette)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         msg = (
             f"floyd_steinberg needs an RGB image of dtype uint8 and shape (H, W, 3), got {image.dtype} "
@@ -67,17 +66,17 @@ def floyd_steinberg(image: ArrayLike, palette: ArrayLike) -> NDArray[np.uint8]:
             "nearest palette colour instead (KMeansQuantizer does that)."
         )
         raise ValueError(msg)
-    palette = check_palette(palette, channels=(3,))
+    entries: NDArray[np.uint8] = check_palette(palette, channels=(3,))
     # Fill all 256 entries with the fitted colours, repeated: no foreign colour can be picked.
     pal_image = Image.new("P", (1, 1))
-    pal_image.putpalette(np.resize(palette, (256, 3)).tobytes(), rawmode="RGB")
+    pal_image.putpalette(np.resize(entries, (256, 3)).tobytes(), rawmode="RGB")
     out = Image.fromarray(np.ascontiguousarray(image)).quantize(
         palette=pal_image, dither=Image.Dither.FLOYDSTEINBERG
     )
     indices = np.asarray(out)
     returned = np.asarray(out.getpalette("RGB"), dtype=np.uint8).reshape(-1, 3)
     # Look every returned entry up in the fitted palette by its colour.
-    codes = pack_rgb(palette)
+    codes = pack_rgb(entries)
     order = np.argsort(codes, kind="stable")  # stable: a repeated colour maps to its first row
     sorted_codes = codes[order]
     want = pack_rgb(returned)

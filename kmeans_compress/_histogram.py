@@ -47,7 +47,7 @@ def label_dtype(n_colors: int) -> np.dtype[Any]:
     return np.dtype(np.uint32)
 
 
-def pack_rgb(pixels: NDArray[np.uint8]) -> NDArray[np.uint32]:
+def pack_rgb(pixels: NDArray[Any]) -> NDArray[np.uint32]:
     """One integer per RGB colour: ``R << 16 | G << 8 | B``.
 
     Parameters

@@ -34,9 +34,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._colorspace import colors_to_features
 from ._dither import floyd_steinberg
-from ._icc import _transform_to_srgb
 from ._histogram import ColorHistogram, label_dtype, pack_rgb
+from ._icc import _transform_to_srgb
 from ._quantize import KMeansQuantizer
+from ._remap import nearest_entries
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -200,7 +201,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
             palette[:, 3] = view.palette_[:, 3]  # alpha is not transformed: the fit's own, snapped
             palette[palette[:, 3] == 0] = 0  # the transparent entry stays exactly (0, 0, 0, 0)
         seen_palette = self._seen(transform, palette)
-        color_labels = self._nearest(seen_hist, seen_palette)[inverse]
+        color_labels = self._nearest(seen_hist.colors, seen_palette)[inverse]
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         remap = np.cumsum(used) - 1
         palette, seen_palette = palette[used], seen_palette[used]
@@ -210,7 +211,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         self.kmeans_ = view.kmeans_
         self.palette_ = np.ascontiguousarray(palette)
         self.seen_palette_ = np.ascontiguousarray(seen_palette)
-        self.n_colors_ = int(len(palette))
+        self.n_colors_ = len(palette)
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, np.einsum("ij,ij->i", diff, diff)))
         self.colors_, self.color_counts_, self.color_labels_ = hist.colors, hist.counts, color_labels
@@ -244,8 +245,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         check_is_fitted(self, "seen_palette_")
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         seen = self._seen(self._transform(), hist.colors)
-        nearest = KMeansQuantizer.from_palette(self.seen_palette_, color_space=self.color_space)
-        color_labels = nearest.remap(seen).astype(label_dtype(self.n_colors_))
+        color_labels = self._nearest(seen, self.seen_palette_).astype(label_dtype(self.n_colors_))
         return self._seen_labels(hist, seen, color_labels, dither)
 
     def _adopt(self, fitted, hist):
@@ -276,7 +276,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
             This fit with ``palette_`` replaced by ``seen_palette_``.
         """
         if seen_image is None:
-            transform, _ = _transform_to_srgb(bytes(self.icc_profile), "RGB")
+            transform = self._transform()
             rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
             seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
         # Measured pixel by pixel (its colours_ left None): from the seen histogram the MSE is the
@@ -317,10 +317,11 @@ class KeptProfileQuantizer(KMeansQuantizer):
         palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
         return palette
 
-    def _nearest(self, seen_hist, seen_palette):
-        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries)."""
-        nearest = KMeansQuantizer.from_palette(seen_palette, color_space=self.color_space)
-        return np.asarray(nearest.remap(seen_hist.colors), np.intp)
+    def _nearest(self, seen_colors, seen_palette):
+        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries; ties to the lowest index)."""
+        feats = colors_to_features(seen_colors, self.color_space)
+        pal_feats = colors_to_features(seen_palette, self.color_space)
+        return nearest_entries(seen_colors, feats, seen_palette, pal_feats)[0]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from ._quantize import KMeansQuantizer
 
     #: What measure() reads: a fit on one image, or a kept-profile fit's seen view.
-    Measurable = Union[KMeansQuantizer, SeenQuantizer]
+    Measurable = KMeansQuantizer | SeenQuantizer
 
 __all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
 
@@ -199,12 +199,14 @@ def measure(
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        pool = ThreadPoolExecutor(1) if height * width >= _THREADED_PIXELS and _cpus() > 1 else None
-        colour_error = pool.submit(palette_delta_e, *histogram) if pool else palette_delta_e(*histogram)
-        similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
-        if pool:
-            colour_error = colour_error.result()
-            pool.shutdown()
+        if height * width >= _THREADED_PIXELS and _cpus() > 1:
+            with ThreadPoolExecutor(1) as pool:
+                future = pool.submit(palette_delta_e, *histogram)
+                similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
+                colour_error = future.result()
+        else:
+            colour_error = palette_delta_e(*histogram)
+            similarity = palette_ssim(image, palette, labels)
     else:  # dithered, or a kept profile's seen view: pixel by pixel
         quantized = palette[labels]
         err = mse(image, quantized)

@@ -13,18 +13,25 @@ from __future__ import annotations
 import copy
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._centres import fit_centres
+from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._histogram import ColorHistogram, label_dtype
 from ._remap import RunBudget, nearest_entries, remap_histogram, resolve_run_budget
-from ._validation import check_bool, check_int, check_k, check_option, check_palette, check_real
+from ._validation import (
+    check_bool,
+    check_int,
+    check_k,
+    check_option,
+    check_palette,
+    check_real,
+)
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -32,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["ColorHistogram", "KMeansQuantizer", "QuantizeResult", "label_dtype", "quantize"]
 
 #: What ``fit`` accepts: an image or pixel array, a histogram, or a list or tuple of them.
-FitInput = Union[ArrayLike, ColorHistogram, Sequence[Union[ArrayLike, ColorHistogram]]]
+FitInput = ArrayLike | ColorHistogram | Sequence[ArrayLike | ColorHistogram]
 
 # Palette alphas at or above this become 255 (see KMeansQuantizer.fit).
 _OPAQUE_SNAP = 250
@@ -44,7 +51,7 @@ def _as_histogram(X: FitInput) -> ColorHistogram:
         return X
     if isinstance(X, (list, tuple)) and X and all(isinstance(x, (np.ndarray, ColorHistogram)) for x in X):
         return ColorHistogram.merge(x if isinstance(x, ColorHistogram) else ColorHistogram.from_image(x) for x in X)
-    return ColorHistogram.from_image(X)
+    return ColorHistogram.from_image(cast(ArrayLike, X))
 
 
 class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
@@ -293,11 +300,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         >>> q.predict(np.array([[[10, 10, 10], [200, 220, 250]]], np.uint8)).tolist()
         [[0, 1]]
         """
-        palette = check_palette(palette)
-        quantizer = cls(n_colors=len(palette), color_space=color_space, **params)
+        given = np.array(check_palette(palette), dtype=np.uint8, order="C")
+        quantizer = cls(n_colors=len(given), color_space=color_space, **params)
         quantizer._validate_parameters()
-        quantizer.palette_ = np.array(palette, dtype=np.uint8, order="C")
-        quantizer.n_colors_ = int(len(palette))
+        quantizer.palette_ = given
+        quantizer.n_colors_ = len(given)
         quantizer.kmeans_ = None
         return quantizer
 
@@ -343,7 +350,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         remap = np.empty(len(used), np.intp)
         remap[np.flatnonzero(used)[order]] = np.arange(len(palette))
         self.palette_ = np.ascontiguousarray(palette)
-        self.n_colors_ = int(len(palette))
+        self.n_colors_ = len(palette)
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, sq_dist))
         # the histogram and each colour's entry: exact MSE and ΔE without the pixels
@@ -395,17 +402,21 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         -------
         ndarray of the smallest unsigned dtype for ``n_colors_``, shape (H, W) or (N,)
             With neither option, each pixel's exactly nearest entry in ``color_space`` (opaque
-            pixels to opaque entries when the palette has alpha). ``fit(X).labels_`` is
+            pixels to opaque entries when the palette has alpha); of equally near entries, the
+            one whose colour sorts first (by R, then G, B, A), as in ``fit``. ``fit(X).labels_`` is
             ``remap(X, dither=dither, run_budget=run_budget)`` with the constructor's options.
         """
         check_is_fitted(self, "palette_")
         check_bool("dither", dither)
         _check_run_budget(run_budget)
         hist = self._histogram_of(X)
+        # entries in the order fit compares them (np.unique's, colours sorted by R, G, B, A), so
+        # that a tie between two equally near entries goes where it went in fit
+        order = np.lexsort(self.palette_.T[::-1])
+        palette = self.palette_[order]
         feats = colors_to_features(hist.colors, self.color_space)
-        pal_feats = colors_to_features(self.palette_, self.color_space)
-        color_labels, _ = nearest_entries(hist.colors, feats, self.palette_, pal_feats)
-        color_labels = color_labels.astype(label_dtype(self.n_colors_))
+        color_labels, _ = nearest_entries(hist.colors, feats, palette, colors_to_features(palette, self.color_space))
+        color_labels = order[color_labels].astype(label_dtype(self.n_colors_))
         image = None if isinstance(X, ColorHistogram) else np.asarray(X)
         return self._remap(hist, color_labels, dither, run_budget, image)[0]
 

@@ -114,12 +114,9 @@ def check_pixels(X, name="X"):
         )
         raise TypeError(msg)
     arr = np.asarray(X)
-    if arr.dtype != np.uint8:
-        msg = (
-            f"Expected uint8 pixel values for {name}, got dtype {arr.dtype}. "
-            "Load images with kmeans_compress.load_image, which converts any mode to uint8."
-        )
-        raise TypeError(msg)
+    if arr.ndim == 2 and arr.shape[1] == 0:  # scikit-learn's words for no features
+        msg = f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: pixels have 3 or 4 channels."
+        raise ValueError(msg)
     if not ((arr.ndim == 3 and arr.shape[2] in (3, 4)) or (arr.ndim == 2 and arr.shape[1] in (3, 4))):
         msg = (
             f"Expected an image of shape (H, W, 3|4) or pixels of shape (N, 3|4) for {name}, got shape "
@@ -129,4 +126,10 @@ def check_pixels(X, name="X"):
     if arr.size == 0:
         msg = f"Expected at least one pixel in {name}, got shape {arr.shape}."
         raise ValueError(msg)
+    if arr.dtype != np.uint8:
+        msg = (
+            f"Expected uint8 pixel values for {name}, got dtype {arr.dtype}. "
+            "Load images with kmeans_compress.load_image, which converts any mode to uint8."
+        )
+        raise TypeError(msg)
     return arr
