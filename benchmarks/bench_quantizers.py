@@ -837,7 +837,7 @@ def profile_child(path, k):
     from kmeans_compress._io import load_image as load
     from kmeans_compress._measure import label_histogram
     from kmeans_compress._metrics import palette_delta_e, palette_mse, palette_ssim
-    from kmeans_compress._quantize import ColorHistogram as Hist
+    from kmeans_compress._histogram import ColorHistogram as Hist
     from kmeans_compress._quantize import KMeansQuantizer as KMQ
 
     lap("imports (already loaded: see start-up)")

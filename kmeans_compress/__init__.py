@@ -28,7 +28,7 @@ _EXPORTS = {
     "OutputExistsError": "_io",
     "ColorHistogram": "_histogram",
     "KMeansQuantizer": "_quantize",
-    "quantize": "_quantize",
+    "quantize": "_one_call",
     "psnr": "_metrics",
     "ssim": "_metrics",
     "delta_e": "_metrics",

@@ -21,7 +21,10 @@ This module imports nothing from the package.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.cluster.vq import vq
 
 __all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus", "NearestSearch", "lloyd_polish"]
@@ -30,7 +33,7 @@ __all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus",
 _DENSE_CODE_BITS = 20
 
 
-def cell_codes(colors, bits):
+def cell_codes(colors: NDArray[np.uint8], bits: int) -> NDArray[Any]:
     """Grid cell of each colour: every channel cut to its top ``bits`` bits, then packed.
 
     Parameters
@@ -51,7 +54,7 @@ def cell_codes(colors, bits):
     return codes
 
 
-def compact_codes(codes, n_bits):
+def compact_codes(codes: NDArray[Any], n_bits: int) -> tuple[NDArray[Any], int]:
     """Dense ids 0..G-1 of the distinct codes (in increasing code order), and G."""
     if n_bits <= _DENSE_CODE_BITS:
         present = np.zeros(1 << n_bits, bool)
@@ -115,7 +118,9 @@ def reduce_histogram(colors, counts, features, bits, max_weight=None):
     return points, weights, cells
 
 
-def kmeans_plusplus(points, weights, n_clusters, random_state):
+def kmeans_plusplus(
+    points: ArrayLike, weights: ArrayLike, n_clusters: int, random_state: np.random.RandomState
+) -> NDArray[np.float64]:
     """Greedy k-means++ seeds: scikit-learn's algorithm with less overhead per seed.
 
     The first seed is drawn with probability proportional to weight; each next one is the best

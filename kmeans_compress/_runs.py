@@ -13,7 +13,10 @@ or less, and the same input always gives the same labels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 from ._histogram import pack_rgb, unpack_rgb
 
@@ -27,7 +30,9 @@ _CHUNK = 1 << 18
 _MAX_SQ = 3 * 255 * 255
 
 
-def favour_runs(pixels, palette, labels, budget_db, total_error):
+def favour_runs(
+    pixels: NDArray[np.uint8], palette: NDArray[np.uint8], labels: NDArray[Any], budget_db: float, total_error: float
+) -> tuple[NDArray[Any], NDArray[np.intp], tuple[NDArray[np.uint8], NDArray[Any], NDArray[Any], NDArray[np.int64]]]:
     """Move pixels to a neighbour's palette entry while the PSNR lost stays within a budget.
 
     Parameters

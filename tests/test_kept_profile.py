@@ -10,14 +10,13 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+from test_color_management import ADOBE, P3, PROPHOTO, SRGB, saved, to_profile
 
 from kmeans_compress import KMeansQuantizer, delta_e, load_image, psnr, ssim
 from kmeans_compress._compress import compress_bytes
 from kmeans_compress._io import encode_palette_png, read_image
 from kmeans_compress._kept_profile import KeptProfileQuantizer, fit_quantizer
 from kmeans_compress._sweep import ImageSweep
-
-from test_color_management import ADOBE, P3, PROPHOTO, SRGB, saved, to_profile
 
 PROFILES = [pytest.param(P3, id="display-p3"), pytest.param(ADOBE, id="adobe-rgb"), pytest.param(PROPHOTO, id="prophoto")]
 
