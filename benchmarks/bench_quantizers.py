@@ -835,9 +835,9 @@ def profile_child(path, k):
 
     from kmeans_compress._encode import encode_palette_png as encode
     from kmeans_compress._load import load_image as load
-    from kmeans_compress._measure import _fitted_histogram
+    from kmeans_compress._measure import label_histogram
     from kmeans_compress._metrics import palette_delta_e, palette_mse, palette_ssim
-    from kmeans_compress._quantize import ColorHistogram as Hist
+    from kmeans_compress._histogram import ColorHistogram as Hist
     from kmeans_compress._quantize import KMeansQuantizer as KMQ
 
     lap("imports (already loaded: see start-up)")
@@ -860,7 +860,7 @@ def profile_child(path, k):
     lap("labels (nearest entry, pixels)")
     data = encode(q.palette_, q.labels_)
     lap("encode")
-    h = _fitted_histogram(q, image.shape[0] * image.shape[1])
+    h = label_histogram(q)
     palette_mse(*h)
     lap("MSE / PSNR")
     palette_ssim(image, q.palette_, q.labels_)

@@ -23,23 +23,22 @@ how :func:`floyd_steinberg` deals with it:
   be quantized to a palette``), so :func:`floyd_steinberg` takes RGB only; the quantizer maps
   RGBA images to their nearest palette colour instead, with a warning.
 
-This module imports nothing from the package.
+This module imports only the colour packer and the checks from the package.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from PIL import Image
+
+from ._histogram import pack_rgb
+from ._validation import check_palette
 
 __all__ = ["floyd_steinberg"]
 
 
-def _pack(colors):
-    colors = colors.astype(np.uint32)
-    return (colors[:, 0] << 16) | (colors[:, 1] << 8) | colors[:, 2]
-
-
-def floyd_steinberg(image, palette):
+def floyd_steinberg(image: ArrayLike, palette: ArrayLike) -> NDArray[np.uint8]:
     """Remap an RGB image to ``palette`` with Floyd–Steinberg error diffusion.
 
     Parameters
@@ -60,7 +59,6 @@ def floyd_steinberg(image, palette):
         ``palette`` is not a ``(k, 3)`` ``uint8`` array with k in 1..256.
     """
     image = np.asarray(image)
-    palette = np.asarray(palette)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.size == 0:
         msg = (
             f"floyd_steinberg needs an RGB image of dtype uint8 and shape (H, W, 3), got {image.dtype} "
@@ -68,22 +66,20 @@ def floyd_steinberg(image, palette):
             "nearest palette colour instead (KMeansQuantizer does that)."
         )
         raise ValueError(msg)
-    if palette.dtype != np.uint8 or palette.ndim != 2 or palette.shape[1] != 3 or not 1 <= len(palette) <= 256:
-        msg = f"palette must be a uint8 array of shape (k, 3) with k from 1 to 256, got {palette.dtype} {palette.shape}."
-        raise ValueError(msg)
+    entries: NDArray[np.uint8] = check_palette(palette, channels=(3,))
     # Fill all 256 entries with the fitted colours, repeated: no foreign colour can be picked.
     pal_image = Image.new("P", (1, 1))
-    pal_image.putpalette(np.resize(palette, (256, 3)).tobytes(), rawmode="RGB")
+    pal_image.putpalette(np.resize(entries, (256, 3)).tobytes(), rawmode="RGB")
     out = Image.fromarray(np.ascontiguousarray(image)).quantize(
         palette=pal_image, dither=Image.Dither.FLOYDSTEINBERG
     )
     indices = np.asarray(out)
     returned = np.asarray(out.getpalette("RGB"), dtype=np.uint8).reshape(-1, 3)
     # Look every returned entry up in the fitted palette by its colour.
-    codes = _pack(palette)
+    codes = pack_rgb(entries)
     order = np.argsort(codes, kind="stable")  # stable: a repeated colour maps to its first row
     sorted_codes = codes[order]
-    want = _pack(returned)
+    want = pack_rgb(returned)
     pos = np.clip(np.searchsorted(sorted_codes, want), 0, len(codes) - 1)
     found = sorted_codes[pos] == want
     lut = np.where(found, order[pos], -1)

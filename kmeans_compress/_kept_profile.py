@@ -25,19 +25,27 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
+from sklearn.utils.validation import check_is_fitted
 
 from ._colorspace import colors_to_features
 from ._dither import floyd_steinberg
+from ._histogram import ColorHistogram, label_dtype, pack_rgb
 from ._icc import transform_to_srgb
-from ._quantize import ColorHistogram, KMeansQuantizer, label_dtype
+from ._quantize import KMeansQuantizer
+from ._remap import nearest_entries
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 __all__ = ["KeptProfileQuantizer", "SeenQuantizer", "as_seen", "fit_quantizer"]
 
 
-def fit_quantizer(X, n_colors=16, *, icc_profile=None, **params):
+def fit_quantizer(X: Any, n_colors: int = 16, *, icc_profile: bytes | None = None, **params: Any) -> KMeansQuantizer:
     """Fit a palette of ``n_colors`` on an image, in what a viewer sees when it keeps a profile.
 
     Parameters
@@ -72,18 +80,27 @@ def fit_quantizer(X, n_colors=16, *, icc_profile=None, **params):
     return KMeansQuantizer(n_colors, **params).fit(X)
 
 
-class KeptProfileQuantizer:
+class KeptProfileQuantizer(KMeansQuantizer):
     """K-means palette in a profile's stored values, clusters chosen in the sRGB it is seen as.
+
+    A :class:`~kmeans_compress.KMeansQuantizer` whose ``fit`` and ``remap`` look at the colours
+    through ``icc_profile``: distances are measured between seen colours, the palette holds
+    stored values.
 
     Parameters
     ----------
     n_colors : int, default=16
         Palette size k, 1 to 256.
-    icc_profile : bytes
-        The RGB ICC profile the image is stored in.
-    **params
-        :class:`~kmeans_compress.KMeansQuantizer` parameters; ``color_space`` is where the
-        seen colours are compared, ``dither`` diffuses the error in seen colours.
+    icc_profile : bytes or None, default=None
+        The RGB ICC profile the image is stored in (required to fit).
+    color_space, n_init, max_iter, tol, random_state, histogram_bits, refine_iter
+        As :class:`~kmeans_compress.KMeansQuantizer`'s; ``color_space`` is where the seen
+        colours are compared.
+    dither : bool, default=False
+        Diffuse the error in seen colours (RGB only).
+    run_budget : float or "auto", default=0.0
+        Not used: with a kept profile every pixel takes its nearest entry as seen (or is
+        dithered).
 
     Attributes
     ----------
@@ -99,6 +116,10 @@ class KeptProfileQuantizer:
         colours, between each pixel and its palette entry, both seen through the profile.
     n_distinct_colors_ : int
         Distinct stored colours of the image.
+    colors_, color_counts_, color_labels_ : ndarray
+        The distinct stored colours, their pixel counts and each one's entry (as seen).
+    label_corrections_ : None
+        Runs are never used with a kept profile.
     seen_palette_ : ndarray of uint8, shape (n_colors_, C)
         The palette as a colour-managed viewer shows it: ``palette_`` through the profile, in sRGB.
     view_quantizer_ : KMeansQuantizer
@@ -107,20 +128,60 @@ class KeptProfileQuantizer:
         ``view_quantizer_.kmeans_``.
     """
 
-    def __init__(self, n_colors=16, *, icc_profile, **params):
-        self.n_colors = n_colors
+    def __init__(
+        self,
+        n_colors: int = 16,
+        *,
+        icc_profile: bytes | None = None,
+        color_space: str = "rgb",
+        n_init: int | str = "auto",
+        max_iter: int = 300,
+        tol: float = 1e-4,
+        random_state: Any = 0,
+        dither: bool = False,
+        run_budget: float | str = 0.0,
+        histogram_bits: int | None = 5,
+        refine_iter: int = 10,
+    ) -> None:
+        super().__init__(
+            n_colors, color_space=color_space, n_init=n_init, max_iter=max_iter, tol=tol, random_state=random_state,
+            dither=dither, run_budget=run_budget, histogram_bits=histogram_bits, refine_iter=refine_iter,
+        )
         self.icc_profile = icc_profile
-        self.params = params
-        self.color_space = params.get("color_space", "rgb")
-        self.dither = params.get("dither", False)
 
-    def fit(self, X, y=None):
-        """Fit the palette on ``X`` (stored values); returns ``self``."""
+    def _view_params(self) -> dict[str, Any]:
+        """The plain quantizer's parameters for the fit on seen colours (never dithered)."""
+        params = self.get_params()
+        del params["icc_profile"]
+        return {**params, "dither": False}
+
+    def _transform(self):
+        if self.icc_profile is None:
+            msg = "KeptProfileQuantizer needs icc_profile, the RGB ICC profile the image is stored in."
+            raise ValueError(msg)
+        return transform_to_srgb(bytes(self.icc_profile), "RGB")[0]
+
+    def fit(self, X: Any, y: Any = None) -> Self:
+        """Fit the palette on ``X``, an image (or its histogram) in stored values.
+
+        Parameters
+        ----------
+        X : ndarray of uint8, shape (H, W, 3|4) or (N, 3|4), or ColorHistogram
+            The image in the profile's stored values.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : KeptProfileQuantizer
+        """
+        self._validate_parameters()
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
-        view_params = {**self.params, "dither": False}
-        transform, _ = transform_to_srgb(bytes(self.icc_profile), "RGB")
+        view_params = self._view_params()
+        transform = self._transform()
+        self.label_corrections_ = None
         if hist.n_colors <= self.n_colors:  # every colour fits: the stored colours, exactly
-            exact = KMeansQuantizer(self.n_colors, **view_params).fit(hist)
+            exact = KMeansQuantizer(**view_params).fit(hist)
             self._adopt(exact, hist)
             self.seen_palette_ = self._seen(transform, exact.palette_)
             return self
@@ -133,14 +194,14 @@ class KeptProfileQuantizer:
             seen[first], np.bincount(inverse, weights=hist.counts).astype(np.int64), (hist.n_colors,),
             inverse=inverse.astype(np.int32),
         )
-        view = KMeansQuantizer(self.n_colors, **view_params).fit(seen_hist)
+        view = KMeansQuantizer(**view_params).fit(seen_hist)
         color_labels = np.asarray(view.labels_, np.intp)  # one per distinct stored colour
         palette = self._stored_entries(transform, hist, seen, color_labels, view.n_colors_)
         if hist.n_channels == 4:
             palette[:, 3] = view.palette_[:, 3]  # alpha is not transformed: the fit's own, snapped
             palette[palette[:, 3] == 0] = 0  # the transparent entry stays exactly (0, 0, 0, 0)
         seen_palette = self._seen(transform, palette)
-        color_labels = self._nearest(seen_hist, seen_palette)[inverse]
+        color_labels = self._nearest(seen_hist.colors, seen_palette)[inverse]
         used = np.bincount(color_labels, minlength=len(palette)) > 0
         remap = np.cumsum(used) - 1
         palette, seen_palette = palette[used], seen_palette[used]
@@ -150,15 +211,42 @@ class KeptProfileQuantizer:
         self.kmeans_ = view.kmeans_
         self.palette_ = np.ascontiguousarray(palette)
         self.seen_palette_ = np.ascontiguousarray(seen_palette)
-        self.n_colors_ = int(len(palette))
+        self.n_colors_ = len(palette)
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = float(np.dot(hist.counts, np.einsum("ij,ij->i", diff, diff)))
-        self.labels_ = hist.pixel_labels(color_labels)
-        if self.dither and hist.n_channels == 3:
+        self.colors_, self.color_counts_, self.color_labels_ = hist.colors, hist.counts, color_labels
+        self.labels_ = self._seen_labels(hist, seen, color_labels, self.dither)
+        return self
+
+    def _seen_labels(self, hist, seen, color_labels, dither):
+        """Pixel labels from each stored colour's entry, or dithered in seen colours."""
+        if dither and hist.n_channels == 3:
             image = seen[hist.pixel_labels(np.arange(hist.n_colors, dtype=np.uint32))]
             image = image.reshape((*hist.shape, 3) if len(hist.shape) == 2 else (1, -1, 3))
-            self.labels_ = floyd_steinberg(image, seen_palette).reshape(hist.shape).astype(self.labels_.dtype, copy=False)
-        return self
+            return floyd_steinberg(image, self.seen_palette_).reshape(hist.shape).astype(color_labels.dtype, copy=False)
+        return hist.pixel_labels(color_labels)
+
+    def remap(self, X: Any, *, dither: bool = False, run_budget: Any = 0.0) -> NDArray[Any]:
+        """Palette index of every pixel of ``X`` (stored values), nearest as seen through the profile.
+
+        Parameters
+        ----------
+        X : ndarray of uint8, shape (H, W, C) or (N, C), or ColorHistogram
+            An image in the same profile's stored values.
+        dither : bool, default=False
+            Floyd–Steinberg error diffusion in seen colours (RGB only).
+        run_budget : float or "auto", default=0.0
+            Not used with a kept profile.
+
+        Returns
+        -------
+        ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+        """
+        check_is_fitted(self, "seen_palette_")
+        hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
+        seen = self._seen(self._transform(), hist.colors)
+        color_labels = self._nearest(seen, self.seen_palette_).astype(label_dtype(self.n_colors_))
+        return self._seen_labels(hist, seen, color_labels, dither)
 
     def _adopt(self, fitted, hist):
         self.view_quantizer_ = fitted
@@ -167,9 +255,10 @@ class KeptProfileQuantizer:
         self.n_colors_ = fitted.n_colors_
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = 0.0  # every colour is its own entry
+        self.colors_, self.color_counts_, self.color_labels_ = fitted.colors_, fitted.color_counts_, fitted.color_labels_
         self.labels_ = fitted.labels_
 
-    def seen(self, image, *, seen_image=None):
+    def seen(self, image: NDArray[np.uint8], *, seen_image: NDArray[np.uint8] | None = None) -> tuple[NDArray[np.uint8], SeenQuantizer]:
         """``image`` and this fit as a colour-managed viewer shows them, for :func:`~kmeans_compress._measure.measure`.
 
         Parameters
@@ -187,9 +276,11 @@ class KeptProfileQuantizer:
             This fit with ``palette_`` replaced by ``seen_palette_``.
         """
         if seen_image is None:
-            transform, _ = transform_to_srgb(bytes(self.icc_profile), "RGB")
+            transform = self._transform()
             rgb = np.asarray(transform.apply(Image.fromarray(np.ascontiguousarray(image[..., :3]), "RGB")))
             seen_image = np.ascontiguousarray(np.dstack([rgb, image[..., 3]]) if image.shape[2] == 4 else rgb)
+        # Measured pixel by pixel (its colours_ left None): from the seen histogram the MSE is the
+        # same float, but ΔE sums its terms in another order and differs in the last digits.
         return seen_image, SeenQuantizer(
             self.seen_palette_, self.labels_, self.n_colors, self.n_colors_, self.inertia_, self.color_space, self.dither
         )
@@ -226,28 +317,39 @@ class KeptProfileQuantizer:
         palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
         return palette
 
-    def _nearest(self, seen_hist, seen_palette):
-        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries)."""
-        assigner = KMeansQuantizer(self.n_colors, **{**self.params, "dither": False})
-        assigner.palette_ = seen_palette
-        assigner.n_colors_ = len(seen_palette)
-        return np.asarray(assigner.predict(seen_hist.colors), np.intp)
+    def _nearest(self, seen_colors, seen_palette):
+        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries; ties to the lowest index)."""
+        feats = colors_to_features(seen_colors, self.color_space)
+        pal_feats = colors_to_features(seen_palette, self.color_space)
+        return nearest_entries(seen_colors, feats, seen_palette, pal_feats)[0]
 
 
 @dataclasses.dataclass(frozen=True)
 class SeenQuantizer:
-    """A kept-profile fit as it is seen in sRGB: what :func:`~kmeans_compress._measure.measure` reads."""
+    """A kept-profile fit as it is seen in sRGB: what :func:`~kmeans_compress._measure.measure` reads.
 
-    palette_: np.ndarray
-    labels_: np.ndarray
+    The fields are the :class:`~kmeans_compress.KMeansQuantizer` attributes ``measure`` reads,
+    with ``palette_`` the palette as seen. ``colors_``, ``color_counts_`` and
+    ``color_labels_`` are None, so the figures are measured pixel by pixel (see
+    :meth:`KeptProfileQuantizer.seen`).
+    """
+
+    palette_: NDArray[np.uint8]
+    labels_: NDArray[Any]
     n_colors: int
     n_colors_: int
     inertia_: float
     color_space: str
     dither: bool
+    colors_: NDArray[np.uint8] | None = None
+    color_counts_: NDArray[np.int64] | None = None
+    color_labels_: NDArray[Any] | None = None
+    label_corrections_: None = None
 
 
-def as_seen(image, quantizer, *, seen_image=None):
+def as_seen(
+    image: NDArray[np.uint8], quantizer: KMeansQuantizer, *, seen_image: NDArray[np.uint8] | None = None
+) -> tuple[NDArray[np.uint8], KMeansQuantizer | SeenQuantizer]:
     """The pair to measure: ``(image, quantizer)``, both seen in sRGB when a profile was kept.
 
     With a kept profile the quality figures compare what a colour-managed viewer shows for the
@@ -262,10 +364,14 @@ def as_seen(image, quantizer, *, seen_image=None):
 
 
 def _pack(colors):
-    """One integer per colour, (M, 3|4) uint8 -> (M,) uint32."""
-    out = np.zeros(len(colors), np.uint32)
-    for c in range(colors.shape[1]):
-        out = (out << 8) | colors[:, c]
+    """One integer per colour, (M, 3|4) uint8 -> (M,) uint32: R, G, B (and A) from the high byte.
+
+    Not the RGBA code of :class:`ColorHistogram` (a native uint32 view): the order of the seen
+    colours feeds k-means++, so this one keeps the order the kept-profile fit was made with.
+    """
+    out = pack_rgb(colors)
+    if colors.shape[1] == 4:
+        out = (out << 8) | colors[:, 3]
     return out
 
 

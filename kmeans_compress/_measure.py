@@ -13,6 +13,10 @@ import math
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ._encode import encode_palette
 from ._metrics import (
@@ -28,7 +32,14 @@ from ._metrics import (
 )
 from ._validation import check_image
 
-__all__ = ["Measurement", "encode_and_measure", "measure"]
+if TYPE_CHECKING:
+    from ._kept_profile import SeenQuantizer
+    from ._quantize import KMeansQuantizer
+
+    #: What measure() reads: a fit on one image, or a kept-profile fit's seen view.
+    Measurable = KMeansQuantizer | SeenQuantizer
+
+__all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +128,16 @@ class Measurement:
         return out
 
 
-def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None, format="png"):  # noqa: A002
+def measure(
+    image: NDArray[np.uint8],
+    quantizer: Measurable,
+    *,
+    data: bytes | None = None,
+    k: int | None = None,
+    bytes_in: int | None = None,
+    started: float | None = None,
+    format: str = "png",  # noqa: A002
+) -> Measurement:
     """Measure what a fitted quantizer made of ``image``.
 
     Parameters
@@ -125,7 +145,8 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         The original image the quantizer was fitted on.
     quantizer : KMeansQuantizer
-        Fitted on ``image`` (its ``palette_[labels_]`` is the quantized image).
+        Fitted on ``image`` (its ``palette_[labels_]`` is the quantized image), or the seen
+        view of a kept-profile fit (:func:`~kmeans_compress._kept_profile.as_seen`).
     data : bytes, optional
         The encoded output file. Encoded here (as ``format``) when not given, so that a caller
         who has already encoded it never pays twice.
@@ -143,12 +164,19 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
     -------
     Measurement
 
+    Raises
+    ------
+    ValueError
+        If ``quantizer`` was not fitted on an image of ``image``'s shape and pixel count.
+
     Notes
     -----
     Without dithering, every pixel of one colour gets the same palette entry, so MSE, PSNR and
-    ΔE are computed exactly from the fit's colour histogram (one term per distinct colour,
+    ΔE are computed exactly from the fit's colour histogram (``colors_``, ``color_counts_``,
+    ``color_labels_`` and the runs' ``label_corrections_``, see :func:`label_histogram` and
     :func:`~kmeans_compress._metrics.palette_mse`) rather than pixel by pixel; SSIM is spatial
-    and is computed on the pixels.
+    and is computed on the pixels. Dithered labels, and a kept profile's seen view (whose
+    ``colors_`` is None), are measured pixel by pixel.
     """
     image = check_image(image)
     if data is None:
@@ -160,18 +188,26 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         raise ValueError(msg)
     height, width = image.shape[:2]
     dithered = bool(quantizer.dither) and image.shape[2] == 3
-    histogram = None if dithered else _fitted_histogram(quantizer, height * width)
+    histogram = None if dithered else label_histogram(quantizer)
     if histogram is not None:  # one term per distinct colour instead of one per pixel: exact
+        if int(histogram[1].sum()) != height * width:
+            msg = (
+                f"the quantizer's histogram counts {int(histogram[1].sum())} pixels, not this image's "
+                f"{height * width}: measure the image it was fitted on."
+            )
+            raise ValueError(msg)
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        pool = ThreadPoolExecutor(1) if height * width >= _THREADED_PIXELS and _cpus() > 1 else None
-        colour_error = pool.submit(palette_delta_e, *histogram) if pool else palette_delta_e(*histogram)
-        similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
-        if pool:
-            colour_error = colour_error.result()
-            pool.shutdown()
-    else:  # dithered: pixel by pixel
+        if height * width >= _THREADED_PIXELS and _cpus() > 1:
+            with ThreadPoolExecutor(1) as pool:
+                future = pool.submit(palette_delta_e, *histogram)
+                similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
+                colour_error = future.result()
+        else:
+            colour_error = palette_delta_e(*histogram)
+            similarity = palette_ssim(image, palette, labels)
+    else:  # dithered, or a kept profile's seen view: pixel by pixel
         quantized = palette[labels]
         err = mse(image, quantized)
         colour_error = delta_e(image, quantized)
@@ -213,20 +249,49 @@ def _cpus():
         return os.cpu_count() or 1
 
 
-def _fitted_histogram(quantizer, n_pixels):
-    """(colors, counts, palette, color_labels) of the quantizer's fit, or None if it has none."""
-    colors = getattr(quantizer, "_fit_colors", None)
-    counts = getattr(quantizer, "_fit_counts", None)
-    labels = getattr(quantizer, "_color_labels", None)
-    if colors is None or counts is None or labels is None or int(counts.sum()) != n_pixels:
+def label_histogram(quantizer: Measurable) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
+    """``(colors, counts, palette, color_labels)`` describing a fit's ``labels_`` exactly, or None.
+
+    The fit's histogram pairs (``colors_``, ``color_counts_``, ``color_labels_``), with the
+    pixels that runs moved (``label_corrections_``) counted out of their old entry and into
+    their new one, so that :func:`~kmeans_compress._metrics.palette_mse` of the result is the
+    MSE of ``palette_[labels_]``. None when the quantizer has no histogram (``colors_`` None).
+    Dithered labels are not described by it (the caller checks ``dither``).
+
+    Parameters
+    ----------
+    quantizer : KMeansQuantizer or SeenQuantizer
+        A fit on one image.
+
+    Returns
+    -------
+    tuple of ndarray or None
+    """
+    colors, counts, color_labels = quantizer.colors_, quantizer.color_counts_, quantizer.color_labels_
+    if colors is None or counts is None or color_labels is None:
         return None
-    return colors, counts, quantizer.palette_, labels
+    corrections = quantizer.label_corrections_
+    if corrections is not None:
+        moved, old, new, n_moved = corrections
+        colors = np.concatenate([colors, moved, moved])
+        counts = np.concatenate([counts, -n_moved, n_moved])
+        color_labels = np.concatenate([color_labels, old, new]).astype(quantizer.labels_.dtype)
+    return colors, counts, quantizer.palette_, color_labels
 
 
 def encode_and_measure(
-    image, quantizer, *, stored=None, k=None, bytes_in=None, started=None, format="png", icc_profile=None, dpi=None,  # noqa: A002
-    data=None,
-):
+    image: NDArray[np.uint8],
+    quantizer: Measurable,
+    *,
+    stored: KMeansQuantizer | None = None,
+    k: int | None = None,
+    bytes_in: int | None = None,
+    started: float | None = None,
+    format: str = "png",  # noqa: A002
+    icc_profile: bytes | None = None,
+    dpi: Any = None,
+    data: bytes | None = None,
+) -> tuple[bytes, Measurement]:
     """Encode the quantized image, then :func:`measure` it.
 
     ``stored`` is the quantizer whose palette is written, when it differs from the one measured (a

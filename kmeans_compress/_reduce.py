@@ -21,7 +21,10 @@ This module imports nothing from the package.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from scipy.cluster.vq import vq
 
 __all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus", "NearestSearch", "lloyd_polish"]
@@ -30,7 +33,7 @@ __all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus",
 _DENSE_CODE_BITS = 20
 
 
-def cell_codes(colors, bits):
+def cell_codes(colors: NDArray[np.uint8], bits: int) -> NDArray[Any]:
     """Grid cell of each colour: every channel cut to its top ``bits`` bits, then packed.
 
     Parameters
@@ -51,7 +54,7 @@ def cell_codes(colors, bits):
     return codes
 
 
-def compact_codes(codes, n_bits):
+def compact_codes(codes: NDArray[Any], n_bits: int) -> tuple[NDArray[Any], int]:
     """Dense ids 0..G-1 of the distinct codes (in increasing code order), and G."""
     if n_bits <= _DENSE_CODE_BITS:
         present = np.zeros(1 << n_bits, bool)
@@ -115,7 +118,9 @@ def reduce_histogram(colors, counts, features, bits, max_weight=None):
     return points, weights, cells
 
 
-def kmeans_plusplus(points, weights, n_clusters, random_state):
+def kmeans_plusplus(
+    points: ArrayLike, weights: ArrayLike, n_clusters: int, random_state: np.random.RandomState
+) -> NDArray[np.float64]:
     """Greedy k-means++ seeds: scikit-learn's algorithm with less overhead per seed.
 
     The first seed is drawn with probability proportional to weight; each next one is the best
@@ -243,7 +248,7 @@ class NearestSearch:
         if k == 0 or len(points) == 0:
             return np.zeros(len(points), np.intp), np.zeros(len(points))
         if guess is None:
-            if self.groups is None or len(points) * k <= _BRUTE_MAX_PAIRS:
+            if self.groups is None or len(points) * k <= _QUERY_BRUTE_FORCE_MAX_PAIRS:
                 return _brute(points, centres)
             guess = _vq(self.group_means, centres)[self.groups]
         labels = np.array(guess, dtype=np.intp)
@@ -411,8 +416,9 @@ _WIDTHS = (4, 16, 64)
 # Relative and absolute slack of the pruning tests: they may only let more centres through.
 _REL_SLACK = 1e-9
 _ABS_SLACK = 1e-9
-# Below this many (point, centre) pairs a query compares everything.
-_BRUTE_MAX_PAIRS = 1 << 16
+# A query without a guess compares every point with every centre (brute force) up to this many
+# (point, centre) pairs; above it, it starts from the centre nearest each group's mean.
+_QUERY_BRUTE_FORCE_MAX_PAIRS = 1 << 16
 
 
 def _vq(points, centres):

@@ -13,9 +13,14 @@ or less, and the same input always gives the same labels.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-__all__ = ["favour_runs", "unpack_rgb"]
+import numpy as np
+from numpy.typing import NDArray
+
+from ._histogram import pack_rgb, unpack_rgb
+
+__all__ = ["favour_runs"]
 
 # Left, then up, twice: the second round lets runs started in one direction grow in the other.
 _ROUNDS = 2
@@ -25,7 +30,9 @@ _CHUNK = 1 << 18
 _MAX_SQ = 3 * 255 * 255
 
 
-def favour_runs(pixels, palette, labels, budget_db, total_error):
+def favour_runs(
+    pixels: NDArray[np.uint8], palette: NDArray[np.uint8], labels: NDArray[Any], budget_db: float, total_error: float
+) -> tuple[NDArray[Any], NDArray[np.intp], tuple[NDArray[np.uint8], NDArray[Any], NDArray[Any], NDArray[np.int64]]]:
     """Move pixels to a neighbour's palette entry while the PSNR lost stays within a budget.
 
     Parameters
@@ -82,20 +89,11 @@ def favour_runs(pixels, palette, labels, budget_db, total_error):
         flat[take] = neighbour[take]
         del neighbour, index, margin, chosen, take
     moved = np.flatnonzero(flat != original)
-    rgb = pixels[moved].astype(np.int64)
-    key = (rgb[:, 0] << 32) | (rgb[:, 1] << 24) | (rgb[:, 2] << 16) | (original[moved].astype(np.int64) << 8) | flat[moved]
+    # one integer per (colour, old entry, new entry): the colour's packed code, then the two entries
+    key = (pack_rgb(pixels[moved]).astype(np.int64) << 16) | (original[moved].astype(np.int64) << 8) | flat[moved]
     key, counts = np.unique(key, return_counts=True)
     moves = (unpack_rgb(key >> 16), (key >> 8) & 0xFF, key & 0xFF, counts.astype(np.int64))
     return flat.reshape(height, width), moved, moves
-
-
-def unpack_rgb(codes, dtype=np.uint8):
-    """RGB colours, shape (N, 3), of codes packed as ``r << 16 | g << 8 | b``."""
-    rgb = np.empty((len(codes), 3), dtype)
-    rgb[:, 0] = codes >> 16
-    rgb[:, 1] = (codes >> 8) & 0xFF
-    rgb[:, 2] = codes & 0xFF
-    return rgb
 
 
 def _sq_dist(a, b):

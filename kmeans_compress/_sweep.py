@@ -11,16 +11,24 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ._baselines import Baseline, baselines
 from ._encode import encode_palette
 from ._formats import check_format
+from ._histogram import ColorHistogram
 from ._kept_profile import as_seen, fit_quantizer
 from ._load import read_image
 from ._measure import Measurement, encode_and_measure
 from ._memory import release_free_memory
-from ._quantize import ColorHistogram
 from ._validation import check_k
+
+if TYPE_CHECKING:
+    from ._quantize import KMeansQuantizer
 
 __all__ = ["DEFAULT_KS", "ImageSweep", "SweepRow", "check_ks", "sweep"]
 
@@ -46,13 +54,13 @@ class SweepRow(Measurement):
     jpeg: Baseline | None = None
     mediancut: Baseline | None = None
 
-    def measurement(self, **changes):
+    def measurement(self, **changes: Any) -> Measurement:
         """The row without its baselines, as a plain :class:`~kmeans_compress.Measurement`
         (``changes`` replace fields, e.g. ``seconds``)."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Measurement)}
         return Measurement(**{**fields, **changes})
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Flat dict, valid JSON: the measurement's fields then ``jpeg_*`` and ``mediancut_*``."""
         out = Measurement.to_dict(self)
         del out["jpeg"], out["mediancut"]
@@ -65,7 +73,7 @@ class SweepRow(Measurement):
         return out
 
 
-def check_ks(ks):
+def check_ks(ks: Iterable[int]) -> list[int]:
     """``ks`` as a non-empty list of ints, each 1..256."""
     ks = list(ks)
     if not ks:
@@ -124,9 +132,10 @@ class ImageSweep:
     """
 
     def __init__(
-        self, image, *, bytes_in=None, compare=False, random_state=0, keep_quantizers=False, format="png",  # noqa: A002
-        keep_profile=False, info=None, run_budget="auto", **params,
-    ):
+        self, image: Any, *, bytes_in: int | None = None, compare: bool = False, random_state: Any = 0,
+        keep_quantizers: bool = False, format: str = "png",  # noqa: A002
+        keep_profile: bool = False, info: Any = None, run_budget: float | str = "auto", **params: Any,
+    ) -> None:
         check_format(format)
         if isinstance(image, (str, os.PathLike)) and bytes_in is None:
             bytes_in = os.path.getsize(image)
@@ -144,17 +153,17 @@ class ImageSweep:
         self.keep_quantizers = keep_quantizers
         self.params = {"run_budget": run_budget, **params}
         self.n_fits = 0
-        self._seen_image = None
-        self.rows_ = {}
-        self.data_ = {}
-        self.quantizers_ = {}
+        self._seen_image: NDArray[np.uint8] | None = None
+        self.rows_: dict[int, SweepRow] = {}
+        self.data_: dict[int, bytes] = {}
+        self.quantizers_: dict[int, KMeansQuantizer] = {}
 
     @property
-    def n_distinct_colors(self):
+    def n_distinct_colors(self) -> int:
         """Distinct colours of the image: above this, more k changes nothing."""
         return self.histogram.n_colors
 
-    def row(self, k):
+    def row(self, k: int) -> SweepRow:
         """The :class:`SweepRow` of ``k``, fitting it only the first time it is asked for."""
         k = check_k("k", k)
         if k in self.rows_:
@@ -191,15 +200,14 @@ class ImageSweep:
         are kept, so runs never make a file larger or worse. ``(quantizer, None)`` when the fit
         moved no pixel (nothing to compare).
         """
-        without = getattr(quantizer, "_without_runs", None)
-        plain = without() if without is not None else None
+        plain = quantizer.without_runs()
         if plain is None:
             return quantizer, None
         runs_data = encode_palette(quantizer.palette_, quantizer.labels_, **options)
         plain_data = encode_palette(plain.palette_, plain.labels_, **options)
         return (plain, plain_data) if len(plain_data) <= len(runs_data) else (quantizer, runs_data)
 
-    def rows(self, ks, *, callback=None):
+    def rows(self, ks: Iterable[int], *, callback: Callable[[SweepRow], object] | None = None) -> list[SweepRow]:
         """Rows for every k in ``ks``, in that order; ``callback(row)`` after each one."""
         out = []
         for k in ks:
@@ -208,12 +216,15 @@ class ImageSweep:
                 callback(out[-1])
         return out
 
-    def measured(self):
+    def measured(self) -> list[SweepRow]:
         """Every row measured so far, sorted by k."""
         return [self.rows_[k] for k in sorted(self.rows_)]
 
 
-def sweep(image, ks=DEFAULT_KS, *, bytes_in=None, random_state=0, compare=False, callback=None, **params):
+def sweep(
+    image: Any, ks: Iterable[int] = DEFAULT_KS, *, bytes_in: int | None = None, random_state: Any = 0, compare: bool = False,
+    callback: Callable[[SweepRow], object] | None = None, **params: Any,
+) -> list[SweepRow]:
     """Quantize ``image`` at every k in ``ks`` and measure size and quality.
 
     Parameters

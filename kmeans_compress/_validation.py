@@ -107,3 +107,38 @@ def check_palette(palette, name="palette", *, channels=(3, 4)):
     """``palette`` as an ndarray when it is ``uint8`` of shape ``(k, C)``, 1 <= k <= 256."""
     shapes = " or ".join(f"(k, {c})" for c in channels) + f" with 1 <= k <= {MAX_COLORS}"
     return _check_uint8(palette, name, "palette", shapes, lambda a: a.ndim == 2 and a.shape[1] in channels and 1 <= len(a) <= MAX_COLORS)
+
+
+def check_pixels(X, name="X"):
+    """``X`` as an ndarray when it is an image ``(H, W, 3|4)`` or pixels ``(N, 3|4)`` of ``uint8``.
+
+    The estimator's input contract (scikit-learn's ``X``). Raises TypeError for sparse
+    matrices and non-``uint8`` data, ValueError for other shapes and for no pixels, with the
+    dtype or shape received.
+    """
+    if hasattr(X, "tocsr") or hasattr(X, "toarray"):  # scipy.sparse, without importing it
+        msg = (
+            f"{name} is a sparse {type(X).__name__}: an image quantizer needs dense uint8 pixels, an "
+            "image of shape (H, W, 3|4) or pixels of shape (N, 3|4)."
+        )
+        raise TypeError(msg)
+    arr = np.asarray(X)
+    if arr.ndim == 2 and arr.shape[1] == 0:  # scikit-learn's words for no features
+        msg = f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: pixels have 3 or 4 channels."
+        raise ValueError(msg)
+    if not ((arr.ndim == 3 and arr.shape[2] in (3, 4)) or (arr.ndim == 2 and arr.shape[1] in (3, 4))):
+        msg = (
+            f"Expected an image of shape (H, W, 3|4) or pixels of shape (N, 3|4) for {name}, got shape "
+            f"{arr.shape}. Reshape your data, e.g. image.reshape(-1, 3)."
+        )
+        raise ValueError(msg)
+    if arr.size == 0:
+        msg = f"Expected at least one pixel in {name}, got shape {arr.shape}."
+        raise ValueError(msg)
+    if arr.dtype != np.uint8:
+        msg = (
+            f"Expected uint8 pixel values for {name}, got dtype {arr.dtype}. "
+            "Load images with kmeans_compress.load_image, which converts any mode to uint8."
+        )
+        raise TypeError(msg)
+    return arr

@@ -10,6 +10,7 @@ import io
 import numpy as np
 import pytest
 from PIL import Image, ImageCms
+from test_color_management import ADOBE, P3, PROPHOTO, SRGB, saved, to_profile
 
 from kmeans_compress import KMeansQuantizer, delta_e, load_image, psnr, ssim
 from kmeans_compress._compress import compress_bytes
@@ -17,8 +18,6 @@ from kmeans_compress._encode import encode_palette_png
 from kmeans_compress._load import read_image
 from kmeans_compress._kept_profile import KeptProfileQuantizer, fit_quantizer
 from kmeans_compress._sweep import ImageSweep
-
-from test_color_management import ADOBE, P3, PROPHOTO, SRGB, saved, to_profile
 
 PROFILES = [pytest.param(P3, id="display-p3"), pytest.param(ADOBE, id="adobe-rgb"), pytest.param(PROPHOTO, id="prophoto")]
 
@@ -169,3 +168,24 @@ def test_sweep_compares_baselines_with_the_image_as_seen():
     srgb_row = ImageSweep(io.BytesIO(data), compare=True).row(16)
     assert row.mediancut == srgb_row.mediancut and row.jpeg.bytes <= row.bytes_out
     assert np.array_equal(job._seen_image, shown)
+
+
+@pytest.mark.parametrize("alpha", [False, True], ids=["rgb", "rgba"])
+def test_kept_profile_quantizer_is_an_estimator_whose_remap_gives_its_labels(alpha):
+    from sklearn.base import clone
+
+    stored = np.asarray(to_profile(photo(32), P3))
+    if alpha:
+        a = np.full(stored.shape[:2], 255, np.uint8)
+        a[:, :6] = 0
+        stored = np.dstack([stored, a])
+    q = KeptProfileQuantizer(8, icc_profile=P3, color_space="lab").fit(stored)
+    assert isinstance(q, KMeansQuantizer) and clone(q).get_params() == q.get_params()
+    assert q.get_params()["icc_profile"] == P3
+    np.testing.assert_array_equal(q.remap(stored), q.labels_)
+    np.testing.assert_array_equal(q.predict(stored), q.labels_)
+    if not alpha:
+        dithered = KeptProfileQuantizer(8, icc_profile=P3, dither=True).fit(stored)
+        np.testing.assert_array_equal(dithered.remap(stored, dither=True), dithered.labels_)
+    with pytest.raises(ValueError, match="needs icc_profile"):
+        KeptProfileQuantizer(8).fit(stored)

@@ -5,7 +5,7 @@ import pytest
 
 import kmeans_compress._ssim as ssim_mod
 from kmeans_compress import KMeansQuantizer, measure
-from kmeans_compress._measure import _fitted_histogram
+from kmeans_compress._measure import label_histogram
 from kmeans_compress._metrics import delta_e, mse, palette_delta_e, palette_mse, palette_ssim, ssim
 
 
@@ -36,7 +36,7 @@ def test_histogram_metrics_equal_pixel_metrics(k, alpha):
     image = _noisy((37, 53), seed=k, alpha=alpha)
     q = KMeansQuantizer(k).fit(image)
     quantized = q.palette_[q.labels_]
-    hist = _fitted_histogram(q, 37 * 53)
+    hist = label_histogram(q)
     assert hist is not None
     if alpha:
         assert palette_mse(*hist) == pytest.approx(mse(image, quantized), rel=1e-12)
@@ -51,7 +51,7 @@ def test_wrong_labels_change_the_histogram_mse():
     """The shortcut really uses the labels: a different assignment gives a different value."""
     image = _noisy((20, 30), seed=1)
     q = KMeansQuantizer(5).fit(image)
-    colors, counts, palette, labels = _fitted_histogram(q, 600)
+    colors, counts, palette, labels = label_histogram(q)
     shifted = (labels.astype(np.int64) + 1) % len(palette)
     assert palette_mse(colors, counts, palette, shifted) > palette_mse(colors, counts, palette, labels)
 
@@ -109,4 +109,4 @@ def test_measure_on_two_threads_gives_the_same_figures(monkeypatch):
     monkeypatch.setattr(measure_mod, "_cpus", lambda: 2)
     threaded = measure(a, q)
     assert (threaded.ssim, threaded.delta_e, threaded.mse) == (serial.ssim, serial.delta_e, serial.mse)
-    assert threaded.delta_e == palette_delta_e(*_fitted_histogram(q, 60 * 50))
+    assert threaded.delta_e == palette_delta_e(*label_histogram(q))
