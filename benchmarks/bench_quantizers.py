@@ -117,7 +117,7 @@ def machine_lines():
     """The machine and the versions a run used: what a reader needs to compare two runs."""
     pq = "not installed"
     if shutil.which("pngquant"):
-        done = subprocess.run(["pngquant", "--version"], capture_output=True, text=True)
+        done = subprocess.run(["pngquant", "--version"], capture_output=True, text=True, check=False)
         pq = (done.stdout or done.stderr).strip().split()[0] if (done.stdout or done.stderr).strip() else "unknown"
     try:
         usable = len(os.sched_getaffinity(0))
