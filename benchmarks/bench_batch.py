@@ -5,7 +5,7 @@ Run from the repository root (needs the ``[dask]`` extra, ``distributed``)::
     python benchmarks/bench_batch.py                      # 200 photos, 3 rounds
     python benchmarks/bench_batch.py --n-files 50 --rounds 1 -k 8
 
-It makes ``--n-files`` small photos (deterministic crops of the corpus photos, resized to
+It makes ``--n-files`` small photos (deterministic crops of the benchmark photos in ``benchmarks/photos/``, resized to
 ``--size``, saved as RGB PNG), starts a ``distributed.LocalCluster`` of two worker processes with one
 thread each, and then, in each round, times the whole command (a fresh interpreter, as a user runs
 it) twice, in turn:
@@ -42,7 +42,7 @@ import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "benchmarks" / "photos"  # the benchmark photos, in the repository
 # This checkout's package, here and in every process started from here (the cluster's workers too).
 sys.path.insert(0, str(ROOT))
 os.environ["PYTHONPATH"] = str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")

@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/bench_color_management.py -k 64
     python benchmarks/bench_color_management.py --timing   # what the conversion costs on 12 MP
 
-For each corpus photo (``../shared/corpus/*.png``, sRGB) and each profile (Display P3 as PNG,
+For each benchmark photo (``benchmarks/photos/*.png``, sRGB) and each profile (Display P3 as PNG,
 Adobe RGB as JPEG quality 92, ProPhoto as PNG; ``tests/data/icc/``), the photo is converted to the
 profile with LittleCMS and saved with the profile embedded, as a phone, camera or editor does;
 the "untagged" reference is the same sRGB photo saved the same way without a profile.
@@ -89,9 +89,9 @@ def main(argv=None):
     parser.add_argument("-k", type=int, nargs="+", default=[16, 64, 256])
     parser.add_argument("--timing", action="store_true", help="time reading a 12 MP photo, untagged and tagged")
     args = parser.parse_args(argv)
-    photos = sorted((ROOT.parent / "shared" / "corpus").glob("*.png"))
+    photos = sorted((ROOT / "benchmarks" / "photos").glob("*.png"))
     if not photos:
-        raise SystemExit("no photos in ../shared/corpus")
+        raise SystemExit("no photos in benchmarks/photos")
     if args.timing:
         timing(photos[0])
         return

@@ -216,7 +216,7 @@ def equal_bytes(images, fine_ks, ks):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(ROOT.parent / "shared" / "corpus"), help="folder of PNG photos")
+    parser.add_argument("--corpus", default=str(ROOT / "benchmarks" / "photos"), help="folder of PNG photos (default benchmarks/photos)")
     parser.add_argument("--images", default=str(ROOT / "images"), help="the project's images folder")
     parser.add_argument("--ks", default="8,16,64", help="palette sizes, comma-separated (default 8,16,64)")
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats; the median is reported (default 5)")

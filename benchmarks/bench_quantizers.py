@@ -8,7 +8,8 @@ and ``apt-get install pngquant`` for the pngquant columns)::
 
 One run prints, each side by side with its ratio:
 
-1. **All methods** on ``../shared/corpus/*.png``, the project's ``images/*.png`` (a file whose pixels
+1. **All methods** on ``benchmarks/photos/*.png`` (two Kodak photos, see ``benchmarks/photos/CREDITS.md``),
+   the project's ``images/*.png`` (a file whose pixels
    repeat an earlier one is skipped) and a flat-colour graphic drawn here, at k = 4, 16, 64, 256:
 
    * ``kmeans_compress``: :class:`~kmeans_compress.KMeansQuantizer` with its defaults, PNG from
@@ -23,13 +24,13 @@ One run prints, each side by side with its ratio:
    ``seconds`` is the median over ``--repeats`` of the quantization alone, in this process; the
    methods take turns within each repeat, so a burst of load on a shared machine hits them alike.
 
-2. **Per photo** (``--no-photos`` skips it): the corpus photos, each also saved as JPEG at
+2. **Per photo** (``--no-photos`` skips it): the benchmark photos, each also saved as JPEG at
    quality 75 and 90 and decoded, at half, full and double size, and scikit-image's sample photos
    (never used to tune the fit). For each photo and k: kmeans_compress and imagequant in this
    process, taking turns, best of ``--repeats``; PSNR against the notebook's way (at
    ``--notebook-ks``, capped) and imagequant and pngquant; bytes against pngquant's file.
 
-3. **Whole commands on a 12-megapixel photo** (a corpus photo upscaled with Lanczos), taking
+3. **Whole commands on a 12-megapixel photo** (a benchmark photo upscaled with Lanczos), taking
    turns, median of ``--repeats``: ``python -m kmeans_compress PHOTO -k K -o OUT`` (the default
    report line with PSNR, SSIM and ΔE) against ``pngquant --nofs --speed 3``, with each process's
    peak resident memory (``VmHWM``, polled); the same once on a 48-megapixel upscale (bytes of
@@ -39,7 +40,9 @@ One run prints, each side by side with its ratio:
    JPEG-born) at k=64: ``kmeans-compress FOLDER --out-dir OUT`` against pngquant on the same files
    two at a time (``xargs -P 2``), in files per second.
 
-It ends with a check of each target of issue 12. Rows go to ``benchmarks/results/`` (ignored by
+It starts with the machine (CPU count, Python, the libraries' and pngquant's versions) and ends with
+a check of each performance target, side by side. Every input is in the repository or made by this
+script, and the paths it prints are relative to the project's root. Rows go to ``benchmarks/results/`` (ignored by
 git): the all-methods rows as CSV, the rest as JSON. ``bench_big`` (each method in its own
 process on the 12 MP photo) is kept for ``--methods-12mp``.
 """
@@ -53,6 +56,7 @@ import hashlib
 import io
 import json
 import os
+import platform
 import resource
 import shutil
 import statistics
@@ -73,8 +77,8 @@ from kmeans_compress import ColorHistogram, KMeansQuantizer, encode_palette_png,
 
 KS = (4, 16, 64, 256)
 RESULTS = ROOT / "benchmarks" / "results"
-# ../shared/corpus from the project root (also found from a worktree one level further down)
-CORPUS = next((p for p in (ROOT.parent / "shared" / "corpus", ROOT.parents[1] / "shared" / "corpus") if p.is_dir()), ROOT.parent / "shared" / "corpus")
+# the benchmark photos, in the repository (kodim10.png and kodim23.png, credits beside them)
+CORPUS = ROOT / "benchmarks" / "photos"
 BIG_SIZE = (4256, 2832)  # 12.05 megapixels
 BIG_CAP_FACTOR = 1.5  # the notebook's way on 12 MP stops after 1.5 x --cap seconds
 PHOTO_MIN_COLORS = 16_384  # more distinct colours than this: a photo (kodim10 has 21,537, cartoon.png 2,584)
@@ -82,6 +86,59 @@ FIELDS = [
     "image", "kind", "pixels", "k", "method", "seconds", "quantize_s", "psnr", "ssim", "bytes",
     "peak_mb", "status",
 ]  # fmt: skip
+
+
+def _rel(path):
+    """``path`` relative to the project's root when it is inside it (what the output prints)."""
+    try:
+        return str(Path(path).resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _version(dist):
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model():
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_lines():
+    """The machine and the versions a run used: what a reader needs to compare two runs."""
+    pq = "not installed"
+    if shutil.which("pngquant"):
+        done = subprocess.run(["pngquant", "--version"], capture_output=True, text=True, check=False)
+        pq = (done.stdout or done.stderr).strip().split()[0] if (done.stdout or done.stderr).strip() else "unknown"
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count()
+    libs = ", ".join(
+        f"{name} {_version(dist)}"
+        for name, dist in (
+            ("kmeans_compress", "kmeans-compress"), ("NumPy", "numpy"), ("SciPy", "scipy"),
+            ("scikit-learn", "scikit-learn"), ("scikit-image", "scikit-image"), ("Pillow", "pillow"),
+            ("pyoxipng", "pyoxipng"), ("imagequant", "imagequant"),
+        )
+    )  # fmt: skip
+    return [
+        "## Machine",
+        "",
+        f"- CPU: {_cpu_model()}, {os.cpu_count()} cores ({usable} usable by this process)",
+        f"- Python {platform.python_version()} on {platform.system()} {platform.machine()}",
+        f"- {libs}",
+        f"- pngquant {pq}",
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -115,7 +172,7 @@ def collect_images(corpus, with_big, work):
     found, seen = [], set()
     paths = sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []
     if not paths:
-        print(f"note: no corpus at {corpus}; using the project's images only", file=sys.stderr)
+        print(f"note: no photos in {_rel(corpus)}; using the project's images only", file=sys.stderr)
     paths += sorted((ROOT / "images").glob("*.png"))
     for path in paths:
         digest = hashlib.sha256(load_image(path).tobytes()).hexdigest()
@@ -553,7 +610,7 @@ def target_checks(rows, ks):
 
 
 # ---------------------------------------------------------------------------------------------
-# Issue 12: per photo, whole command on 12 MP, a folder of photos, memory, where the time goes
+# Per photo, whole command on 12 MP, a folder of photos, memory, where the time goes
 # ---------------------------------------------------------------------------------------------
 
 JPEG_QUALITIES = (75, 90)
@@ -694,10 +751,12 @@ def bench_command(path, ks, repeats, work, label):
             for tool in runs:
                 if tool == "pngquant" and shutil.which("pngquant") is None:
                     continue
+                # paths relative to the project's root (the commands run there), so the printed lines hold no
+                # checkout's location
                 argv = (
-                    [sys.executable, "-m", "kmeans_compress", str(path), "-k", str(k), "-o", str(outs[tool]), "--force"]
+                    [sys.executable, "-m", "kmeans_compress", _rel(path), "-k", str(k), "-o", _rel(outs[tool]), "--force"]
                     if tool == "kmeans-compress"
-                    else ["pngquant", *PQ_ARGS, "--force", "-o", str(outs[tool]), str(k), str(path)]
+                    else ["pngquant", *PQ_ARGS, "--force", "-o", _rel(outs[tool]), str(k), _rel(path)]
                 )
                 status, wall, peak, text, cpu = run_process(argv, 600)
                 runs[tool].append((status, wall, peak, text, cpu))
@@ -900,8 +959,8 @@ def profile_table(path, ks):
     return lines
 
 
-def issue12_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks):
-    lines = ["", "### Targets of issue 12, each side by side", ""]
+def performance_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks):
+    lines = ["", "### Performance targets, each side by side", ""]
 
     def check(text, ok):
         lines.append(f"- [{'x' if ok else ' '}] {text}")
@@ -963,7 +1022,7 @@ def issue12_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(CORPUS), help=f"folder of PNG images (default {CORPUS})")
+    parser.add_argument("--corpus", default=str(CORPUS), help=f"folder of PNG photos (default {_rel(CORPUS)})")
     parser.add_argument("--ks", default=",".join(map(str, KS)), help="palette sizes (default 4,16,64,256)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per image and k (default 3)")
     parser.add_argument("--cap", type=float, default=60.0, help="seconds before a notebook-way run is stopped (default 60)")
@@ -1023,9 +1082,10 @@ def main(argv=None):
         writer = csv.DictWriter(fh, fieldnames=FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
-    json_path = RESULTS / f"issue12-{stamp}.json"
+    json_path = RESULTS / f"photos-{stamp}.json"
     json_path.write_text(json.dumps({"photos": photo_rows, "command": cmd_rows, "command48": big48_rows, "folder": folder_res}, indent=1))
-    lines = [
+    lines = machine_lines() + [
+        "",
         f"## Quantizers ({os.cpu_count()} cores, repeats={args.repeats}, cap={args.cap:.0f} s)",
         "",
         "median s: median over images of each image's median quantization time; × kmc: median over images",
@@ -1042,7 +1102,7 @@ def main(argv=None):
         lines += command_table(big48_rows, "48 MP photo, whole commands (one run)")
     if folder_res:
         lines += folder_table(folder_res, 64, FOLDER_SIZE)
-    lines += issue12_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks)
+    lines += performance_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks)
     lines += ["", f"rows saved to {csv_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}; total {time.perf_counter() - start:.0f} s"]
     print("\n".join(lines))
     return 0

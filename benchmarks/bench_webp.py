@@ -6,7 +6,7 @@ Run from the repository root::
     python benchmarks/bench_webp.py --quick      # method 2, 4, 6 at quality 100 only
     python benchmarks/bench_webp.py --large --quick --repeats 1   # a 12 MP photo only
 
-Images: ``../shared/corpus/*.png`` (when present) and the project's ``images/*.png``. Each is
+Images: the benchmark photos ``benchmarks/photos/*.png`` and the project's ``images/*.png``. Each is
 quantized once per k with :class:`~kmeans_compress.KMeansQuantizer` (defaults,
 ``random_state=0``); the same palette and indices are then encoded as the PNG
 (:func:`~kmeans_compress.encode_palette_png`, oxipng) and as lossless WebP at each libwebp
@@ -42,12 +42,12 @@ from kmeans_compress._encode import encode_palette_webp  # noqa: E402
 def images(large=False):
     """Corpus photos, then the project's images; a file whose pixels repeat an earlier one is skipped."""
     if large:
-        first = sorted((ROOT.parent / "shared" / "corpus").glob("*.png"))[0]
+        first = sorted((ROOT / "benchmarks" / "photos").glob("*.png"))[0]
         with Image.open(first) as im:
             scale = (12e6 / (im.width * im.height)) ** 0.5
             big = im.convert("RGB").resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
         return [(f"{first.stem}-12MP", np.asarray(big))]
-    paths = sorted((ROOT.parent / "shared" / "corpus").glob("*.png")) + sorted((ROOT / "images").glob("*.png"))
+    paths = sorted((ROOT / "benchmarks" / "photos").glob("*.png")) + sorted((ROOT / "images").glob("*.png"))
     seen, out = set(), []
     for path in paths:
         image = load_image(path)

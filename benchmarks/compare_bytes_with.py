@@ -9,8 +9,7 @@ script works across any reorganisation of the package's private modules: both re
 driven only through names exported by ``kmeans_compress`` itself (``load_image``,
 ``KMeansQuantizer``, ``encode_palette_png``, ``compress_bytes``).
 
-Inputs: the benchmark photos (``benchmarks/photos/*.png`` when present, else
-``../shared/corpus/*.png``), each of the project's ``images/*.png``, and an RGBA copy of the
+Inputs: the benchmark photos (``benchmarks/photos/*.png``), each of the project's ``images/*.png``, and an RGBA copy of the
 first photo with a soft alpha ramp, each also tagged with the sRGB profile of ``tests/data/icc/``.
 Outputs, for k = 4, 16, 64 and 256:
 
@@ -63,7 +62,7 @@ def hashes(package_root, paths):
 
 def make_inputs(folder):
     srgb = (ROOT / "tests" / "data" / "icc" / "sRGB-v4.icc").read_bytes()
-    photos = sorted((ROOT / "benchmarks" / "photos").glob("*.png")) or sorted((ROOT.parent / "shared" / "corpus").glob("*.png"))
+    photos = sorted((ROOT / "benchmarks" / "photos").glob("*.png"))
     sources = photos + sorted((ROOT / "images").glob("*.png"))
     images = []
     for src in sources:
