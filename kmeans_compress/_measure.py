@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -26,6 +25,7 @@ from ._metrics import (
     psnr_from_mse,
     raw_size,
 )
+from ._threads import available_cpus
 from ._validation import check_image
 
 __all__ = ["Measurement", "encode_and_measure", "measure"]
@@ -165,7 +165,7 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        pool = ThreadPoolExecutor(1) if height * width >= _THREADED_PIXELS and _cpus() > 1 else None
+        pool = ThreadPoolExecutor(1) if height * width >= _THREADED_PIXELS and available_cpus() > 1 else None
         colour_error = pool.submit(palette_delta_e, *histogram) if pool else palette_delta_e(*histogram)
         similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
         if pool:
@@ -203,14 +203,6 @@ def measure(image, quantizer, *, data=None, k=None, bytes_in=None, started=None,
 
 # Images of at least this many pixels measure ΔE and SSIM on two threads.
 _THREADED_PIXELS = 1 << 21
-
-
-def _cpus():
-    """CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _fitted_histogram(quantizer, n_pixels):
