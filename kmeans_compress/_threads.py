@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 __all__ = ["available_cpus", "one_thread"]
 
@@ -28,7 +29,7 @@ def available_cpus() -> int:
 
 # One controller per kind of library, built the first time it is needed: building one lists the
 # libraries loaded then (scikit-learn's OpenMP runtime is loaded with scikit-learn).
-_CONTROLLERS = {}
+_CONTROLLERS: dict[str, Any] = {}
 
 
 @contextlib.contextmanager
