@@ -306,11 +306,11 @@ class _Run:
         self._add(outcome)
 
     def _interrupted(self) -> None:
-        """Ctrl-C: say so, start nothing more, collect what was running, hand over what is done."""
-        if self.on_interrupt is not None:
-            self.on_interrupt()
+        """Ctrl-C: start nothing more, say so, collect what was running, hand over what is done."""
         try:
             running = set(self.executor.stop(list(self.in_flight)))
+            if self.on_interrupt is not None:
+                self.on_interrupt()
             for future in [f for f in self.in_flight if f not in running]:
                 del self.in_flight[future]
             while self.in_flight:

@@ -106,15 +106,15 @@ class LocalExecutor:
     shares_files : bool
         True: the tasks run in one piece, reading and writing where they run.
     window : int
-        Tasks submitted at a time: one per worker, and one more each where workers are
-        processes (so none waits for the next task); they start only if no Ctrl-C came first.
+        Tasks submitted at a time: two per worker (so none waits for its next task); a task
+        queued starts only if no Ctrl-C came first.
     """
 
     shares_files = True
 
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = max(1, int(jobs))
-        self.window = self.jobs if self.jobs == 1 else 2 * self.jobs
+        self.window = 2 * self.jobs
         self._pool: concurrent.futures.Executor | None = None
         self._stop: Any = None
         self._submitted = 0
