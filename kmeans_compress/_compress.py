@@ -12,8 +12,11 @@ import dataclasses
 import io
 import math
 import os
+import re
 import time
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from ._choose import KChoice, choose_k, target_text
 from ._formats import check_format, output_format
@@ -22,9 +25,12 @@ from ._load import ImageInfo, read_image, read_input
 from ._measure import Measurement
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
-from ._write import check_output_path, write_bytes_atomic
+from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
 
-__all__ = ["CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "write_result"]
+__all__ = [
+    "CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "protect_batch",
+    "write_result",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -311,30 +317,52 @@ class FileJob:
 
     Attributes
     ----------
-    input_path, output_path, n_colors, out_dir, overwrite, inputs, skip_if_larger, keep_profile, format
-        As for :func:`compress_file` (``inputs`` a tuple).
+    input_path : str or os.PathLike
+        The image to compress; never written over.
+    output_path : str or os.PathLike or None
+        Where to write; None for the default name (see :func:`compress_file`).
+    n_colors : int or "auto"
+        Palette size, or ``"auto"`` to choose it.
+    out_dir : str or os.PathLike or None
+        Folder for the default output name.
+    overwrite : bool
+        Replace an existing output file (never an input).
+    inputs : tuple of paths, or ProtectedFiles
+        Other files never to be written over. In a batch, :func:`protect_batch` keeps here only
+        the inputs this job's output could name, so that a job does not carry (nor resolve) all
+        of the batch's.
+    skip_if_larger, keep_profile : bool
+        As for :func:`compress_file`.
+    format : {"png", "webp"} or None
+        Output format; None to take it from ``output_path``, else PNG.
     options : dict
         Further arguments of :func:`compress_image`.
     """
 
-    input_path: str | os.PathLike
-    output_path: str | os.PathLike | None = None
+    input_path: str | os.PathLike[str]
+    output_path: str | os.PathLike[str] | None = None
     n_colors: int | str = 16
-    out_dir: str | os.PathLike | None = None
+    out_dir: str | os.PathLike[str] | None = None
     overwrite: bool = False
-    inputs: tuple = ()
+    inputs: tuple[str | os.PathLike[str], ...] | ProtectedFiles = ()
     skip_if_larger: bool = False
     keep_profile: bool = False
     format: str | None = None  # noqa: A003
-    options: dict = dataclasses.field(default_factory=dict)
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __call__(self):
+    def __call__(self) -> CompressionReport:
+        """The whole job here: :meth:`prepare`, :meth:`remote` and :meth:`finish` in turn.
+
+        Returns
+        -------
+        CompressionReport
+        """
         payload, state = self.prepare()
         box = [payload]  # handed over: the input's bytes are freed once decoded
         del payload
         return self.finish(self._remote_box(box), state)
 
-    def prepare(self):
+    def prepare(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Here: refuse a bad format or output path before any work, then read the input.
 
         Returns
@@ -346,7 +374,7 @@ class FileJob:
             What :meth:`finish` needs; stays here.
         """
         started = time.perf_counter()
-        protected = (self.input_path, *self.inputs)
+        protected = ProtectedFiles.of(self.inputs).including([self.input_path])  # resolved once for the job
         output_path = self.output_path
         if output_path is not None:
             format = output_format(output_path, self.format)  # noqa: A001
@@ -361,8 +389,18 @@ class FileJob:
         return payload, (output_path, format, protected, time.perf_counter() - started)
 
     @staticmethod
-    def remote(payload):
-        """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem)."""
+    def remote(payload: tuple[Any, ...]) -> Compressed:
+        """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem).
+
+        Parameters
+        ----------
+        payload : tuple
+            What :meth:`prepare` returned first.
+
+        Returns
+        -------
+        Compressed
+        """
         return FileJob._remote_box([payload])
 
     @staticmethod
@@ -373,11 +411,22 @@ class FileJob:
         started = time.perf_counter()
         return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **options)
 
-    def finish(self, result, state):
-        """Here: write ``result`` (a :class:`Compressed`) under :func:`compress_file`'s rules.
+    def finish(self, result: Compressed, state: tuple[Any, ...]) -> CompressionReport:
+        """Here: write ``result`` under :func:`compress_file`'s rules.
 
         The report's ``seconds`` add the time spent here, reading and writing, to the time
         :meth:`remote` took (time waiting for a worker is not counted).
+
+        Parameters
+        ----------
+        result : Compressed
+            What :meth:`remote` returned.
+        state : tuple
+            What :meth:`prepare` returned second.
+
+        Returns
+        -------
+        CompressionReport
         """
         output_path, format, protected, seconds_here = state  # noqa: A001
         started = time.perf_counter()
@@ -392,11 +441,34 @@ class FileJob:
         return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
 
-def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False):
+def write_result(
+    result: Compressed,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] | ProtectedFiles = (),
+    skip_if_larger: bool = False,
+) -> CompressionReport:
     """Write a :class:`Compressed` result to ``output_path`` atomically, under the rules of :func:`compress_file`.
 
     The last step of :func:`compress_file`, separate so that a result computed elsewhere (another
     process or machine, from the input's bytes) is written with the same rules.
+
+    Parameters
+    ----------
+    result : Compressed
+        What to write.
+    input_path : str or os.PathLike
+        The image it was made from; never written over, and named in the report.
+    output_path : str or os.PathLike
+        Where to write; its folder is created if missing.
+    overwrite : bool, default=False
+        Replace an existing output file (never an input).
+    inputs : iterable of paths, or ProtectedFiles, default=()
+        Other files never to be written over.
+    skip_if_larger : bool, default=False
+        Write nothing when the output is larger than the input file.
 
     Returns
     -------
@@ -406,7 +478,8 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
     measurement = result.measurement
     kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
     if not kept_original:
-        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs], make_folders=True)
+        protected = ProtectedFiles.of(inputs).including([input_path])
+        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)
     return CompressionReport(
         input=os.fspath(input_path),
         output=None if kept_original else os.fspath(output_path),
@@ -414,3 +487,68 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
         kept_original=kept_original,
         choice=result.choice,
     )
+
+
+#: A default output name: ``<stem>-k<k>.<format>`` (see :func:`~kmeans_compress._inputs.default_output_path`).
+_DEFAULT_NAME = re.compile(r"^(?P<stem>.*)-k\d+\.(?P<format>png|webp)$")
+
+
+def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[str]] = ()) -> list[FileJob]:
+    """The jobs of a batch, each told which of the batch's inputs its output could name.
+
+    Every input of the batch must be kept from being written over by every job's output. Instead
+    of each job resolving all N inputs two or three times (O(N²) for the batch, and N paths
+    pickled with every job), the inputs are resolved once here (:class:`ProtectedFiles`) and
+    each job keeps in ``inputs`` only those its output path names now (through symlinks, ``..``
+    or hard links): none in a batch without such links. A job whose k is still to be chosen
+    may write any ``<stem>-k<k>`` name: the existing files of that form in its output folder are
+    checked, each folder listed once.
+
+    Parameters
+    ----------
+    jobs : sequence of FileJob
+        The batch; each job's own ``inputs`` are protected too.
+    also : iterable of paths, default=()
+        Further files no job may write over (inputs left out of the run, for example).
+
+    Returns
+    -------
+    list of FileJob
+        The same jobs, in order, with ``inputs`` narrowed.
+    """
+    protected = ProtectedFiles([*(p for job in jobs for p in (job.input_path, *job.inputs)), *also])
+    folders: dict[str, dict[tuple[str, str], list[str]]] = {}
+    narrowed = []
+    for job in jobs:
+        format = job.format or "png"  # noqa: A001
+        if job.output_path is not None:
+            candidates = [protected.owner(job.output_path)]
+        elif job.n_colors != "auto":
+            candidates = [protected.owner(default_output_path(job.input_path, job.n_colors, job.out_dir, format))]
+        else:
+            folder = os.fspath(job.out_dir) if job.out_dir is not None else os.path.dirname(os.fspath(job.input_path))
+            names = folders.get(folder)
+            if names is None:
+                names = folders[folder] = _default_names(folder, protected)
+            candidates = names.get((Path(job.input_path).stem, format.lower()), [])
+        own = os.fspath(job.input_path)
+        at_risk = tuple(dict.fromkeys(c for c in candidates if c is not None and c != own))
+        narrowed.append(dataclasses.replace(job, inputs=at_risk))
+    return narrowed
+
+
+def _default_names(folder: str, protected: ProtectedFiles) -> dict[tuple[str, str], list[str]]:
+    """(stem, format) -> the protected files that existing ``<stem>-k<k>.<format>`` names in ``folder`` point to."""
+    found: dict[tuple[str, str], list[str]] = {}
+    try:
+        entries = list(os.scandir(folder or "."))
+    except OSError:  # no folder yet: nothing in it can be an input
+        return found
+    for entry in entries:
+        match = _DEFAULT_NAME.match(entry.name)
+        if match is None:
+            continue
+        owner = protected.owner(entry.path)
+        if owner is not None:
+            found.setdefault((match["stem"], match["format"]), []).append(owner)
+    return found

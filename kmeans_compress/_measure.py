@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from ._metrics import (
     psnr_from_mse,
     raw_size,
 )
+from ._threads import available_cpus
 from ._validation import check_image
 
 if TYPE_CHECKING:
@@ -199,7 +199,7 @@ def measure(
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        if height * width >= _THREADED_PIXELS and _cpus() > 1:
+        if height * width >= _THREADED_PIXELS and available_cpus() > 1:
             with ThreadPoolExecutor(1) as pool:
                 future = pool.submit(palette_delta_e, *histogram)
                 similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
@@ -239,14 +239,6 @@ def measure(
 
 # Images of at least this many pixels measure ΔE and SSIM on two threads.
 _THREADED_PIXELS = 1 << 21
-
-
-def _cpus():
-    """CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def label_histogram(quantizer: Measurable) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:

@@ -160,14 +160,15 @@ def test_a_worker_with_another_version_is_named(photos, tmp_path, capsys, monkey
     assert {line.split()[4] for line in err} == set(two_workers.scheduler_info()["workers"])
 
 
-def test_python_api_takes_a_client(photos, tmp_path, two_workers):
+def test_python_api_takes_a_cluster_executor(photos, tmp_path, two_workers):
     from kmeans_compress._batch import run_ordered
     from kmeans_compress._compress import FileJob
+    from kmeans_compress._dask import DaskExecutor
 
     paths = sorted(photos.glob("*.png"))
     tasks = [(str(p), FileJob(p, out_dir=tmp_path / "o", n_colors=8)) for p in paths]
     seen = []
-    outcomes = run_ordered(tasks, client=two_workers, on_result=lambda o: seen.append(o.index))
+    outcomes = run_ordered(tasks, executor=DaskExecutor(two_workers), on_result=lambda o: seen.append(o.index))
     assert seen == list(range(len(paths)))
     assert [o.error for o in outcomes] == [None] * len(paths)
     for p, o in zip(paths, outcomes):
@@ -318,11 +319,15 @@ def test_ctrl_c_cancels_what_has_not_started(tmp_path, two_workers):
     proc.wait(timeout=60)
     assert first.startswith(str(folder / "p00.png")), (first, err)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "kmeans-compress: interrupted", err
+    assert err.splitlines()[0].startswith("kmeans-compress: interrupted: finishing the files in progress"), err
     assert "Traceback" not in err
     written = _outputs(out)
-    reported = [line.split("-> ")[-1].split()[0] for line in (first + rest).splitlines() if "-> " in line]
+    lines = (first + rest).splitlines()
+    reported = [line.split("-> ")[-1].split()[0] for line in lines if line.startswith(str(folder))]
     assert sorted(Path(p).name for p in reported) == sorted(written)  # every file written was reported
     assert len(written) < 16  # the rest were cancelled
+    assert lines[-1].startswith(f"16 files: {len(written)} written, 0 kept original (output would be larger), 0 failed, "
+                                f"{16 - len(written)} not done (interrupted)")  # the summary says what was written
     for name, data in written.items():  # complete files, no temporary ones
         assert not name.startswith(".")
         Image.open(out / name).load()

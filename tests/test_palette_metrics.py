@@ -106,7 +106,7 @@ def test_measure_on_two_threads_gives_the_same_figures(monkeypatch):
     q = KMeansQuantizer(8).fit(a)
     serial = measure(a, q)
     monkeypatch.setattr(measure_mod, "_THREADED_PIXELS", 1)  # ΔE on a thread beside SSIM
-    monkeypatch.setattr(measure_mod, "_cpus", lambda: 2)
+    monkeypatch.setattr(measure_mod, "available_cpus", lambda: 2)
     threaded = measure(a, q)
     assert (threaded.ssim, threaded.delta_e, threaded.mse) == (serial.ssim, serial.delta_e, serial.mse)
     assert threaded.delta_e == palette_delta_e(*label_histogram(q))
