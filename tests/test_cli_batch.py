@@ -358,7 +358,7 @@ def test_ctrl_c_in_a_folder_run_on_a_terminal(tmp_path):
 def test_output_paths_are_resolved_once_per_batch(tmp_path, monkeypatch):
     """Protecting every input of a batch of N files costs O(N) path resolutions, not O(N²), and a
     job carries only the inputs its output could name (none here), not all N."""
-    from kmeans_compress import _compress, _io
+    from kmeans_compress import _compress, _write
 
     real = _compress.compress_bytes(_photo(tmp_path / "one.png").read_bytes(), 4)
     smaller = dataclasses.replace(real, measurement=dataclasses.replace(real.measurement, bytes_in=10**6))
@@ -368,7 +368,7 @@ def test_output_paths_are_resolved_once_per_batch(tmp_path, monkeypatch):
     folder.mkdir()
     for i in range(n):
         (folder / f"f{i:05d}.png").write_bytes(b"x")
-    monkeypatch.setattr(_io.os, "fsync", lambda fd: None)  # a thousand fsyncs say nothing here
+    monkeypatch.setattr(_write.os, "fsync", lambda fd: None)  # a thousand fsyncs say nothing here
     calls = {"realpath": 0, "stat": 0}
     real_realpath, real_stat = os.path.realpath, os.stat
 
