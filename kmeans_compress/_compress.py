@@ -16,7 +16,10 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ._choose import KChoice, choose_k, target_text
 from ._formats import check_format, output_format
@@ -27,8 +30,17 @@ from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
 
+if TYPE_CHECKING:
+    from ._typing import PathLike
+
 __all__ = [
-    "CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "protect_batch",
+    "Compressed",
+    "CompressionReport",
+    "FileJob",
+    "compress_bytes",
+    "compress_file",
+    "compress_image",
+    "protect_batch",
     "write_result",
 ]
 
@@ -52,7 +64,7 @@ class Compressed:
     choice: KChoice | None = None
 
 
-def _ratio_text(ratio):
+def _ratio_text(ratio: float) -> str:
     """``"16.44x smaller than the input"``, or ``"1.70x larger than the input"`` below 1."""
     if ratio >= 1:
         return f"{ratio:.2f}x smaller than the input"
@@ -85,21 +97,31 @@ class CompressionReport:
     kept_original: bool = False
     choice: KChoice | None = None
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
-        out = {"input": self.input, "output": self.output, **self.measurement.to_dict(), "kept_original": self.kept_original}
+        out = {
+            "input": self.input,
+            "output": self.output,
+            **self.measurement.to_dict(),
+            "kept_original": self.kept_original,
+        }
         if self.choice is not None:
-            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": [r.k for r in self.choice.rows]}
+            tried = [r.k for r in self.choice.rows]
+            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": tried}
         return out
 
-    def summary(self):
+    def summary(self) -> str:
         """One human-readable line."""
         m = self.measurement
         psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
+        if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
+            sizes = f"{m.bytes_out:,} B  ({m.bits_per_pixel:.2f} bits/pixel)"
+        else:
+            ratio = _ratio_text(m.ratio)
+            sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
         line = (
-            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  dE00 {m.delta_e:.2f}  "
-            f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({_ratio_text(m.ratio)}, {m.bits_per_pixel:.2f} bits/pixel)  "
-            f"{m.seconds:.2f} s"
+            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
+            f"dE00 {m.delta_e:.2f}  {sizes}  {m.seconds:.2f} s"
         )
         if self.output:
             line += f"  -> {self.output}"
@@ -127,9 +149,19 @@ def _wants_choice(n_colors, min_psnr, min_ssim):
 
 
 def compress_image(
-    image, n_colors=16, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, bytes_in=None, random_state=0, started=None,
-    format="png", info=None, **params,  # noqa: A002
-):
+    image: NDArray[np.uint8],
+    n_colors: int | Literal["auto"] = 16,
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+    ks: Iterable[int] = DEFAULT_KS,
+    bytes_in: int | None = None,
+    random_state: int = 0,
+    started: float | None = None,
+    format: str = "png",  # noqa: A002
+    info: ImageInfo | None = None,
+    **params: Any,
+) -> Compressed:
     """Quantize a loaded image and encode it as an indexed PNG or a lossless WebP, k fixed or chosen.
 
     Parameters
@@ -178,6 +210,7 @@ def compress_image(
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
     choice = None
+    k = n_colors
     if chosen:
         choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
         if choice.k is None:
@@ -187,13 +220,21 @@ def compress_image(
                 f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
             )
             raise ValueError(msg)
-    k = choice.k if chosen else n_colors
+        k = choice.k
     # the whole time on this image (the search for k included), not only the chosen fit
     measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
     return Compressed(job.data_[k], measurement, choice)
 
 
-def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format="png", **kwargs):  # noqa: A002
+def compress_bytes(
+    source: bytes | bytearray | memoryview | IO[bytes],
+    n_colors: int | Literal["auto"] = 16,
+    *,
+    name: str | None = None,
+    keep_profile: bool = False,
+    format: str = "png",  # noqa: A002
+    **kwargs: Any,
+) -> Compressed:
     """Compress an encoded image held in memory: bytes in, the output file's bytes out.
 
     Nothing touches the filesystem, so it runs where files are not shared (object stores,
@@ -251,18 +292,18 @@ def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwarg
 
 
 def compress_file(
-    input_path,
-    output_path=None,
+    input_path: PathLike,
+    output_path: PathLike | None = None,
     *,
-    n_colors=16,
-    out_dir=None,
-    overwrite=False,
-    inputs=(),
-    skip_if_larger=False,
-    keep_profile=False,
-    format=None,  # noqa: A002
-    **kwargs,
-):
+    n_colors: int | Literal["auto"] = 16,
+    out_dir: PathLike | None = None,
+    overwrite: bool = False,
+    inputs: Iterable[PathLike] = (),
+    skip_if_larger: bool = False,
+    keep_profile: bool = False,
+    format: str | None = None,  # noqa: A002
+    **kwargs: Any,
+) -> CompressionReport:
     """Compress an image file into an indexed PNG or WebP, k fixed or chosen, and report what it cost.
 
     Parameters

@@ -21,8 +21,10 @@ import base64
 import io
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:
     import ipywidgets as widgets
@@ -35,12 +37,18 @@ from ._sweep import ImageSweep
 from ._validation import check_k
 from .plotting import plot_result, result_figsize
 
-__all__ = ["show_k", "k_slider", "KSlider"]
+if TYPE_CHECKING:
+    from ._sweep import SweepRow
+    from ._typing import ImageSource
+
+__all__ = ["KSlider", "k_slider", "show_k"]
 
 K_MIN, K_MAX = 1, 256
 
 
-def show_k(image, k, *, random_state=0, fig=None):
+def show_k(
+    image: ImageSweep | NDArray[np.uint8], k: int, *, random_state: int = 0, fig: Figure | None = None
+) -> tuple[Figure, SweepRow]:
     """Quantize ``image`` to ``k`` colours, measure it, and draw it above its palette.
 
     Parameters
@@ -74,7 +82,7 @@ def show_k(image, k, *, random_state=0, fig=None):
     return fig, measurement
 
 
-def _summary(name, measurement):
+def _summary(name: str, measurement: SweepRow) -> str:
     m = measurement
     return (
         f"{name}, k = {m.k}: indexed PNG {m.bytes_out / 1000:.1f} kB, "
@@ -82,7 +90,7 @@ def _summary(name, measurement):
     )
 
 
-def _render_png(job, k, dpi):
+def _render_png(job: ImageSweep, k: int, dpi: float) -> tuple[bytes, SweepRow]:
     """(PNG bytes of the figure for ``k``, measurement), drawn without pyplot so nothing else shows it."""
     fig = Figure(figsize=result_figsize(job.image.shape, k), layout="constrained")
     _, measurement = show_k(job, k, fig=fig)
@@ -91,11 +99,11 @@ def _render_png(job, k, dpi):
     return buffer.getvalue(), measurement
 
 
-def _png_width(png):
+def _png_width(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width field
 
 
-def _as_images(images):
+def _as_images(images: Any) -> dict[str, Any]:
     if isinstance(images, np.ndarray):
         return {"image": images}
     if isinstance(images, (str, Path)):
@@ -109,7 +117,13 @@ def _as_images(images):
     return dict(images)
 
 
-def k_slider(images, *, k=16, random_state=0, dpi=72):
+def k_slider(
+    images: Mapping[str, ImageSource | ImageSweep] | ImageSource,
+    *,
+    k: int = 16,
+    random_state: int = 0,
+    dpi: float = 72,
+) -> KSlider:
     """An interactive control: drag k from 1 to 256, pick an image, and see the result.
 
     Parameters
@@ -152,10 +166,10 @@ class KSlider(widgets.VBox):
         The same in one line of text.
     """
 
-    def __init__(self, images, *, k, random_state, dpi):
+    def __init__(self, images: Mapping[str, Any], *, k: int, random_state: int, dpi: float) -> None:
         k = check_k("k", k)
         self._sources = images
-        self._loaded = {}
+        self._loaded: dict[str, ImageSweep] = {}
         self._random_state = random_state
         self._dpi = dpi
         self.chooser = widgets.Dropdown(options=list(images), description="image")
@@ -169,7 +183,7 @@ class KSlider(widgets.VBox):
         self.slider.observe(self.update, names="value")
         self.chooser.observe(self.update, names="value")
 
-    def _sweep(self, name):
+    def _sweep(self, name: str) -> ImageSweep:
         """The image's ImageSweep: loaded and its colours counted once, each k fitted once."""
         if name not in self._loaded:
             source = self._sources[name]
@@ -179,7 +193,7 @@ class KSlider(widgets.VBox):
                 self._loaded[name] = ImageSweep(source, random_state=self._random_state, keep_quantizers=True)
         return self._loaded[name]
 
-    def update(self, change=None):
+    def update(self, change: object = None) -> None:
         """Quantize, measure and draw for the slider's k and the chosen image."""
         name, k = self.chooser.value, self.slider.value
         png, self.measurement = _render_png(self._sweep(name), k, self._dpi)
@@ -188,7 +202,7 @@ class KSlider(widgets.VBox):
         self.summary = _summary(name, self.measurement)
         self.caption.value = self.summary
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # The widget view for a live front end; a plain image and a line of text for the rest
         # (a front end shows the richest type it can render, so a live one draws the widget).
         bundle = super()._repr_mimebundle_(**kwargs) or {}
