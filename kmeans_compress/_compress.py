@@ -388,7 +388,7 @@ class FileJob:
     inputs: tuple[str | os.PathLike[str], ...] | ProtectedFiles = ()
     skip_if_larger: bool = False
     keep_profile: bool = False
-    format: str | None = None  # noqa: A003
+    format: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __call__(self) -> CompressionReport:
@@ -421,7 +421,9 @@ class FileJob:
             format = output_format(output_path, self.format)  # noqa: A001
         else:
             format = check_format(self.format or "png")  # noqa: A001
-        if output_path is None and not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")):
+        if output_path is None and not _wants_choice(
+            self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")
+        ):
             output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format)
         if output_path is not None:
             check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
@@ -517,7 +519,9 @@ def write_result(
     """
     output_path = Path(output_path)
     measurement = result.measurement
-    kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    kept_original = (
+        bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    )
     if not kept_original:
         protected = ProtectedFiles.of(inputs).including([input_path])
         write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)

@@ -316,4 +316,6 @@ class ColorHistogram:
 
     def __repr__(self) -> str:
         where = "merged" if self.shape is None else f"shape={self.shape}"
-        return f"ColorHistogram(n_colors={self.n_colors}, n_channels={self.n_channels}, n_pixels={self.n_pixels}, {where})"
+        return (
+            f"ColorHistogram(n_colors={self.n_colors}, n_channels={self.n_channels}, n_pixels={self.n_pixels}, {where})"
+        )

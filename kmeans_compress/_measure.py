@@ -241,7 +241,9 @@ def measure(
 _THREADED_PIXELS = 1 << 21
 
 
-def label_histogram(quantizer: Measurable) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
+def label_histogram(
+    quantizer: Measurable,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
     """``(colors, counts, palette, color_labels)`` describing a fit's ``labels_`` exactly, or None.
 
     The fit's histogram pairs (``colors_``, ``color_counts_``, ``color_labels_``), with the

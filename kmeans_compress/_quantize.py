@@ -237,7 +237,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
             # entry of their own: left to k-means they blend with faint edge pixels into an
             # almost invisible haze (alpha 1 to 3) over the whole background.
-            clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
+            clear = (
+                (hist.colors[:, 3] == 0)
+                if hist.n_channels == 4 and self.n_colors > 1
+                else np.zeros(hist.n_colors, bool)
+            )
             if clear.any():
                 colors, counts, kept_features = hist.colors[~clear], hist.counts[~clear], features[~clear]
             else:  # no copies: on a large photo they would cost as much as the image
@@ -379,10 +383,18 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         """Labels of ``hist``'s pixels from each colour's entry, with dithering or runs (see :mod:`._remap`)."""
         budget = resolve_run_budget(run_budget, self.n_colors)
         return remap_histogram(
-            hist, self.palette_, color_labels, dither=dither, run_budget_db=budget, image=image, stacklevel=stacklevel + 1
+            hist,
+            self.palette_,
+            color_labels,
+            dither=dither,
+            run_budget_db=budget,
+            image=image,
+            stacklevel=stacklevel + 1,
         )
 
-    def remap(self, X: ArrayLike | ColorHistogram, *, dither: bool = False, run_budget: RunBudget = 0.0) -> NDArray[Any]:
+    def remap(
+        self, X: ArrayLike | ColorHistogram, *, dither: bool = False, run_budget: RunBudget = 0.0
+    ) -> NDArray[Any]:
         """Palette index of every pixel of ``X``: the fitted palette applied to any image.
 
         Parameters

@@ -179,12 +179,23 @@ class ImageSweep:
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
         data, measured = encode_and_measure(
-            seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start, data=data, **options
+            seen_image,
+            seen_quantizer,
+            stored=quantizer,
+            k=k,
+            bytes_in=self.bytes_in,
+            started=start,
+            data=data,
+            **options,
         )
         jpeg = mediancut = None
         if self.compare:  # against the image as seen, as the row itself is measured
             jpeg, mediancut = baselines(seen_image, k, len(data), format=self.format)
-        row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}, jpeg=jpeg, mediancut=mediancut)
+        row = SweepRow(
+            **{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)},
+            jpeg=jpeg,
+            mediancut=mediancut,
+        )
         if self.keep_quantizers:
             self.quantizers_[k] = quantizer
         self.rows_[k] = row
@@ -222,8 +233,14 @@ class ImageSweep:
 
 
 def sweep(
-    image: Any, ks: Iterable[int] = DEFAULT_KS, *, bytes_in: int | None = None, random_state: Any = 0, compare: bool = False,
-    callback: Callable[[SweepRow], object] | None = None, **params: Any,
+    image: Any,
+    ks: Iterable[int] = DEFAULT_KS,
+    *,
+    bytes_in: int | None = None,
+    random_state: Any = 0,
+    compare: bool = False,
+    callback: Callable[[SweepRow], object] | None = None,
+    **params: Any,
 ) -> list[SweepRow]:
     """Quantize ``image`` at every k in ``ks`` and measure size and quality.
 

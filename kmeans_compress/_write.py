@@ -168,8 +168,12 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
-        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-        raise OutputExistsError(msg)
+        raise OutputExistsError(_already_exists(path))
+
+
+def _already_exists(path):
+    """The message for an output that exists and may not be replaced (three places refuse it)."""
+    return f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
 
 
 def _make_folders(folder):
@@ -255,12 +259,10 @@ def write_bytes_atomic(
                 try:
                     os.link(tmp, path)
                 except FileExistsError:
-                    msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                    raise OutputExistsError(msg) from None
+                    raise OutputExistsError(_already_exists(path)) from None
                 except OSError:  # file systems without hard links
                     if path.exists():
-                        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                        raise OutputExistsError(msg) from None
+                        raise OutputExistsError(_already_exists(path)) from None
                     os.replace(tmp, path)
             written = True
         finally:

@@ -35,9 +35,8 @@ def _public_objects():
             for attr, value in sorted(vars(obj).items()):
                 if attr.startswith("_"):
                     continue
-                if isinstance(value, (classmethod, staticmethod)):
-                    value = value.__func__
-                if inspect.isfunction(value):
+                func = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
+                if inspect.isfunction(func):
                     paths.append(f"kmeans_compress.{name}.{attr}")
     return paths
 
