@@ -106,7 +106,7 @@ def _unreachable(address, timeout, exc):
 
 
 def _probe(address, timeout):
-    from distributed.comm import connect as comm_connect
+    from distributed.comm.core import connect as comm_connect
 
     async def probe():
         comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)

@@ -30,6 +30,7 @@ This module imports only the colour packer and the checks from the package.
 from __future__ import annotations
 
 import numpy as np
+import PIL
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
@@ -88,7 +89,7 @@ def floyd_steinberg(image: ArrayLike, palette: ArrayLike) -> NDArray[np.uint8]:
     if used.max() >= len(lut) or np.any(lut[used] < 0):
         msg = (
             "Pillow returned palette entries that are not in the palette asked for "
-            f"(Pillow {Image.__version__}); please report this."
+            f"(Pillow {PIL.__version__}); please report this."
         )
         raise RuntimeError(msg)
     return lut.astype(np.uint8)[indices]

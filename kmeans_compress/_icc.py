@@ -310,7 +310,7 @@ def _png_gamma_profile(gamma, chromaticity, *, grey):
         if not (math.isfinite(gamma) and 0.01 <= gamma <= 100):
             msg = f"gAMA {gamma:g} unusable"
             raise ValueError(msg)
-        curve = (1.0 / gamma,)
+        curve: tuple[float, ...] = (1.0 / gamma,)
     else:
         curve = _SRGB_TRC  # cHRM alone: the tone curve is unknown, sRGB's is the assumption
     desc = " ".join(

@@ -24,7 +24,7 @@ from typing import IO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._colorspace import to_uint8
 from ._icc import GREY_MODES, colour_tag, grey_to_srgb, transform_to_srgb, warn_image
@@ -201,7 +201,7 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
         raise InvalidImageError(msg) from None
     except _UNREADABLE as exc:
         raise _unreadable(label, exc) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         msg = f"{label}: not an image file Pillow can read"
         raise InvalidImageError(msg) from None
     except InvalidImageError:
@@ -266,7 +266,7 @@ def _open(source, label):
     """``Image.open``, and for a HEIF file that Pillow alone does not know, pillow-heif."""
     try:
         return Image.open(source)
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
                 head = fh.read(16)

@@ -119,7 +119,7 @@ class Measurement:
     dither: bool = False
     format: str = "png"
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict, valid JSON: infinite or NaN floats become None."""
         out = dataclasses.asdict(self)
         for key, value in out.items():

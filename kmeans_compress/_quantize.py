@@ -36,6 +36,8 @@ from ._validation import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ._remap import Runs
+
 __all__ = ["ColorHistogram", "KMeansQuantizer", "label_dtype"]
 
 #: What ``fit`` accepts: an image or pixel array, a histogram, or a list or tuple of them.
@@ -335,7 +337,14 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         plain.label_corrections_ = None
         return plain
 
-    def _set_palette(self, hist, features, palette, search=None, guess=None):
+    def _set_palette(
+        self,
+        hist: ColorHistogram,
+        features: NDArray[Any],
+        palette: NDArray[Any],
+        search: Any = None,
+        guess: NDArray[Any] | None = None,
+    ) -> None:
         """Assign colours to the nearest entry of ``palette``; keep the used entries in order.
 
         ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse, and
@@ -363,7 +372,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.color_counts_ = hist.counts
         self.color_labels_ = remap[color_labels].astype(label_dtype(len(palette)))
 
-    def _validate_parameters(self):
+    def _validate_parameters(self) -> None:
         """Check every constructor parameter (scikit-learn estimators validate in ``fit``)."""
         check_k("n_colors", self.n_colors)
         check_option("color_space", self.color_space, COLOR_SPACES)
@@ -379,7 +388,15 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     # -- remapping onto the fitted palette ------------------------------------------------------
 
-    def _remap(self, hist, color_labels, dither, run_budget, image=None, stacklevel=2):
+    def _remap(
+        self,
+        hist: ColorHistogram,
+        color_labels: NDArray[Any],
+        dither: bool,
+        run_budget: RunBudget,
+        image: NDArray[np.uint8] | None = None,
+        stacklevel: int = 2,
+    ) -> tuple[NDArray[Any], Runs | None]:
         """Labels of ``hist``'s pixels from each colour's entry, with dithering or runs (see :mod:`._remap`)."""
         budget = resolve_run_budget(run_budget, self.n_colors)
         return remap_histogram(
@@ -432,7 +449,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         image = None if isinstance(X, ColorHistogram) else np.asarray(X)
         return self._remap(hist, color_labels, dither, run_budget, image)[0]
 
-    def _histogram_of(self, X):
+    def _histogram_of(self, X: ArrayLike | ColorHistogram) -> ColorHistogram:
         """One image's histogram, its channels checked against the palette's."""
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         if hist.n_channels != self.palette_.shape[1]:
@@ -508,12 +525,12 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         return self.palette_[self.predict(X)]
 
 
-def _check_run_budget(run_budget):
+def _check_run_budget(run_budget: object) -> None:
     if not (isinstance(run_budget, str) and run_budget == "auto"):
         check_real("run_budget", run_budget, low=0.0)
 
 
-def _luminance(colors):
+def _luminance(colors: NDArray[Any]) -> NDArray[np.float64]:
     rgb = colors[:, :3].astype(np.float64)
     lum = rgb @ np.array([0.299, 0.587, 0.114])
     if colors.shape[1] == 4:

@@ -387,14 +387,13 @@ def _two_nearest(points, dist, cand, table, beyond):
     candidates); ``beyond`` (n,) is the distance from the guess to the nearest centre left out
     (None when none is), so those are at least ``beyond - dist`` away.
     """
-    d2 = None
-    for j in range(points.shape[1]):
-        diff = (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None]
-        diff *= diff
-        if d2 is None:
-            d2 = diff
-        else:
-            d2 += diff
+    diffs = (
+        (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None] for j in range(points.shape[1])
+    )
+    d2 = next(diffs)
+    d2 *= d2
+    for diff in diffs:
+        d2 += np.multiply(diff, diff, out=diff)
     rows = np.arange(len(points))
     at = d2.argmin(axis=1)
     best = d2[rows, at]

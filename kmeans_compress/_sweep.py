@@ -174,7 +174,7 @@ class ImageSweep:
         )
         self.n_fits += 1
         release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
-        options = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
         quantizer, data = self._smaller_file(quantizer, options)
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
@@ -203,7 +203,7 @@ class ImageSweep:
         return row
 
     @staticmethod
-    def _smaller_file(quantizer, options):
+    def _smaller_file(quantizer: KMeansQuantizer, options: dict[str, Any]) -> tuple[KMeansQuantizer, bytes | None]:
         """The fit (with runs, or its nearest-colour labels) whose file is smaller, and that file.
 
         Runs spend a little PSNR for fewer bytes, but on some images (flat-colour drawings,

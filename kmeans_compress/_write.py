@@ -171,12 +171,12 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         raise OutputExistsError(_already_exists(path))
 
 
-def _already_exists(path):
+def _already_exists(path: Path) -> str:
     """The message for an output that exists and may not be replaced (three places refuse it)."""
     return f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
 
 
-def _make_folders(folder):
+def _make_folders(folder: Path) -> list[Path]:
     """Make ``folder`` and its missing parents; the ones made, outermost first."""
     missing = []
     while not folder.exists() and folder != folder.parent:
@@ -193,7 +193,7 @@ def _make_folders(folder):
     return made
 
 
-def _remove_folders(made):
+def _remove_folders(made: list[Path]) -> None:
     """Remove the folders :func:`_make_folders` made, innermost first, while they are empty."""
     for each in reversed(made):
         try:

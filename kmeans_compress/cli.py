@@ -60,7 +60,8 @@ def _palette_size(args):
 
 
 def _compress_tasks(args, items, all_inputs):
-    from ._compress import FileJob, protect_batch
+    from ._compress import FileJob
+    from ._protect import protect_batch
 
     k = _palette_size(args)
     quantizer = {
@@ -209,10 +210,10 @@ def _run_sweeps(args, items, jobs):
             out.close()
     src = items[0][0]
     ks = sorted(args.sweep, reverse=True) if jobs > 1 else args.sweep  # largest first: they take longest
-    tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
-    out = _Output(args, len(tasks), "k")
+    k_tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
+    out = _Output(args, len(k_tasks), "k")
     try:
-        parts = run_ordered(tasks, jobs=jobs, on_done=out.tick, on_interrupt=out.interrupted)
+        parts = run_ordered(k_tasks, jobs=jobs, on_done=out.tick, on_interrupt=out.interrupted)
     finally:
         out.close()
     failed = next((p for p in parts if p.error is not None), None)

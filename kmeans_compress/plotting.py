@@ -28,7 +28,6 @@ from ._plot_images import (
     plot_result,
     plot_side_by_side,
     plot_variants,
-    result_figsize,  # noqa: F401 - the slider sizes its figure with it
 )
 from ._plot_sweeps import plot_gain_per_kb, plot_sweep_curves, plot_sweep_reports
 
