@@ -47,7 +47,9 @@ __all__ = [
 class Compressed:
     """What :func:`compress_bytes` returns.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     data : bytes
         The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
@@ -73,7 +75,9 @@ def _ratio_text(ratio: float) -> str:
 class CompressionReport:
     """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     input : str
         Path of the input file.
@@ -96,7 +100,14 @@ class CompressionReport:
     choice: KChoice | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
+        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``.
+
+        Returns
+        -------
+        dict
+            ``input``, ``output``, every field of the measurement, ``kept_original``, and (when
+            k was chosen) ``auto`` with the rule, the number of fits and the k tried.
+        """
         out = {
             "input": self.input,
             "output": self.output,
@@ -109,7 +120,13 @@ class CompressionReport:
         return out
 
     def summary(self) -> str:
-        """One human-readable line."""
+        """One human-readable line.
+
+        Returns
+        -------
+        str
+            The input, k, PSNR, SSIM, ΔE, the sizes and the time, then where the output went.
+        """
         m = self.measurement
         psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
         if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
@@ -346,6 +363,7 @@ def compress_file(
     Returns
     -------
     CompressionReport
+        The input and output paths, the measurement of the output and how k was chosen.
     """
     job = FileJob(
         input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),

@@ -115,7 +115,7 @@ def encode_palette_png(
     labels : ndarray of unsigned int, shape (H, W)
         Index into ``palette`` for every pixel.
     compress_level : int, default 9
-        zlib effort of the Pillow encoder (9 is the maximum; Pillow's ``optimize`` is also on).
+        The zlib effort of the Pillow encoder (9 is the maximum; Pillow's ``optimize`` is also on).
         Used when the file is not recompressed by oxipng.
     optimizer : {"auto", "oxipng", "pillow"}, default "auto"
         ``"oxipng"`` recompresses the image data with oxipng's libdeflate (the ``pyoxipng``

@@ -293,6 +293,7 @@ class ColorHistogram:
         Returns
         -------
         ndarray, shape ``self.shape``, same dtype as ``color_labels``
+            Each pixel's label: the label of its colour.
 
         Raises
         ------

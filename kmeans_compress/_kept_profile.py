@@ -106,7 +106,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
 
     Attributes
     ----------
-    palette_ : ndarray of uint8, shape (n_colors_, C)
+    palette_ : ndarray of uint8, shape (``n_colors_``, C)
         Stored values (in the profile's space) of the colours used, in the order of the fit on
         the seen colours (by luminance).
     labels_ : ndarray, shape (H, W) or (N,)
@@ -122,7 +122,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         The distinct stored colours, their pixel counts and each one's entry (as seen).
     label_corrections_ : None
         Runs are never used with a kept profile.
-    seen_palette_ : ndarray of uint8, shape (n_colors_, C)
+    seen_palette_ : ndarray of uint8, shape (``n_colors_``, C)
         The palette as a colour-managed viewer shows it: ``palette_`` through the profile, in sRGB.
     view_quantizer_ : KMeansQuantizer
         The fit on the seen colours that chose the partition (its palette is in sRGB).

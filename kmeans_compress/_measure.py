@@ -46,7 +46,9 @@ __all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
 class Measurement:
     """Size and quality of one quantized image against its original.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     k : int
         Colours asked for.
@@ -120,7 +122,13 @@ class Measurement:
     format: str = "png"
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, valid JSON: infinite or NaN floats become None."""
+        """Plain dict, valid JSON: infinite or NaN floats become None.
+
+        Returns
+        -------
+        dict
+            One entry per field, under the field's name.
+        """
         out = dataclasses.asdict(self)
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -163,6 +171,7 @@ def measure(
     Returns
     -------
     Measurement
+        Size and quality of ``palette_[labels_]`` against ``image``, and of its encoded file.
 
     Raises
     ------

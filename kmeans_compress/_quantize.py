@@ -83,7 +83,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
     max_iter : int, default=300
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
-        scikit-learn's relative tolerance on centre movement, to declare convergence.
+        Relative tolerance on centre movement to declare convergence, as scikit-learn's.
     random_state : int, numpy.random.Generator or None, default=0
         Seed for k-means++. The same image, k and seed give the same palette and PNG bytes.
     dither : bool, default=False
@@ -117,7 +117,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     Attributes
     ----------
-    palette_ : ndarray of uint8, shape (n_colors_, C)
+    palette_ : ndarray of uint8, shape (``n_colors_``, C)
         The colours used (C is 3, or 4 for an image with alpha), ordered by luminance. With
         alpha, fully transparent pixels keep an exact ``(0, 0, 0, 0)`` entry (when
         ``n_colors >= 2``) and nearly opaque entries are made opaque, so that transparent areas
@@ -155,9 +155,9 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     See Also
     --------
-    kmeans_compress.quantize : fit and rebuild the image in one call.
-    ColorHistogram : what ``fit`` works on; several images' histograms can be merged.
-    sklearn.cluster.KMeans : the clustering it wraps.
+    kmeans_compress.quantize : Fit and rebuild the image in one call.
+    ColorHistogram : What ``fit`` works on; several images' histograms can be merged.
+    sklearn.cluster.KMeans : The clustering it wraps.
 
     Examples
     --------
@@ -215,8 +215,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        self : KMeansQuantizer
-            Fitted. ``labels_`` is set only when ``X`` maps back to one image's pixels (an
+        KMeansQuantizer
+            This estimator, fitted. ``labels_`` is set only when ``X`` maps back to one image's pixels (an
             image, a pixel array, or that image's own histogram).
         """
         self._validate_parameters()
@@ -315,7 +315,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         return quantizer
 
     def without_runs(self) -> Self | None:
-        """This fit with every pixel on its nearest entry, or None when runs moved no pixel.
+        """Return this fit with every pixel on its nearest entry, or None when runs moved no pixel.
 
         For callers that encode both and keep the smaller file (runs do not pay on every
         image): the copy's ``labels_`` are ``remap(X)``'s nearest labels, its ``run_budget`` 0
@@ -324,6 +324,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         KMeansQuantizer or None
+            A copy with the nearest labels, or None when runs moved no pixel.
         """
         moved = self.__dict__.get("_moved")
         if moved is None:
@@ -470,6 +471,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+            Each pixel's palette entry, remapped with this estimator's ``dither`` and ``run_budget``.
         """
         return self.remap(X, dither=self.dither, run_budget=self.run_budget)
 
@@ -488,6 +490,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+            The fitted ``labels_``: each pixel's palette entry.
         """
         return self.fit(X).labels_
 
@@ -506,6 +509,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of uint8, the shape of ``X``
+            The quantized image: each pixel replaced by its palette colour.
         """
         self.fit(X)
         return self.palette_[self.labels_]
@@ -521,6 +525,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of uint8, the shape of ``X``
+            The quantized image: each pixel replaced by its palette colour.
         """
         return self.palette_[self.predict(X)]
 

@@ -300,7 +300,7 @@ def save_palette_png(
     inputs : iterable of paths
         Files that must not be written over (the images being compressed).
     compress_level : int, default 9
-        zlib effort when the file is not recompressed by oxipng.
+        The zlib effort when the file is not recompressed by oxipng.
     icc_profile : bytes, optional
         Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
     dpi : tuple of float, optional

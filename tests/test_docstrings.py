@@ -49,7 +49,6 @@ def test_every_public_name_is_checked():
     assert names == set(kmeans_compress.__all__) - {"__version__"}
 
 
-@pytest.mark.xfail(strict=False, reason="docstrings fixed after the remodel")
 @pytest.mark.parametrize("import_path", PUBLIC)
 def test_docstring(import_path):
     result = validate(import_path)
