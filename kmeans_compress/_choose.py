@@ -158,7 +158,9 @@ def search_smallest_k(
 class KChoice:
     """A k chosen for the user, and how.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     k : int or None
         The chosen palette size (None when a target quality cannot be reached at 256 colours).
@@ -167,7 +169,7 @@ class KChoice:
     rule : str
         The rule applied, in words.
     n_fits : int
-        k-means fits spent choosing.
+        The number of k-means fits spent choosing.
     rows : list of SweepRow
         Every k measured while choosing, sorted by k.
     """
@@ -179,7 +181,13 @@ class KChoice:
     rows: list[SweepRow]
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict, valid JSON: ``k``, ``rule``, ``n_fits``, the chosen row and every row measured."""
+        """Plain dict, valid JSON: ``k``, ``rule``, ``n_fits``, the chosen row and every row measured.
+
+        Returns
+        -------
+        dict
+            ``k``, ``rule`` and ``n_fits``, with the chosen row and every row measured as flat dicts.
+        """
         return {
             "k": self.k,
             "rule": self.rule,

@@ -12,9 +12,8 @@ import dataclasses
 import io
 import math
 import os
-import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -40,7 +39,6 @@ __all__ = [
     "compress_bytes",
     "compress_file",
     "compress_image",
-    "protect_batch",
     "write_result",
 ]
 
@@ -49,7 +47,9 @@ __all__ = [
 class Compressed:
     """What :func:`compress_bytes` returns.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     data : bytes
         The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
@@ -75,7 +75,9 @@ def _ratio_text(ratio: float) -> str:
 class CompressionReport:
     """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     input : str
         Path of the input file.
@@ -98,7 +100,14 @@ class CompressionReport:
     choice: KChoice | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
+        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``.
+
+        Returns
+        -------
+        dict
+            ``input``, ``output``, every field of the measurement, ``kept_original``, and (when
+            k was chosen) ``auto`` with the rule, the number of fits and the k tried.
+        """
         out = {
             "input": self.input,
             "output": self.output,
@@ -111,7 +120,13 @@ class CompressionReport:
         return out
 
     def summary(self) -> str:
-        """One human-readable line."""
+        """One human-readable line.
+
+        Returns
+        -------
+        str
+            The input, k, PSNR, SSIM, ΔE, the sizes and the time, then where the output went.
+        """
         m = self.measurement
         psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
         if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
@@ -138,7 +153,7 @@ class CompressionReport:
 _FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
 
 
-def _wants_choice(n_colors, min_psnr, min_ssim):
+def _wants_choice(n_colors: int | str, min_psnr: float | None, min_ssim: float | None) -> bool:
     if n_colors == "auto":
         return True
     if min_psnr is not None or min_ssim is not None:
@@ -206,12 +221,11 @@ def compress_image(
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
-    chosen = _wants_choice(n_colors, min_psnr, min_ssim)
+    _wants_choice(n_colors, min_psnr, min_ssim)  # checks the arguments; k is chosen exactly for "auto"
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
     choice = None
-    k = n_colors
-    if chosen:
+    if n_colors == "auto":
         choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
         if choice.k is None:
             best = choice.rows[-1]
@@ -221,6 +235,8 @@ def compress_image(
             )
             raise ValueError(msg)
         k = choice.k
+    else:
+        k = n_colors
     # the whole time on this image (the search for k included), not only the chosen fit
     measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
     return Compressed(job.data_[k], measurement, choice)
@@ -274,7 +290,16 @@ def compress_bytes(
     return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **kwargs)
 
 
-def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwargs):  # noqa: A002
+def _compress_box(
+    box: list[bytes],
+    n_colors: int | Literal["auto"],
+    name: str | None,
+    started: float | None,
+    *,
+    keep_profile: bool,
+    format: str,  # noqa: A002
+    **kwargs: Any,
+) -> Compressed:
     """:func:`compress_bytes` on the bytes in ``box`` (a one-item list), taken out and freed once decoded.
 
     Every caller hands the bytes over in the list and keeps no reference, so that a large input
@@ -338,6 +363,7 @@ def compress_file(
     Returns
     -------
     CompressionReport
+        The input and output paths, the measurement of the output and how k was chosen.
     """
     job = FileJob(
         input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),
@@ -388,7 +414,7 @@ class FileJob:
     inputs: tuple[str | os.PathLike[str], ...] | ProtectedFiles = ()
     skip_if_larger: bool = False
     keep_profile: bool = False
-    format: str | None = None  # noqa: A003
+    format: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __call__(self) -> CompressionReport:
@@ -421,7 +447,9 @@ class FileJob:
             format = output_format(output_path, self.format)  # noqa: A001
         else:
             format = check_format(self.format or "png")  # noqa: A001
-        if output_path is None and not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")):
+        if output_path is None and not _wants_choice(
+            self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")
+        ):
             output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format)
         if output_path is not None:
             check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
@@ -445,7 +473,7 @@ class FileJob:
         return FileJob._remote_box([payload])
 
     @staticmethod
-    def _remote_box(box):
+    def _remote_box(box: list[Any]) -> Compressed:
         data, name, n_colors, format, keep_profile, options = box.pop()  # noqa: A001
         box.append(data)
         del data
@@ -517,7 +545,9 @@ def write_result(
     """
     output_path = Path(output_path)
     measurement = result.measurement
-    kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    kept_original = (
+        bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    )
     if not kept_original:
         protected = ProtectedFiles.of(inputs).including([input_path])
         write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)
@@ -528,68 +558,3 @@ def write_result(
         kept_original=kept_original,
         choice=result.choice,
     )
-
-
-#: A default output name: ``<stem>-k<k>.<format>`` (see :func:`~kmeans_compress._inputs.default_output_path`).
-_DEFAULT_NAME = re.compile(r"^(?P<stem>.*)-k\d+\.(?P<format>png|webp)$")
-
-
-def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[str]] = ()) -> list[FileJob]:
-    """The jobs of a batch, each told which of the batch's inputs its output could name.
-
-    Every input of the batch must be kept from being written over by every job's output. Instead
-    of each job resolving all N inputs two or three times (O(N²) for the batch, and N paths
-    pickled with every job), the inputs are resolved once here (:class:`ProtectedFiles`) and
-    each job keeps in ``inputs`` only those its output path names now (through symlinks, ``..``
-    or hard links): none in a batch without such links. A job whose k is still to be chosen
-    may write any ``<stem>-k<k>`` name: the existing files of that form in its output folder are
-    checked, each folder listed once.
-
-    Parameters
-    ----------
-    jobs : sequence of FileJob
-        The batch; each job's own ``inputs`` are protected too.
-    also : iterable of paths, default=()
-        Further files no job may write over (inputs left out of the run, for example).
-
-    Returns
-    -------
-    list of FileJob
-        The same jobs, in order, with ``inputs`` narrowed.
-    """
-    protected = ProtectedFiles([*(p for job in jobs for p in (job.input_path, *job.inputs)), *also])
-    folders: dict[str, dict[tuple[str, str], list[str]]] = {}
-    narrowed = []
-    for job in jobs:
-        format = job.format or "png"  # noqa: A001
-        if job.output_path is not None:
-            candidates = [protected.owner(job.output_path)]
-        elif job.n_colors != "auto":
-            candidates = [protected.owner(default_output_path(job.input_path, job.n_colors, job.out_dir, format))]
-        else:
-            folder = os.fspath(job.out_dir) if job.out_dir is not None else os.path.dirname(os.fspath(job.input_path))
-            names = folders.get(folder)
-            if names is None:
-                names = folders[folder] = _default_names(folder, protected)
-            candidates = names.get((Path(job.input_path).stem, format.lower()), [])
-        own = os.fspath(job.input_path)
-        at_risk = tuple(dict.fromkeys(c for c in candidates if c is not None and c != own))
-        narrowed.append(dataclasses.replace(job, inputs=at_risk))
-    return narrowed
-
-
-def _default_names(folder: str, protected: ProtectedFiles) -> dict[tuple[str, str], list[str]]:
-    """(stem, format) -> the protected files that existing ``<stem>-k<k>.<format>`` names in ``folder`` point to."""
-    found: dict[tuple[str, str], list[str]] = {}
-    try:
-        entries = list(os.scandir(folder or "."))
-    except OSError:  # no folder yet: nothing in it can be an input
-        return found
-    for entry in entries:
-        match = _DEFAULT_NAME.match(entry.name)
-        if match is None:
-            continue
-        owner = protected.owner(entry.path)
-        if owner is not None:
-            found.setdefault((match["stem"], match["format"]), []).append(owner)
-    return found

@@ -26,7 +26,14 @@ from typing import Any
 from ._messages import one_line
 from ._tasks import error_text, quiet_pil_logger
 
-__all__ = ["DEFAULT_TIMEOUT", "DaskExecutor", "DaskMissingError", "SchedulerUnreachableError", "connect", "version_warnings"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DaskExecutor",
+    "DaskMissingError",
+    "SchedulerUnreachableError",
+    "connect",
+    "version_warnings",
+]
 
 #: Seconds to wait for a scheduler to answer before giving up.
 DEFAULT_TIMEOUT = 10.0
@@ -86,7 +93,7 @@ def connect(scheduler: Any, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[Any, b
     _probe(address, timeout)
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:  # noqa: BLE001 - whatever the reason, one line
+    except Exception as exc:  # whatever the reason, one line
         raise SchedulerUnreachableError(_unreachable(address, timeout, exc)) from exc
     return client, True
 
@@ -99,7 +106,7 @@ def _unreachable(address, timeout, exc):
 
 
 def _probe(address, timeout):
-    from distributed.comm import connect as comm_connect
+    from distributed.comm.core import connect as comm_connect
 
     async def probe():
         comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)

@@ -206,7 +206,13 @@ def _mp_context() -> Any:
     context = multiprocessing.get_context("forkserver")
     # everything a task imports, once, before the workers are forked
     context.set_forkserver_preload(
-        ["kmeans_compress._compress", "kmeans_compress._report", "skimage.color.colorconv", "skimage.color.delta_e", "oxipng"]
+        [
+            "kmeans_compress._compress",
+            "kmeans_compress._report",
+            "skimage.color.colorconv",
+            "skimage.color.delta_e",
+            "oxipng",
+        ]
     )
     with sigint_ignored():  # the server is born ignoring Ctrl-C, so no traceback from its imports
         forkserver.ensure_running()

@@ -46,7 +46,9 @@ __all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
 class Measurement:
     """Size and quality of one quantized image against its original.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     k : int
         Colours asked for.
@@ -119,8 +121,14 @@ class Measurement:
     dither: bool = False
     format: str = "png"
 
-    def to_dict(self):
-        """Plain dict, valid JSON: infinite or NaN floats become None."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, valid JSON: infinite or NaN floats become None.
+
+        Returns
+        -------
+        dict
+            One entry per field, under the field's name.
+        """
         out = dataclasses.asdict(self)
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -163,6 +171,7 @@ def measure(
     Returns
     -------
     Measurement
+        Size and quality of ``palette_[labels_]`` against ``image``, and of its encoded file.
 
     Raises
     ------
@@ -241,7 +250,9 @@ def measure(
 _THREADED_PIXELS = 1 << 21
 
 
-def label_histogram(quantizer: Measurable) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
+def label_histogram(
+    quantizer: Measurable,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
     """``(colors, counts, palette, color_labels)`` describing a fit's ``labels_`` exactly, or None.
 
     The fit's histogram pairs (``colors_``, ``color_counts_``, ``color_labels_``), with the

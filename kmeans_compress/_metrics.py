@@ -52,7 +52,20 @@ def raw_size(image: ArrayLike) -> int:
 
 
 def bits_per_pixel(n_bytes: float, n_pixels: int) -> float:
-    """``8 * n_bytes / n_pixels``: what the file costs per pixel (24 for raw RGB)."""
+    """``8 * n_bytes / n_pixels``: what the file costs per pixel (24 for raw RGB).
+
+    Parameters
+    ----------
+    n_bytes : float
+        Size of the file in bytes.
+    n_pixels : int
+        Pixels of the image it holds, ``width * height``; must be positive.
+
+    Returns
+    -------
+    float
+        Bits of the file for each pixel.
+    """
     if n_pixels <= 0:
         msg = f"n_pixels must be positive, got {n_pixels}."
         raise ValueError(msg)
@@ -101,7 +114,19 @@ def mse(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> float:
 def psnr(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, data_range: float = 255.0) -> float:
     """Peak signal-to-noise ratio in dB: ``10 * log10(data_range**2 / MSE)``.
 
-    Returns ``inf`` for identical images.
+    Parameters
+    ----------
+    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image.
+    test : ndarray of uint8, the shape of ``reference``
+        The image compared with it, for example the quantized one.
+    data_range : float, default=255.0
+        The largest possible pixel value.
+
+    Returns
+    -------
+    float
+        PSNR in dB (higher is better); ``inf`` for identical images.
     """
     return psnr_from_mse(mse(reference, test), data_range=data_range)
 
@@ -120,9 +145,19 @@ def ssim(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, win_size: int
     :mod:`kmeans_compress._ssim`). Rows are processed in bands, so memory stays bounded, and
     summed in order, so the value is the same on every run.
 
+    Parameters
+    ----------
+    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image.
+    test : ndarray of uint8, the shape of ``reference``
+        The image compared with it, for example the quantized one.
+    win_size : int, default=7
+        Side of the square window, in pixels (odd, as scikit-image requires).
+
     Returns
     -------
-    float in [-1, 1]; 1 for identical images.
+    float
+        Mean SSIM, in [-1, 1]; 1 for identical images.
     """
     ref, tst = _pair(reference, test)
     return mean_ssim(ref, lambda r0, r1: tst[r0:r1], win_size=win_size)
@@ -183,6 +218,7 @@ def delta_e(
     Parameters
     ----------
     reference, test : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image and the image compared with it, for example the quantized one.
     sigma : float, default 0
         When positive, both images are first smoothed with a Gaussian of this standard
         deviation in pixels, in linear light, as the eye averages a fine pattern seen from a
@@ -196,7 +232,8 @@ def delta_e(
 
     Returns
     -------
-    float, 0 for identical images.
+    float
+        Mean ΔE00 over pixels; 0 for identical images.
 
     Notes
     -----
@@ -407,15 +444,17 @@ def smooth_image(image: NDArray[np.uint8], *, sigma: float = 1.0) -> NDArray[np.
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The image to blur.
     sigma : float, default 1.0
         Standard deviation of the Gaussian, in pixels (0 returns a copy).
 
     Returns
     -------
-    ndarray of uint8, same shape. sRGB is decoded to linear light, blurred per channel
-    (``mode="nearest"`` at the borders), encoded again, then rounded and clipped. With alpha,
-    colour is blurred premultiplied and alpha linearly, so transparent pixels do not bleed their
-    hidden RGB. Works on the whole image at once (about 50 bytes a pixel of float64 memory).
+    ndarray of uint8, the shape of ``image``
+        The blurred image. sRGB is decoded to linear light, blurred per channel
+        (``mode="nearest"`` at the borders), encoded again, then rounded and clipped. With alpha,
+        colour is blurred premultiplied and alpha linearly, so transparent pixels do not bleed
+        their hidden RGB. Works on the whole image at once, in float64.
     """
     from scipy.ndimage import gaussian_filter
 

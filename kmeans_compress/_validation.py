@@ -138,7 +138,10 @@ def check_pixels(X: Any, name: str = "X") -> NDArray[np.uint8]:
         raise TypeError(msg)
     arr = np.asarray(X)
     if arr.ndim == 2 and arr.shape[1] == 0:  # scikit-learn's words for no features
-        msg = f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: pixels have 3 or 4 channels."
+        msg = (
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: "
+            "pixels have 3 or 4 channels."
+        )
         raise ValueError(msg)
     if not ((arr.ndim == 3 and arr.shape[2] in (3, 4)) or (arr.ndim == 2 and arr.shape[1] in (3, 4))):
         msg = (

@@ -168,11 +168,15 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
-        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-        raise OutputExistsError(msg)
+        raise OutputExistsError(_already_exists(path))
 
 
-def _make_folders(folder):
+def _already_exists(path: Path) -> str:
+    """The message for an output that exists and may not be replaced (three places refuse it)."""
+    return f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
+
+
+def _make_folders(folder: Path) -> list[Path]:
     """Make ``folder`` and its missing parents; the ones made, outermost first."""
     missing = []
     while not folder.exists() and folder != folder.parent:
@@ -189,7 +193,7 @@ def _make_folders(folder):
     return made
 
 
-def _remove_folders(made):
+def _remove_folders(made: list[Path]) -> None:
     """Remove the folders :func:`_make_folders` made, innermost first, while they are empty."""
     for each in reversed(made):
         try:
@@ -255,12 +259,10 @@ def write_bytes_atomic(
                 try:
                     os.link(tmp, path)
                 except FileExistsError:
-                    msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                    raise OutputExistsError(msg) from None
+                    raise OutputExistsError(_already_exists(path)) from None
                 except OSError:  # file systems without hard links
                     if path.exists():
-                        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                        raise OutputExistsError(msg) from None
+                        raise OutputExistsError(_already_exists(path)) from None
                     os.replace(tmp, path)
             written = True
         finally:
@@ -298,7 +300,7 @@ def save_palette_png(
     inputs : iterable of paths
         Files that must not be written over (the images being compressed).
     compress_level : int, default 9
-        zlib effort when the file is not recompressed by oxipng.
+        The zlib effort when the file is not recompressed by oxipng.
     icc_profile : bytes, optional
         Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
     dpi : tuple of float, optional

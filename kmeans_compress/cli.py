@@ -60,11 +60,15 @@ def _palette_size(args):
 
 
 def _compress_tasks(args, items, all_inputs):
-    from ._compress import FileJob, protect_batch
+    from ._compress import FileJob
+    from ._protect import protect_batch
 
     k = _palette_size(args)
     quantizer = {
-        "random_state": args.seed, "color_space": args.color_space, "dither": args.dither, "run_budget": args.run_budget,
+        "random_state": args.seed,
+        "color_space": args.color_space,
+        "dither": args.dither,
+        "run_budget": args.run_budget,
     }
     if k == "auto":
         quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
@@ -127,10 +131,13 @@ class _Output:
         if self.args.json:
             self.write(json.dumps(value.to_dict()), sys.stdout)
         else:
-            self.write(value.summary() if self.args.sweep is None else value.summary(compare=self.args.compare), sys.stdout)
+            self.write(
+                value.summary() if self.args.sweep is None else value.summary(compare=self.args.compare), sys.stdout
+            )
 
     def interrupted(self):
-        """Ctrl-C: the bar goes at once (with the ``^C`` the terminal echoed after it), and a line says what happens now."""
+        """Ctrl-C: the bar goes at once (with the ``^C`` the terminal echoed after it), and a line says what happens
+        now."""
         if self.bar is not None:
             self.bar.close()
             self.bar = None
@@ -193,7 +200,9 @@ def _run_sweeps(args, items, jobs):
 
     targets = {"min_psnr": args.min_psnr, "min_ssim": args.min_ssim}
     if len(items) != 1:
-        tasks = [(src, functools.partial(sweep_file, src, args.sweep, **targets, **_sweep_options(args))) for src, _ in items]
+        tasks = [
+            (src, functools.partial(sweep_file, src, args.sweep, **targets, **_sweep_options(args))) for src, _ in items
+        ]
         out = _Output(args, len(tasks), "file")
         try:
             return run_ordered(tasks, jobs=jobs, on_result=out.show, on_done=out.tick, on_interrupt=out.interrupted)
@@ -201,10 +210,10 @@ def _run_sweeps(args, items, jobs):
             out.close()
     src = items[0][0]
     ks = sorted(args.sweep, reverse=True) if jobs > 1 else args.sweep  # largest first: they take longest
-    tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
-    out = _Output(args, len(tasks), "k")
+    k_tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
+    out = _Output(args, len(k_tasks), "k")
     try:
-        parts = run_ordered(tasks, jobs=jobs, on_done=out.tick, on_interrupt=out.interrupted)
+        parts = run_ordered(k_tasks, jobs=jobs, on_done=out.tick, on_interrupt=out.interrupted)
     finally:
         out.close()
     failed = next((p for p in parts if p.error is not None), None)

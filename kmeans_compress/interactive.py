@@ -33,9 +33,10 @@ except ImportError as exc:  # the [interactive] extra
     msg = "kmeans_compress.interactive needs ipywidgets and matplotlib: pip install 'kmeans-compress[interactive]'"
     raise ImportError(msg) from exc
 
+from ._plot_images import result_figsize
 from ._sweep import ImageSweep
 from ._validation import check_k
-from .plotting import plot_result, result_figsize
+from .plotting import plot_result
 
 if TYPE_CHECKING:
     from ._sweep import SweepRow

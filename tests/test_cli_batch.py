@@ -131,7 +131,9 @@ def test_sweep_compare_and_plot(photo, tmp_path, capsys):
 
 
 def test_core_and_cli_do_not_import_matplotlib():
-    code = "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep; print('matplotlib' in sys.modules)"
+    code = (
+        "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep; print('matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -348,8 +350,10 @@ def test_ctrl_c_in_a_folder_run_on_a_terminal(tmp_path):
     written = sorted(p.name for p in out.iterdir())
     assert [Path(line.split("-> ")[-1].split()[0]).name for line in lines[:-1]] == written
     assert len(written) < 12
-    assert lines[-1].startswith(f"12 files: {len(written)} written, 0 kept original (output would be larger), 0 failed, "
-                                f"{12 - len(written)} not done (interrupted)")
+    assert lines[-1].startswith(
+        f"12 files: {len(written)} written, 0 kept original (output would be larger), 0 failed, "
+        f"{12 - len(written)} not done (interrupted)"
+    )
 
 
 # --- output paths resolved once per batch -------------------------------------------------------
@@ -387,7 +391,7 @@ def test_output_paths_are_resolved_once_per_batch(tmp_path, monkeypatch):
     tasks = cli._compress_tasks(args, items, [src for src, _ in items])  # the batch, as the command builds it
     for i, (_, job) in enumerate(tasks):  # each job as the runner runs it, without decoding anything
         assert job.inputs == ()
-        payload, state = job.prepare()
+        _payload, state = job.prepare()
         job.finish(smaller if i % 10 == 0 else larger, state)  # one in ten written, the others kept
     monkeypatch.undo()
     assert len(os.listdir(tmp_path / "out")) == n // 10

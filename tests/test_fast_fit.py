@@ -121,7 +121,7 @@ def test_reduced_fit_close_to_exact_fit(photo_like, k):
 def test_labels_are_exactly_nearest(photo_like):
     q = KMeansQuantizer(32).fit(photo_like)
     pixels = photo_like.reshape(-1, 3).astype(np.float64)
-    want, want_sq = _brute_nearest(pixels, q.palette_.astype(np.float64))
+    _want, want_sq = _brute_nearest(pixels, q.palette_.astype(np.float64))
     got_sq = ((pixels - q.palette_[q.labels_.ravel()]) ** 2).sum(1)
     np.testing.assert_array_equal(got_sq, want_sq)
     assert q.inertia_ == pytest.approx(want_sq.sum())

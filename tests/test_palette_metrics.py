@@ -44,7 +44,9 @@ def test_histogram_metrics_equal_pixel_metrics(k, alpha):
         assert palette_mse(*hist) == mse(image, quantized)
     assert palette_delta_e(*hist) == pytest.approx(delta_e(image, quantized), rel=1e-9)
     grey = (128, 128, 128)
-    assert palette_delta_e(*hist, background=grey) == pytest.approx(delta_e(image, quantized, background=grey), rel=1e-9)
+    assert palette_delta_e(*hist, background=grey) == pytest.approx(
+        delta_e(image, quantized, background=grey), rel=1e-9
+    )
 
 
 def test_wrong_labels_change_the_histogram_mse():
