@@ -10,7 +10,9 @@ measured.
 >>> measure(image, result.quantizer).psnr                        # doctest: +SKIP
 
 The names below are imported on first use (as scikit-image does), so that the command line's
-``--help`` and usage errors answer without importing scikit-learn. Figures are in
+``--help`` and usage errors answer without importing scikit-learn. Animations (every
+frame read, one palette for all, animated GIF/APNG/WebP written) are in
+:mod:`kmeans_compress.animation`. Figures are in
 :mod:`kmeans_compress.plotting`, the only module that imports matplotlib (with
 :mod:`kmeans_compress.interactive`, the k slider, which draws through it).
 """
