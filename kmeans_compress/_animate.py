@@ -92,10 +92,12 @@ class AnimationSweep(ImageSweep):
         first and the figures compare against the thresholded frames (what GIF can hold).
     palette : {"shared", "per-frame"}, default="shared"
         One palette fitted over all frames (their summed histogram), or one fit per frame.
-    unchanged_transparent : bool or "auto", default="auto"
+    unchanged_transparent : bool or "auto", default=False
         For GIF, write pixels that did not change since the previous frame as transparent
-        (see :func:`~kmeans_compress.animation.encode_animation`); ``"auto"`` encodes both ways and keeps
-        the smaller file (the pixels shown are the same).
+        (see :func:`~kmeans_compress.animation.encode_animation`); ``"auto"`` encodes both ways
+        and keeps the smaller file (the pixels shown are the same). Off by default: each frame
+        already stores only the rectangle that changed, and inside it transparent pixels made
+        the files larger on the benchmark's animations (``benchmarks/bench_animation.py``).
     bytes_in : int, optional
         Size of the input file, for each row's ``ratio``.
     random_state : int, default=0
@@ -122,7 +124,7 @@ class AnimationSweep(ImageSweep):
 
     def __init__(
         self, animation: Animation | AnimationSource, *, format: str = "gif", palette: str = "shared",  # noqa: A002
-        unchanged_transparent: bool | str = "auto", bytes_in: int | None = None, random_state: Any = 0,
+        unchanged_transparent: bool | str = False, bytes_in: int | None = None, random_state: Any = 0,
         keep_quantizers: bool = False, run_budget: float | str = "auto", **params: Any,
     ) -> None:
         if format not in ("gif", "png", "webp"):

@@ -6,7 +6,7 @@ is sRGB (or embeds the ICC profile it is in); nothing else of the input's metada
 (no EXIF, XMP or text: photos carry GPS positions and camera serial numbers), only the physical
 resolution where the format has a place for it.
 
-This module imports nothing from the package but the table of formats.
+This module imports nothing from the package but the table of formats and the GIF writer.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from numpy.typing import NDArray
 from PIL import Image, PngImagePlugin
 
 from ._formats import FORMATS, check_format
+from ._gif import still_gif
 
 __all__ = [
     "GIF_ALPHA_THRESHOLD",
@@ -381,21 +382,13 @@ def encode_palette_gif(palette: NDArray[Any], labels: NDArray[Any], *, icc_profi
     Returns
     -------
     bytes
-        The GIF file: it decodes to ``gif_alpha(palette)[labels]`` (colour under transparent
-        pixels aside).
+        The GIF file, not interlaced, its LZW codes as small as the palette allows: it decodes
+        to ``gif_alpha(palette)[labels]`` (colour under transparent pixels aside).
     """
     del icc_profile  # GIF is sRGB by convention
     palette, labels = check_palette_labels(palette, labels)
     rgb, labels, transparency = gif_palette(palette, labels)
-    height, width = labels.shape
-    im = Image.frombuffer("P", (width, height), np.ascontiguousarray(labels).tobytes(), "raw", "P", 0, 1)
-    im.putpalette(rgb.tobytes(), rawmode="RGB")
-    params: dict[str, Any] = {"optimize": False}  # keep the palette as given
-    if transparency is not None:
-        params["transparency"] = transparency
-    buf = _io.BytesIO()
-    im.save(buf, format="GIF", **params)
-    return buf.getvalue()
+    return still_gif(rgb, labels, transparency)
 
 
 def encode_palette(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import itertools
 import os
 import warnings
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from numpy.typing import NDArray
 from PIL import Image, UnidentifiedImageError
 
 from ._encode import check_palette_labels, gif_palette
+from ._gif import mux_opaque_gif
 from ._icc import colour_tag, transform_to_srgb, warn_image
 from ._load import InvalidImageError
 from ._messages import one_line
@@ -239,9 +239,11 @@ def encode_animation(
     loop : int, default 0
         How many times it plays, 0 for ever.
     unchanged_transparent : bool, default False
-        GIF only, for an opaque animation on one palette of at most 255 entries: a pixel that
-        did not change since the previous frame is written as a transparent one (disposal "do
-        not dispose"), which leaves longer runs for LZW.
+        GIF only, for an opaque animation on one palette of at most 255 entries: within the
+        rectangle that changed since the previous frame, the pixels that did not change are
+        written as a transparent entry added to the palette (disposal "do not dispose"), which
+        can leave longer runs for LZW. Either way each frame of such a GIF stores only the
+        rectangle that changed.
 
     Returns
     -------
@@ -274,8 +276,13 @@ def encode_animation(
         msg = f"got {len(durations)} durations for {n} frames."
         raise ValueError(msg)
     shared = all(p is palettes[0] or np.array_equal(p, palettes[0]) for p in palettes)
+    if format == "gif" and shared and gif_palette(palettes[0], labels[:1, :1, :1])[2] is None:
+        # opaque on one table: each frame only its changed rectangle, written here
+        rgb = np.ascontiguousarray(palettes[0][:, :3])
+        labels = labels.astype(np.uint8)
+        return mux_opaque_gif(rgb, labels, durations, int(loop), unchanged_transparent=unchanged_transparent)
     if format == "gif":
-        images, params = _gif_frames(palettes, labels, shared, loop, unchanged_transparent)
+        images, params = _gif_frames(palettes, labels, shared, loop)
     elif format == "png":
         images, params = _apng_frames(palettes, labels, shared, loop)
     else:
@@ -313,7 +320,7 @@ def _spare_colour(rgb, skip):
     return np.array([code >> 16, (code >> 8) & 255, code & 255], np.uint8)
 
 
-def _gif_frames(palettes, labels, shared, loop, unchanged_transparent):
+def _gif_frames(palettes, labels, shared, loop):
     images, transparency = [], None
     for palette, frame_labels in zip(palettes, labels, strict=True):
         rgb, lab, clear = gif_palette(palette, frame_labels)
@@ -328,14 +335,6 @@ def _gif_frames(palettes, labels, shared, loop, unchanged_transparent):
     if transparency is not None:
         # frames that have transparent pixels are drawn on a cleared canvas
         params.update(transparency=transparency, disposal=2)
-    elif unchanged_transparent and shared and len(palettes[0]) < 256:
-        transparency = len(palettes[0])
-        rgb = np.vstack([images[0][0], np.zeros((1, 3), np.uint8)])
-        out = [(rgb, images[0][1])]
-        for (_, previous), (_, lab) in itertools.pairwise(images):
-            out.append((rgb, np.where(lab == previous, transparency, lab).astype(np.uint8)))
-        images = out
-        params.update(transparency=transparency, disposal=1)
     else:
         params["disposal"] = 1
     if shared:

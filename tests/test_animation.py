@@ -324,3 +324,30 @@ def test_still_written_as_gif_thresholds_alpha():
         back = np.asarray(im.convert("RGBA"))
     assert back[0, 0, 3] == 0 and back[1, 0, 3] == 255 and np.all(back[2:, :, :3] == (30, 60, 90))
     assert result.measurement.format == "gif" and result.measurement.psnr == float("inf")
+
+
+def test_gif_frames_store_only_what_changed_with_small_codes():
+    """Each later frame is the rectangle that changed; LZW codes start at the table's size, not 8 bits."""
+    labels = np.zeros((3, 10, 12), np.uint8)
+    labels[1, 2:4, 5:9] = 1
+    labels[2] = labels[1]
+    labels[2, 7, 0] = 2
+    data = encode_animation(palette_of(k=3), labels, format="gif", durations=(10, 20, 30))
+    with Image.open(io.BytesIO(data)) as im:
+        extents, code_bits = [], []
+        for i in range(im.n_frames):
+            im.seek(i)
+            extents.append(tuple(im.tile[0][1]))
+            code_bits.append(im.tile[0][3][0])
+    assert extents == [(0, 0, 12, 10), (5, 2, 9, 4), (0, 7, 1, 8)]
+    assert code_bits == [2, 2, 2]  # three colours: a 4-entry table, the smallest GIF code size
+    assert b"NETSCAPE2.0" in data
+
+
+def test_still_gif_small_codes_not_interlaced():
+    labels = np.tile(np.arange(4, dtype=np.uint8), (20, 5))
+    data = encode_palette(palette_of(k=4), labels, format="gif")
+    with Image.open(io.BytesIO(data)) as im:
+        bits, interlaced = im.tile[0][3][:2]
+        assert (bits, interlaced) == (2, 0)
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), palette_of(k=4)[labels])
