@@ -28,6 +28,7 @@ Last, time and peak memory (the child process's maximum resident set) of ``compr
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import shutil
@@ -86,16 +87,17 @@ def flat(n=30):
 
 
 def quality(anim, data):
-    """PSNR over all frames' pixels and mean SSIM of the frames of a decoded file, or NaNs if the frames differ in number."""
+    """PSNR over all frames' pixels and the frames' mean SSIM of a decoded file (NaNs if the frame counts differ)."""
     back = read_animation(data).frames
     if back.shape != anim.frames.shape:
         return float("nan"), float("nan")
     stacked = anim.stacked
-    return psnr(stacked, back.reshape(stacked.shape)), float(np.mean([ssim(a, b) for a, b in zip(anim.frames, back, strict=True)]))
+    similarity = float(np.mean([ssim(a, b) for a, b in zip(anim.frames, back, strict=True)]))
+    return psnr(stacked, back.reshape(stacked.shape)), similarity
 
 
 def ffmpeg_gif(anim, k, folder):
-    n, h, w = anim.frames.shape[:3]
+    h, w = anim.frames.shape[1:3]
     out = Path(folder) / f"ffmpeg-{k}.gif"
     graph = f"split[a][b];[a]palettegen=max_colors={k}:stats_mode=full[p];[b][p]paletteuse=dither=none"
     subprocess.run(
@@ -114,8 +116,8 @@ def gifsicle_o3(data, folder, name):
 
 
 def comparison(animations, ks, tools):
-    print("| animation | k | ours bytes | ours PSNR | ours SSIM | ours+O3 bytes | ffmpeg bytes | ffmpeg PSNR | ffmpeg SSIM "
-          "| ffmpeg+O3 bytes | our seconds |")
+    print("| animation | k | ours bytes | ours PSNR | ours SSIM | ours+O3 bytes | ffmpeg bytes | ffmpeg PSNR "
+          "| ffmpeg SSIM | ffmpeg+O3 bytes | our seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as folder:
         for name, anim in animations:
@@ -134,7 +136,8 @@ def comparison(animations, ks, tools):
                 else:
                     cells += [None] * 4
                 cells.append(f"{seconds:.2f}")
-                print("| " + " | ".join("–" if c is None else f"{c:,}" if isinstance(c, int) else str(c) for c in cells) + " |")
+                text = ("–" if c is None else f"{c:,}" if isinstance(c, int) else str(c) for c in cells)
+                print("| " + " | ".join(text) + " |")
 
 
 def defaults(animations, ks):
@@ -185,7 +188,7 @@ def main():
         timing_child()
         return
     tools = {name: shutil.which(name) for name in ("ffmpeg", "gifsicle")}
-    print(f"Python {platform.python_version()}, {platform.machine()}, {len(__import__('os').sched_getaffinity(0))} CPUs")
+    print(f"Python {platform.python_version()}, {platform.machine()}, {len(os.sched_getaffinity(0))} CPUs")
     for name, path in tools.items():
         if path is None:
             print(f"- {name}: not found, its columns are skipped")

@@ -173,7 +173,19 @@ class AnimationSweep(ImageSweep):
         return min(files, key=len)  # the first of equal sizes: unchanged pixels written as they are
 
     def row(self, k: int) -> SweepRow:
-        """The :class:`SweepRow` of ``k`` over all frames, fitting it only the first time it is asked for."""
+        """The measurement of ``k`` over all frames, fitting it only the first time it is asked for.
+
+        Parameters
+        ----------
+        k : int
+            Palette size, 1 to 256.
+
+        Returns
+        -------
+        SweepRow
+            Its figures over all frames (``frames`` is their number); the file is in ``data_[k]``,
+            the palettes in ``palettes_[k]`` and the labels in ``labels_[k]``.
+        """
         k = check_k("k", k)
         if k in self.rows_:
             return self.rows_[k]
@@ -322,7 +334,7 @@ def compress_animation(
     min_psnr, min_ssim : float, optional
         Target quality over all frames for ``n_colors="auto"``.
     ks : iterable of int, default=DEFAULT_KS
-        k swept for the knee (``n_colors="auto"`` without a target).
+        The k swept for the knee (``n_colors="auto"`` without a target).
     random_state : int, default=0
         Seed of every fit.
     bytes_in : int, optional
