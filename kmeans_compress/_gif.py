@@ -14,18 +14,18 @@ This module imports nothing from the package.
 
 from __future__ import annotations
 
-import io
 import struct
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from PIL import Image, ImageFile
+from PIL import Image
 
 __all__ = ["mux_opaque_gif", "still_gif"]
 
-_DISPOSAL_NONE = 1  # "do not dispose": the next frame is drawn over this one
+_DISPOSAL_NONE = 1
+_CHUNK = 1 << 16  # bytes the encoder hands back at a time  # "do not dispose": the next frame is drawn over this one
 
 
 def _table_bits(n_entries):
@@ -38,17 +38,26 @@ def _image_block(labels, bits, left=0, top=0):
 
     Pillow's GIF writer starts every image's codes at 9 bits whatever the palette; an image of
     16 colours needs 5, and every code it writes is then smaller. Pillow's LZW encoder takes
-    that size as its first option.
+    that size as its first option; it writes the data in sub-blocks of at most 255 bytes.
     """
     height, width = labels.shape
     im = Image.frombuffer("L", (width, height), np.ascontiguousarray(labels).tobytes(), "raw", "L", 0, 1)
-    im.encoderconfig = (max(2, bits), False)  # (code size, interlaced): interlaced rows compress worse
-    buf = io.BytesIO()
-    fields = ("gif", (0, 0, width, height), 0, "L")
-    tile: Any = ImageFile._Tile(*fields) if hasattr(ImageFile, "_Tile") else fields  # a plain tuple before Pillow 11
-    ImageFile._save(im, buf, [tile])
+    code_size = max(2, bits)
+    core: Any = Image.core  # type: ignore[attr-defined]  # Pillow's C module, which its stubs leave out
+    encoder = core.gif_encoder("L", "L", code_size, 0)  # not interlaced: interlaced rows compress worse
+    encoder.setimage(im.im, (0, 0, width, height))
+    chunks = []
+    while True:
+        _, status, data = encoder.encode(_CHUNK)
+        chunks.append(data)
+        if status:
+            break
+    encoder.cleanup()
+    if status < 0:
+        msg = f"Pillow's GIF encoder failed (status {status})"
+        raise OSError(msg)
     descriptor = b"\x2c" + struct.pack("<HHHHB", left, top, width, height, 0)
-    return descriptor + bytes([max(2, bits)]) + buf.getvalue() + b"\x00"
+    return descriptor + bytes([code_size]) + b"".join(chunks) + b"\x00"
 
 
 def _header(table, bits, height, width):
