@@ -12,7 +12,9 @@ measured.
 The names below are imported on first use (as scikit-image does), so that the command line's
 ``--help`` and usage errors answer without importing scikit-learn; ``__init__.pyi`` lists them
 with their modules, so that type checkers and IDEs see them (a test keeps the two in step).
-Figures are in :mod:`kmeans_compress.plotting`, the only module that imports matplotlib (with
+Animations (every frame read, one palette for all, animated GIF/APNG/WebP written) are in
+:mod:`kmeans_compress.animation`. Figures are in :mod:`kmeans_compress.plotting`, the only
+module that imports matplotlib (with
 :mod:`kmeans_compress.interactive`, the k slider, which draws through it).
 """
 

@@ -21,9 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._choose import KChoice, choose_k, target_text
+from ._encode import gif_alpha
 from ._formats import check_format, output_format
 from ._inputs import default_output_path
-from ._load import ImageInfo, read_image, read_input
+from ._load import ImageInfo, image_from_array, read_image, read_input
 from ._measure import Measurement
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
@@ -197,8 +198,10 @@ def compress_image(
         Seed of every fit.
     started : float, optional
         A :func:`time.perf_counter` value the measurement's ``seconds`` count from; default now.
-    format : {"png", "webp"}, default="png"
-        Output format: an indexed PNG, or a lossless WebP (smaller on most images, the same pixels).
+    format : {"png", "webp", "gif"}, default="png"
+        Output format: an indexed PNG, a lossless WebP (smaller on most images, the same pixels),
+        or a GIF (alpha below 128 becomes transparent, the rest opaque, before the fit; the
+        measurement is against that).
     info : ImageInfo, optional
         From :func:`~kmeans_compress._load.read_image`: the ICC profile to embed (when the image
         was read with ``keep_profile=True``; ``image`` is then in its stored values, clustered
@@ -221,6 +224,8 @@ def compress_image(
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
+    if format == "gif" and image.shape[2] == 4:  # on/off transparency: fitted and measured as GIF holds it
+        image = image_from_array(gif_alpha(image))
     _wants_choice(n_colors, min_psnr, min_ssim)  # checks the arguments; k is chosen exactly for "auto"
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)

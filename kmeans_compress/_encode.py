@@ -1,4 +1,4 @@
-"""Palette and labels to image bytes: indexed PNG and lossless WebP, in memory.
+"""Palette and labels to image bytes: indexed PNG, lossless WebP and GIF, in memory.
 
 Each output format of :mod:`._formats` has its encoder here; :func:`encode_palette` picks it
 by the format's name. The bytes decode to exactly ``palette[labels]``. The written file says it
@@ -6,7 +6,7 @@ is sRGB (or embeds the ICC profile it is in); nothing else of the input's metada
 (no EXIF, XMP or text: photos carry GPS positions and camera serial numbers), only the physical
 resolution where the format has a place for it.
 
-This module imports nothing from the package but the table of formats.
+This module imports nothing from the package but the table of formats and the GIF writer.
 """
 
 from __future__ import annotations
@@ -22,11 +22,17 @@ from numpy.typing import NDArray
 from PIL import Image, PngImagePlugin
 
 from ._formats import FORMATS, check_format
+from ._gif import still_gif
 
 __all__ = [
+    "GIF_ALPHA_THRESHOLD",
+    "check_palette_labels",
     "encode_palette",
+    "encode_palette_gif",
     "encode_palette_png",
     "encode_palette_webp",
+    "gif_alpha",
+    "gif_palette",
     "png_bit_depth",
 ]
 
@@ -80,7 +86,8 @@ def _oxipng_module() -> Any:
     return oxipng
 
 
-def _check_palette_labels(palette: Any, labels: Any) -> tuple[NDArray[Any], NDArray[Any]]:
+def check_palette_labels(palette: Any, labels: Any) -> tuple[NDArray[np.uint8], NDArray[Any]]:
+    """``(palette, labels)`` as arrays, or a ValueError saying what is wrong with them."""
     palette = np.asarray(palette)
     labels = np.asarray(labels)
     if palette.ndim != 2 or palette.shape[1] not in (3, 4) or palette.dtype != np.uint8:
@@ -158,7 +165,7 @@ def encode_palette_png(
     if optimizer == "oxipng" and oxipng is None:
         msg = "optimizer='oxipng' needs the pyoxipng package: pip install pyoxipng (or use optimizer='pillow')."
         raise ValueError(msg)
-    palette, labels = _check_palette_labels(palette, labels)
+    palette, labels = check_palette_labels(palette, labels)
     palette, labels = _last_entry_first_if_misread(palette, labels)
     height, width = labels.shape
     raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
@@ -285,7 +292,7 @@ def encode_palette_webp(
     bytes
         The WebP file (no EXIF, XMP or resolution: WebP stores DPI only inside EXIF).
     """
-    palette, labels = _check_palette_labels(palette, labels)
+    palette, labels = check_palette_labels(palette, labels)
     rgb = palette[:, :3] if palette.shape[1] == 4 and np.all(palette[:, 3] == 255) else palette
     im = Image.fromarray(np.ascontiguousarray(rgb[labels]), "RGBA" if rgb.shape[1] == 4 else "RGB")
     params: dict[str, Any] = {"lossless": True, "exact": True, "method": int(method), "quality": int(quality)}
@@ -294,6 +301,96 @@ def encode_palette_webp(
     buf = _io.BytesIO()
     im.save(buf, format="WEBP", **params)
     return buf.getvalue()
+
+
+#: A GIF pixel is transparent when its alpha is below this, opaque (alpha 255) otherwise: GIF has
+#: one fully transparent palette entry and no partial transparency.
+GIF_ALPHA_THRESHOLD = 128
+
+
+def gif_alpha(colors: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Colours as a GIF stores them: alpha thresholded at :data:`GIF_ALPHA_THRESHOLD`.
+
+    Parameters
+    ----------
+    colors : ndarray of uint8, shape (..., 3) or (..., 4)
+        Palette entries or pixels. Without an alpha column they are returned as they are.
+
+    Returns
+    -------
+    ndarray of uint8, same shape
+        A copy whose alpha is 255 where it was at least the threshold; below it the whole
+        colour becomes ``(0, 0, 0, 0)`` (one transparent colour, as the histogram counts it).
+    """
+    colors = np.asarray(colors)
+    if colors.shape[-1] != 4:
+        return colors
+    out = colors.copy()
+    clear = out[..., 3] < GIF_ALPHA_THRESHOLD
+    out[..., 3] = 255
+    out[clear] = 0
+    return out
+
+
+def gif_palette(palette: NDArray[Any], labels: NDArray[Any]) -> tuple[NDArray[np.uint8], NDArray[np.uint8], int | None]:
+    """A palette and labels as a GIF holds them: RGB entries and one transparent index.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+        The colours, ``k`` in 1..256. Entries with alpha below :data:`GIF_ALPHA_THRESHOLD` are
+        transparent, the others opaque.
+    labels : ndarray of unsigned int, any shape
+        Indexes into ``palette``.
+
+    Returns
+    -------
+    rgb : ndarray of uint8, shape (k, 3)
+        The palette's colours (a transparent entry keeps its colour, which no viewer shows).
+    labels : ndarray of uint8, same shape as ``labels``
+        Every transparent entry's pixels moved to the first transparent entry.
+    transparency : int or None
+        The transparent entry's index, None when every entry is opaque.
+    """
+    palette = np.asarray(palette)
+    labels = np.asarray(labels)
+    rgb = np.ascontiguousarray(palette[:, :3])
+    if palette.shape[1] != 4:
+        return rgb, labels.astype(np.uint8, copy=False), None
+    clear = palette[:, 3] < GIF_ALPHA_THRESHOLD
+    if not clear.any():
+        return rgb, labels.astype(np.uint8, copy=False), None
+    first = int(np.argmax(clear))
+    moved = np.arange(len(palette), dtype=np.uint8)
+    moved[clear] = first
+    return rgb, moved[labels], first
+
+
+def encode_palette_gif(palette: NDArray[Any], labels: NDArray[Any], *, icc_profile: bytes | None = None) -> bytes:
+    """Encode a palette image as a (still) GIF in memory.
+
+    Parameters
+    ----------
+    palette : ndarray of uint8, shape (k, 3) or (k, 4)
+        The colours, ``k`` in 1..256, in the order given (the file's colour table). With 4
+        columns, entries of alpha below :data:`GIF_ALPHA_THRESHOLD` are transparent (GIF's one
+        transparent index), the others opaque.
+    labels : ndarray of unsigned int, shape (H, W)
+        Index into ``palette`` for every pixel.
+    icc_profile : bytes, optional
+        Not stored: GIF has no colour tag and is taken as sRGB. Accepted so that every encoder
+        is called alike.
+
+    Returns
+    -------
+    bytes
+        The GIF file, not interlaced, its LZW codes as small as the palette allows: it decodes
+        to ``gif_alpha(palette)[labels]`` (colour under transparent pixels aside).
+    """
+    del icc_profile  # GIF is sRGB by convention
+    palette, labels = check_palette_labels(palette, labels)
+    rgb, labels, transparency = gif_palette(palette, labels)
+    return still_gif(rgb, labels, transparency)
 
 
 def encode_palette(
@@ -313,7 +410,7 @@ def encode_palette(
     labels : ndarray of unsigned int, shape (H, W)
         Index into ``palette`` for every pixel.
     format : str, default "png"
-        The output format's name (``"png"`` or ``"webp"``).
+        The output format's name (``"png"``, ``"webp"`` or ``"gif"``).
     icc_profile : bytes, optional
         ICC profile the palette's colours are in, embedded in the file; without one the file is
         sRGB.
@@ -325,7 +422,7 @@ def encode_palette(
     -------
     bytes
         The file, from that format's encoder (:func:`encode_palette_png`,
-        :func:`encode_palette_webp`).
+        :func:`encode_palette_webp`, :func:`encode_palette_gif`).
 
     Raises
     ------

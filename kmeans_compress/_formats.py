@@ -65,6 +65,10 @@ FORMATS: dict[str, OutputFormat] = {
     for f in (
         OutputFormat("png", (".png",), "encode_palette_png", "indexed PNG", dpi=True),
         OutputFormat("webp", (".webp",), "encode_palette_webp", "lossless WebP, the same pixels, usually smaller"),
+        OutputFormat(
+            "gif", (".gif",), "encode_palette_gif", "GIF (on/off transparency: alpha below 128 is clear)",
+            alpha=False, icc_profile=False,
+        ),
     )
 }
 
@@ -75,13 +79,13 @@ def format_names() -> tuple[str, ...]:
     Returns
     -------
     tuple of str
-        ``("png", "webp")`` and any format added to :data:`FORMATS`.
+        ``("png", "webp", "gif")`` and any format added to :data:`FORMATS`.
     """
     return tuple(FORMATS)
 
 
 def suffix_list() -> str:
-    """The output suffixes in words, for messages: ``".png or .webp"``.
+    """The output suffixes in words, for messages: ``".png, .webp or .gif"``.
 
     Returns
     -------
@@ -103,7 +107,7 @@ def format_of_suffix(path: str | os.PathLike[str]) -> str | None:
     Returns
     -------
     str or None
-        ``"png"`` for ``x.PNG``, ``"webp"`` for ``x.webp``; None for any other suffix or none.
+        ``"png"`` for ``x.PNG``, ``"webp"`` for ``x.webp``, ``"gif"`` for ``x.gif``; None for any other suffix or none.
     """
     suffix = Path(path).suffix.lower()
     return next((f.name for f in FORMATS.values() if suffix in f.suffixes), None)
@@ -115,7 +119,7 @@ def check_format(format: str) -> str:  # noqa: A002 - Pillow's word
     Parameters
     ----------
     format : str
-        The name to check (``"png"``, ``"webp"``).
+        The name to check (``"png"``, ``"webp"``, ``"gif"``).
 
     Returns
     -------

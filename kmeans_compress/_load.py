@@ -168,7 +168,7 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
       otherwise, and ``F`` data whose maximum is at most 1 as 0..1 floats; values outside the
       range are clipped.
     * Multi-frame files (animated GIF/PNG/WebP/AVIF, multi-page TIFF): the first frame is used,
-      with a ``UserWarning``.
+      with a ``UserWarning``; :func:`kmeans_compress.animation.read_animation` reads every frame.
     * HEIC/HEIF (the format iPhones save) is read through the optional ``pillow-heif``
       package (``pip install kmeans-compress[heif]``); WebP and AVIF through Pillow.
     """
@@ -363,7 +363,11 @@ def _with_alpha(rgb, original):
 def _first_frame(im, label):
     n_frames = getattr(im, "n_frames", 1)
     if n_frames > 1:
-        warnings.warn(f"{label} has {n_frames} frames; using the first", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{label} has {n_frames} frames; using the first (kmeans_compress.animation reads them all)",
+            UserWarning,
+            stacklevel=3,
+        )
         im.seek(0)
     return im
 

@@ -55,7 +55,7 @@ class Measurement:
     n_colors : int
         Colours used (fewer than ``k`` when the image has fewer distinct colours).
     width, height : int
-        Size of the image in pixels.
+        Size of the image in pixels (of one frame, for an animation).
     inertia : float
         The quantizer's ``inertia_``: the k-means objective, in its colour space.
     mse : float
@@ -90,7 +90,11 @@ class Measurement:
     dither : bool
         Whether the pixels were Floyd–Steinberg dithered (never for images with alpha).
     format : str
-        Format of the output file: ``"png"`` or ``"webp"``.
+        Format of the output file: ``"png"``, ``"webp"`` or ``"gif"``.
+    frames : int
+        Frames measured: 1 for a still image. For an animation every figure is over all its
+        frames' pixels (``bits_per_pixel`` and ``raw_bytes`` too); see
+        :func:`~kmeans_compress.animation.compress_animation`.
 
     Notes
     -----
@@ -120,6 +124,7 @@ class Measurement:
     color_space: str = "rgb"
     dither: bool = False
     format: str = "png"
+    frames: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict, valid JSON: infinite or NaN floats become None.

@@ -102,7 +102,7 @@ def test_output_that_is_a_folder_is_a_usage_error(photo, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name", ["x.jpg", "x", "x.png.tmp"])
-def test_output_name_other_than_png_or_webp_is_a_usage_error(photo, tmp_path, capsys, name, monkeypatch):
+def test_output_name_other_than_png_webp_or_gif_is_a_usage_error(photo, tmp_path, capsys, name, monkeypatch):
     import kmeans_compress._compress
 
     def no_work(*args, **kwargs):
@@ -110,7 +110,7 @@ def test_output_name_other_than_png_or_webp_is_a_usage_error(photo, tmp_path, ca
 
     monkeypatch.setattr(kmeans_compress._compress, "compress_file", no_work)
     assert main([str(photo), "-k", "4", "-o", str(tmp_path / name)]) == 2
-    assert "-o/--output must end in .png or .webp" in capsys.readouterr().err
+    assert "-o/--output must end in .png, .webp or .gif" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [photo]
 
 

@@ -143,6 +143,9 @@ def test_jpeg_with_gps_gives_output_without_exif(fmt):
     assert b"SERIAL-123456" not in data and b"PhoneMaker" not in data
     if fmt == "png":
         assert set(png_chunk_names(data)) <= {"IHDR", "sRGB", "pHYs", "PLTE", "IDAT", "IEND"}
+    elif fmt == "gif":
+        with Image.open(io.BytesIO(data)) as out:  # no comment, XMP or other application extension
+            assert not {"comment", "xmp", "extension", "icc_profile"} & set(out.info)
     else:
         assert riff_chunk_names(data) == ["VP8L"]
     with Image.open(io.BytesIO(data)) as out:
@@ -213,7 +216,7 @@ def test_webp_with_profile():
 
 
 def test_encode_palette_rejects_other_formats():
-    with pytest.raises(ValueError, match=r"format must be one of \('png', 'webp'\), got 'jpeg'"):
+    with pytest.raises(ValueError, match=r"format must be one of \('png', 'webp', 'gif'\), got 'jpeg'"):
         encode_palette(np.zeros((1, 3), np.uint8), np.zeros((2, 2), np.uint8), format="jpeg")
 
 
@@ -234,9 +237,10 @@ def test_output_format(path, fmt, expected):
 @pytest.mark.parametrize(
     ("path", "fmt", "match"),
     [
-        ("a.jpg", None, r"must end in .png or .webp"),
+        ("a.jpg", None, r"must end in .png, .webp or .gif"),
         ("a", None, "no extension"),
-        ("a.png", "gif", "format must be one of"),
+        ("a.png", "tiff", "format must be one of"),
+        ("a.png", "gif", "the name says png but the format asked is gif"),
         ("a.png", "webp", "the name says png but the format asked is webp"),
     ],
 )
@@ -449,20 +453,22 @@ def test_save_palette_png_embeds_profile_and_dpi(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("name", "fmt"), [("a.png", "png"), ("a.PNG", "png"), ("a.webp", "webp"), ("a.jpg", None), ("a", None)],
-    ids=["png", "upper-case", "webp", "jpg", "none"],
+    ("name", "fmt"),
+    [("a.png", "png"), ("a.PNG", "png"), ("a.webp", "webp"), ("a.Gif", "gif"), ("a.jpg", None), ("a", None)],
+    ids=["png", "upper-case", "webp", "gif", "jpg", "none"],
 )
 def test_the_formats_table_names_the_suffixes(name, fmt):
     from kmeans_compress._formats import format_of_suffix, suffix_list
 
     assert format_of_suffix(name) == fmt
-    assert suffix_list() == ".png or .webp"
-    assert list(FORMATS) == ["png", "webp"]
+    assert suffix_list() == ".png, .webp or .gif"
+    assert list(FORMATS) == ["png", "webp", "gif"]
 
 
 def test_encode_palette_uses_the_tables_encoder():
     palette, labels = np.array([[0, 0, 0], [255, 0, 0]], np.uint8), np.array([[0, 1]], np.uint8)
     assert encode_palette(palette, labels, format="png")[:8] == b"\x89PNG\r\n\x1a\n"
     assert encode_palette(palette, labels, format="webp")[:4] == b"RIFF"
-    with pytest.raises(ValueError, match=r"format must be one of \('png', 'webp'\), got 'gif'"):
-        encode_palette(palette, labels, format="gif")
+    assert encode_palette(palette, labels, format="gif")[:6] in (b"GIF87a", b"GIF89a")
+    with pytest.raises(ValueError, match=r"format must be one of \('png', 'webp', 'gif'\), got 'tiff'"):
+        encode_palette(palette, labels, format="tiff")
