@@ -12,9 +12,8 @@ import dataclasses
 import io
 import math
 import os
-import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
 
@@ -40,7 +39,6 @@ __all__ = [
     "compress_bytes",
     "compress_file",
     "compress_image",
-    "protect_batch",
     "write_result",
 ]
 
@@ -528,68 +526,3 @@ def write_result(
         kept_original=kept_original,
         choice=result.choice,
     )
-
-
-#: A default output name: ``<stem>-k<k>.<format>`` (see :func:`~kmeans_compress._inputs.default_output_path`).
-_DEFAULT_NAME = re.compile(r"^(?P<stem>.*)-k\d+\.(?P<format>png|webp)$")
-
-
-def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[str]] = ()) -> list[FileJob]:
-    """The jobs of a batch, each told which of the batch's inputs its output could name.
-
-    Every input of the batch must be kept from being written over by every job's output. Instead
-    of each job resolving all N inputs two or three times (O(N²) for the batch, and N paths
-    pickled with every job), the inputs are resolved once here (:class:`ProtectedFiles`) and
-    each job keeps in ``inputs`` only those its output path names now (through symlinks, ``..``
-    or hard links): none in a batch without such links. A job whose k is still to be chosen
-    may write any ``<stem>-k<k>`` name: the existing files of that form in its output folder are
-    checked, each folder listed once.
-
-    Parameters
-    ----------
-    jobs : sequence of FileJob
-        The batch; each job's own ``inputs`` are protected too.
-    also : iterable of paths, default=()
-        Further files no job may write over (inputs left out of the run, for example).
-
-    Returns
-    -------
-    list of FileJob
-        The same jobs, in order, with ``inputs`` narrowed.
-    """
-    protected = ProtectedFiles([*(p for job in jobs for p in (job.input_path, *job.inputs)), *also])
-    folders: dict[str, dict[tuple[str, str], list[str]]] = {}
-    narrowed = []
-    for job in jobs:
-        format = job.format or "png"  # noqa: A001
-        if job.output_path is not None:
-            candidates = [protected.owner(job.output_path)]
-        elif job.n_colors != "auto":
-            candidates = [protected.owner(default_output_path(job.input_path, job.n_colors, job.out_dir, format))]
-        else:
-            folder = os.fspath(job.out_dir) if job.out_dir is not None else os.path.dirname(os.fspath(job.input_path))
-            names = folders.get(folder)
-            if names is None:
-                names = folders[folder] = _default_names(folder, protected)
-            candidates = names.get((Path(job.input_path).stem, format.lower()), [])
-        own = os.fspath(job.input_path)
-        at_risk = tuple(dict.fromkeys(c for c in candidates if c is not None and c != own))
-        narrowed.append(dataclasses.replace(job, inputs=at_risk))
-    return narrowed
-
-
-def _default_names(folder: str, protected: ProtectedFiles) -> dict[tuple[str, str], list[str]]:
-    """(stem, format) -> the protected files that existing ``<stem>-k<k>.<format>`` names in ``folder`` point to."""
-    found: dict[tuple[str, str], list[str]] = {}
-    try:
-        entries = list(os.scandir(folder or "."))
-    except OSError:  # no folder yet: nothing in it can be an input
-        return found
-    for entry in entries:
-        match = _DEFAULT_NAME.match(entry.name)
-        if match is None:
-            continue
-        owner = protected.owner(entry.path)
-        if owner is not None:
-            found.setdefault((match["stem"], match["format"]), []).append(owner)
-    return found

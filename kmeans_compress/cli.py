@@ -60,7 +60,8 @@ def _palette_size(args):
 
 
 def _compress_tasks(args, items, all_inputs):
-    from ._compress import FileJob, protect_batch
+    from ._compress import FileJob
+    from ._protect import protect_batch
 
     k = _palette_size(args)
     quantizer = {
