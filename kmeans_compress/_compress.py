@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import math
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -20,11 +20,12 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._choose import KChoice, choose_k, target_text
+from ._choose import choose_k, target_text
 from ._formats import check_format, output_format
-from ._inputs import default_output_path
+from ._inputs import DEFAULT_SUFFIX, default_output_path
 from ._load import ImageInfo, read_image, read_input
-from ._measure import Measurement
+from ._measure import check_metrics
+from ._results import Compressed, CompressionReport
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
@@ -43,97 +44,36 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class Compressed:
-    """What :func:`compress_bytes` returns.
-
-    Attributes
-    ----------
-    data : bytes
-        The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
-    measurement : Measurement
-        What it cost and kept; its ``seconds`` cover the whole job, the choice of k included.
-    choice : KChoice or None
-        How k was chosen, when it was (``n_colors="auto"`` or a target quality).
-    """
-
-    data: bytes
-    measurement: Measurement
-    choice: KChoice | None = None
-
-
-def _ratio_text(ratio: float) -> str:
-    """``"16.44x smaller than the input"``, or ``"1.70x larger than the input"`` below 1."""
-    if ratio >= 1:
-        return f"{ratio:.2f}x smaller than the input"
-    return f"{1 / ratio:.2f}x larger than the input"
+def _floors(min_psnr, min_ssim, floor_psnr, floor_ssim):
+    """The floors to check a missed target against: each its target unless given, never above it."""
+    floors = []
+    for name, target, given in (("psnr", min_psnr, floor_psnr), ("ssim", min_ssim, floor_ssim)):
+        if target is None:
+            if given is not None:
+                msg = f"floor_{name} is the least quality accepted when min_{name} is missed: give min_{name} too."
+                raise ValueError(msg)
+            floors.append(None)
+            continue
+        floor = target if given is None else float(given)
+        if floor > target:
+            msg = f"floor_{name} must not exceed min_{name}, got floor_{name}={floor:g} > min_{name}={target:g}."
+            raise ValueError(msg)
+        floors.append(floor)
+    return floors
 
 
-@dataclasses.dataclass(frozen=True)
-class CompressionReport:
-    """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
-
-    Attributes
-    ----------
-    input : str
-        Path of the input file.
-    output : str or None
-        Path written; None when nothing was written (``kept_original``).
-    measurement : Measurement
-        Its ``seconds`` are the whole time spent on this file: reading, counting colours, every
-        fit of the search for k, encoding, measuring and writing.
-    kept_original : bool
-        True when nothing was written because the output would have been larger than the input
-        file (``skip_if_larger=True``); ``measurement.bytes_out`` is then the size it would have had.
-    choice : KChoice or None
-        How k was chosen, when it was.
-    """
-
-    input: str
-    output: str | None
-    measurement: Measurement
-    kept_original: bool = False
-    choice: KChoice | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
-        out = {
-            "input": self.input,
-            "output": self.output,
-            **self.measurement.to_dict(),
-            "kept_original": self.kept_original,
-        }
-        if self.choice is not None:
-            tried = [r.k for r in self.choice.rows]
-            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": tried}
-        return out
-
-    def summary(self) -> str:
-        """One human-readable line."""
-        m = self.measurement
-        psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
-        if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
-            sizes = f"{m.bytes_out:,} B  ({m.bits_per_pixel:.2f} bits/pixel)"
-        else:
-            ratio = _ratio_text(m.ratio)
-            sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
-        line = (
-            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
-            f"dE00 {m.delta_e:.2f}  {sizes}  {m.seconds:.2f} s"
-        )
-        if self.output:
-            line += f"  -> {self.output}"
-        if self.kept_original:
-            line += (
-                f"  kept original: the {_FORMAT_NAMES.get(m.format, m.format)} would be larger than the input "
-                f"({m.bytes_out:,} B > {m.bytes_in:,} B), nothing written"
-            )
-        if self.choice is not None:
-            line += f"  [k=auto: {self.choice.rule}; {self.choice.n_fits} fits]"
-        return line
+def _below(row, floor_psnr, floor_ssim):
+    return (floor_psnr is not None and row.psnr < floor_psnr) or (floor_ssim is not None and row.ssim < floor_ssim)
 
 
-_FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
+def _needed_metrics(metrics, n_colors, min_psnr, min_ssim):
+    """The figures asked for, and those the choice of k reads (PSNR for the knee and a PSNR target)."""
+    needed = set(check_metrics(metrics))
+    if n_colors == "auto" and (min_psnr is not None or min_ssim is None):
+        needed.add("psnr")
+    if min_ssim is not None:
+        needed.add("ssim")
+    return frozenset(needed)
 
 
 def _wants_choice(n_colors, min_psnr, min_ssim):
@@ -152,12 +92,15 @@ def compress_image(
     *,
     min_psnr: float | None = None,
     min_ssim: float | None = None,
+    floor_psnr: float | None = None,
+    floor_ssim: float | None = None,
     ks: Iterable[int] = DEFAULT_KS,
     bytes_in: int | None = None,
     random_state: int = 0,
     started: float | None = None,
     format: str = "png",  # noqa: A002
     info: ImageInfo | None = None,
+    metrics: str = "all",
     **params: Any,
 ) -> Compressed:
     """Quantize a loaded image and encode it as an indexed PNG or a lossless WebP, k fixed or chosen.
@@ -171,7 +114,12 @@ def compress_image(
         fewest colours reaching ``min_psnr``/``min_ssim``, or without a target the knee of the
         size-quality curve over ``ks``.
     min_psnr, min_ssim : float, optional
-        Target quality for ``n_colors="auto"``.
+        Target quality for ``n_colors="auto"``: the fewest colours reaching it (the command
+        line's ``--psnr MAX``, ``--ssim MAX``). When no k reaches it, the best palette found
+        (the most colours tried) is used and ``reached`` is False.
+    floor_psnr, floor_ssim : float, optional
+        The least quality accepted when the target is missed (``--psnr MIN-MAX``): below it,
+        ``below_floor`` is True. Default: the target itself. ``-math.inf`` accepts any.
     ks : iterable of int, default=DEFAULT_KS
         k swept for the knee (``n_colors="auto"`` without a target).
     bytes_in : int, optional
@@ -187,6 +135,9 @@ def compress_image(
         was read with ``keep_profile=True``; ``image`` is then in its stored values, clustered
         and measured as seen through it) and the DPI to keep. Without it the output says sRGB
         and has no DPI.
+    metrics : {"all", "psnr", "none"}, default="all"
+        Quality figures measured (see :func:`~kmeans_compress.measure`); those the choice of k
+        reads are measured whatever this says.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``,
         ...). ``run_budget`` defaults to ``"auto"`` here (labels that compress better, for a
@@ -199,29 +150,47 @@ def compress_image(
     Raises
     ------
     ValueError
-        When a target quality cannot be reached with 256 colours (or with every distinct colour).
+        When a floor is given without its target, or above it.
+
+    Warns
+    -----
+    UserWarning
+        When the target is missed but the best palette found is above the floor (it is used).
     """
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
     chosen = _wants_choice(n_colors, min_psnr, min_ssim)
+    floor_psnr, floor_ssim = _floors(min_psnr, min_ssim, floor_psnr, floor_ssim)
+    metrics = _needed_metrics(metrics, n_colors, min_psnr, min_ssim)
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
-    job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
-    choice = None
+    job = ImageSweep(
+        image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, metrics=metrics, **params
+    )
+    choice = reached = None
+    below_floor = False
     k = n_colors
     if chosen:
         choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
-        if choice.k is None:
-            best = choice.rows[-1]
-            msg = (
-                f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours "
-                f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
-            )
-            raise ValueError(msg)
         k = choice.k
+        if min_psnr is not None or min_ssim is not None:
+            reached = k is not None
+        if k is None:  # the best palette found: the most colours tried
+            best = choice.rows[-1]
+            k = best.k
+            below_floor = _below(best, floor_psnr, floor_ssim)
+            if not below_floor:
+                figures = ((min_psnr, f"PSNR {best.psnr:.2f} dB"), (min_ssim, f"SSIM {best.ssim:.4f}"))
+                found = ", ".join(text for target, text in figures if target is not None)
+                warnings.warn(
+                    f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours ({found} "
+                    "there); the best found is used",
+                    UserWarning,
+                    stacklevel=2,
+                )
     # the whole time on this image (the search for k included), not only the chosen fit
     measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
-    return Compressed(job.data_[k], measurement, choice)
+    return Compressed(job.data_[k], measurement, choice, reached=reached, below_floor=below_floor)
 
 
 def compress_bytes(
@@ -300,6 +269,8 @@ def compress_file(
     skip_if_larger: bool = False,
     keep_profile: bool = False,
     format: str | None = None,  # noqa: A002
+    suffix: str = DEFAULT_SUFFIX,
+    keep_mtime: bool = False,
     **kwargs: Any,
 ) -> CompressionReport:
     """Compress an image file into an indexed PNG or WebP, k fixed or chosen, and report what it cost.
@@ -329,17 +300,26 @@ def compress_file(
         Keep the input's ICC profile (see :func:`compress_bytes`).
     format : {"png", "webp"}, optional
         Output format; default from ``output_path``'s extension, else ``"png"``.
+    suffix : str, default="-k{k}"
+        What the default output name adds to the input's stem, ``{k}`` replaced by the k used
+        (``--suffix``). ``""`` keeps the input's name: give ``out_dir`` then (an input is never
+        written over).
+    keep_mtime : bool, default=False
+        Give the output the input's access and modification times.
     **kwargs
-        Further arguments of :func:`compress_image` (``min_psnr``, ``min_ssim``, ``random_state``,
-        ``color_space``, ``dither``, ...).
+        Further arguments of :func:`compress_image` (``min_psnr``, ``floor_psnr``, ``min_ssim``,
+        ``random_state``, ``color_space``, ``dither``, ``metrics``, ...).
 
     Returns
     -------
     CompressionReport
+        ``output`` is None when nothing was written: ``kept_original`` (larger) or
+        ``below_floor`` (a target quality missed below its floor).
     """
     job = FileJob(
         input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),
-        skip_if_larger=skip_if_larger, keep_profile=keep_profile, format=format, options=kwargs,
+        skip_if_larger=skip_if_larger, keep_profile=keep_profile, format=format, options=kwargs, suffix=suffix,
+        keep_mtime=keep_mtime,
     )
     return job()
 
@@ -376,6 +356,10 @@ class FileJob:
         Output format; None to take it from ``output_path``, else PNG.
     options : dict
         Further arguments of :func:`compress_image`.
+    suffix : str
+        What the default output name adds to the stem (``{k}``: the k used).
+    keep_mtime : bool
+        Give the output the input's access and modification times.
     """
 
     input_path: str | os.PathLike[str]
@@ -388,6 +372,8 @@ class FileJob:
     keep_profile: bool = False
     format: str | None = None  # noqa: A003
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    suffix: str = DEFAULT_SUFFIX
+    keep_mtime: bool = False
 
     def __call__(self) -> CompressionReport:
         """The whole job here: :meth:`prepare`, :meth:`remote` and :meth:`finish` in turn.
@@ -419,13 +405,18 @@ class FileJob:
             format = output_format(output_path, self.format)  # noqa: A001
         else:
             format = check_format(self.format or "png")  # noqa: A001
-        if output_path is None and not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")):
-            output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format)
+        fixed_k = not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim"))
+        if output_path is None and (fixed_k or "{k}" not in self.suffix):
+            output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format, suffix=self.suffix)
         if output_path is not None:
             check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
         data = read_input(self.input_path)
+        times = None
+        if self.keep_mtime:
+            stat = os.stat(self.input_path)
+            times = (stat.st_atime_ns, stat.st_mtime_ns)
         payload = (data, os.fspath(self.input_path), self.n_colors, format, self.keep_profile, self.options)
-        return payload, (output_path, format, protected, time.perf_counter() - started)
+        return payload, (output_path, format, protected, time.perf_counter() - started, times)
 
     @staticmethod
     def remote(payload: tuple[Any, ...]) -> Compressed:
@@ -467,15 +458,19 @@ class FileJob:
         -------
         CompressionReport
         """
-        output_path, format, protected, seconds_here = state  # noqa: A001
+        output_path, format, protected, seconds_here, times = state  # noqa: A001
         started = time.perf_counter()
         if output_path is None:
-            output_path = default_output_path(self.input_path, result.measurement.k, self.out_dir, format)
-            check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
+            k = result.measurement.k
+            output_path = default_output_path(self.input_path, k, self.out_dir, format, suffix=self.suffix)
+            if not result.below_floor:
+                check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
         report = write_result(
             result, self.input_path, output_path, overwrite=self.overwrite, inputs=protected,
             skip_if_larger=self.skip_if_larger,
         )
+        if times is not None and report.output is not None:
+            os.utime(report.output, ns=times)
         seconds = result.measurement.seconds + seconds_here + time.perf_counter() - started
         return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
@@ -512,17 +507,22 @@ def write_result(
     Returns
     -------
     CompressionReport
+        Nothing is written, and ``output`` is None, when ``result.below_floor`` or when the
+        output would be larger and ``skip_if_larger``.
     """
     output_path = Path(output_path)
     measurement = result.measurement
-    kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
-    if not kept_original:
+    larger = measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    kept_original = bool(skip_if_larger) and larger and not result.below_floor
+    if not (kept_original or result.below_floor):
         protected = ProtectedFiles.of(inputs).including([input_path])
         write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)
     return CompressionReport(
         input=os.fspath(input_path),
-        output=None if kept_original else os.fspath(output_path),
+        output=None if kept_original or result.below_floor else os.fspath(output_path),
         measurement=measurement,
         kept_original=kept_original,
         choice=result.choice,
+        reached=result.reached,
+        below_floor=result.below_floor,
     )
