@@ -191,8 +191,10 @@ def build_parser():
         ),
         (
             "--skip-if-larger",
-            "as pngquant's: when the output would be larger, write nothing and exit with status 98 (default: "
-            "write nothing, or the input's bytes to stdout, and exit 0)",
+            (
+                "as pngquant's: when the output would be larger, write nothing and exit with status 98 (default: "
+                "write nothing, or the input's bytes to stdout, and exit 0)"
+            ),
         ),
     ):
         parser.add_argument(flag, action="store_true", help=text)

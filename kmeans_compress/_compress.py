@@ -46,7 +46,7 @@ __all__ = [
 
 def _floors(min_psnr, min_ssim, floor_psnr, floor_ssim):
     """The floors to check a missed target against: each its target unless given, never above it."""
-    floors = []
+    floors: list[float | None] = []
     for name, target, given in (("psnr", min_psnr, floor_psnr), ("ssim", min_ssim, floor_ssim)):
         if target is None:
             if given is not None:
@@ -169,13 +169,15 @@ def compress_image(
     )
     choice = reached = None
     below_floor = False
-    k = n_colors
-    if chosen:
+    if not chosen:
+        k = check_k("n_colors", n_colors)
+    else:
         choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
-        k = choice.k
         if min_psnr is not None or min_ssim is not None:
-            reached = k is not None
-        if k is None:  # the best palette found: the most colours tried
+            reached = choice.k is not None
+        if choice.k is not None:
+            k = choice.k
+        else:  # the best palette found: the most colours tried
             best = choice.rows[-1]
             k = best.k
             below_floor = _below(best, floor_psnr, floor_ssim)

@@ -59,7 +59,7 @@ def _write_stdout(data: bytes) -> bool:
     return True
 
 
-def run_pipe(args: Any, options: dict[str, Any], n_colors: int | str) -> int:
+def run_pipe(args: Any, options: dict[str, Any], n_colors: Any) -> int:
     """Compress one image from stdin or a file to stdout or a file; returns the exit status.
 
     Parameters

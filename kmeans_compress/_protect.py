@@ -53,6 +53,7 @@ def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[s
     protected = ProtectedFiles([*(p for job in jobs for p in (job.input_path, *job.inputs)), *also])
     folders: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
     narrowed = []
+    candidates: list[str | None]
     for job in jobs:
         format = job.format or "png"  # noqa: A001
         if job.output_path is not None:
@@ -65,7 +66,7 @@ def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[s
             names = folders.get((folder, job.suffix))
             if names is None:
                 names = folders[folder, job.suffix] = _default_names(folder, protected, job.suffix)
-            candidates = names.get((Path(job.input_path).stem, format.lower()), [])
+            candidates = list(names.get((Path(job.input_path).stem, format.lower()), []))
         own = os.fspath(job.input_path)
         at_risk = tuple(dict.fromkeys(c for c in candidates if c is not None and c != own))
         narrowed.append(dataclasses.replace(job, inputs=at_risk))

@@ -51,7 +51,7 @@ def _as_histogram(X: FitInput) -> ColorHistogram:
     if isinstance(X, ColorHistogram):
         return X
     if is_image_source(X):  # a path, a file object, encoded bytes or a PIL image: decoded to sRGB
-        X = load_image(X)
+        X = load_image(cast(Any, X))
     if isinstance(X, (list, tuple)) and X and all(isinstance(x, (np.ndarray, ColorHistogram)) for x in X):
         return ColorHistogram.merge(x if isinstance(x, ColorHistogram) else ColorHistogram.from_image(x) for x in X)
     return ColorHistogram.from_image(cast(ArrayLike, X))

@@ -179,7 +179,7 @@ class ImageSweep:
         )
         self.n_fits += 1
         release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
-        options = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
         quantizer, data = self._smaller_file(quantizer, options)
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep

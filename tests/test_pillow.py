@@ -23,7 +23,7 @@ def _modes():
     alpha = np.tile(np.linspace(0, 255, rgb.shape[1]).astype(np.uint8), (rgb.shape[0], 1))
     rgba = Image.fromarray(np.dstack([rgb, alpha]))
     grey = Image.fromarray(rgb).convert("L")
-    sixteen = Image.fromarray((rgb[..., 0].astype(np.uint16) * 257)).convert("I;16")
+    sixteen = Image.fromarray(rgb[..., 0].astype(np.uint16) * 257).convert("I;16")
     return {
         "RGB": Image.fromarray(rgb),
         "RGBA": rgba,

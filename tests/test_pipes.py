@@ -249,7 +249,11 @@ def test_keep_mtime(photo, tmp_path):
 
 @pytest.mark.parametrize(
     "metrics, present, absent",
-    [("all", ["psnr", "ssim", "delta_e"], []), ("psnr", ["psnr"], ["ssim", "delta_e"]), ("none", [], ["psnr", "ssim", "delta_e"])],
+    [
+        ("all", ["psnr", "ssim", "delta_e"], []),
+        ("psnr", ["psnr"], ["ssim", "delta_e"]),
+        ("none", [], ["psnr", "ssim", "delta_e"]),
+    ],
     ids=["all", "psnr", "none"],
 )
 def test_metrics_on_demand(photo, tmp_path, capsys, metrics, present, absent):
