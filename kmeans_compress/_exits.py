@@ -32,7 +32,7 @@ EXIT_QUALITY = 99
 #: Every status and what it means, in the order of :data:`SEVERITY` (the most severe first).
 EXIT_STATUSES: dict[int, str] = {
     EXIT_USAGE: "bad usage (options that do not go together, image bytes to a terminal); nothing done",
-    EXIT_FAILED: "a file failed (missing, not an image, not writable); the others still ran",
+    EXIT_FAILED: "a file failed (missing, not an image, not writable, a pipe closed early); the others still ran",
     EXIT_QUALITY: "quality below the --psnr/--ssim minimum even with 256 colours; nothing written for it",
     EXIT_LARGER: "with --skip-if-larger: the output would be larger than the input; nothing written for it",
     EXIT_OK: "every file written, or kept because the output would be larger (the default)",

@@ -274,3 +274,15 @@ def test_metrics_psnr_imports_no_delta_e(photo, tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_the_docs_table_is_the_commands():
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[1] / "docs" / "user_guide" / "pipes_and_pillow.md"
+    rows = {}
+    for line in page.read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        if line.startswith("| ") and cells[0].isdigit():
+            rows[cells[0]] = cells[1].replace("`", "")
+    assert rows == {str(status): meaning for status, meaning in EXIT_STATUSES.items()}
