@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from ._choose import choose_k, target_text
 from ._formats import check_format, output_format
 from ._inputs import DEFAULT_SUFFIX, default_output_path
-from ._load import ImageInfo, read_image, read_input
+from ._load import ImageInfo, is_image_source, read_image, read_input
 from ._measure import check_metrics
 from ._results import Compressed, CompressionReport
 from ._sweep import DEFAULT_KS, ImageSweep
@@ -107,8 +107,8 @@ def compress_image(
 
     Parameters
     ----------
-    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        See :func:`~kmeans_compress.load_image`.
+    image : ndarray of uint8 (H, W, 3|4), or a path, file object, bytes or PIL image
+        Anything :func:`~kmeans_compress.load_image` takes (its DPI kept, as the file route does).
     n_colors : int or "auto", default=16
         Palette size, 1 to 256; ``"auto"`` chooses it (:func:`~kmeans_compress.choose_k`): the
         fewest colours reaching ``min_psnr``/``min_ssim``, or without a target the knee of the
@@ -159,6 +159,8 @@ def compress_image(
     """
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
+    if info is None and is_image_source(image):
+        image, info = read_image(image)
     info = ImageInfo() if info is None else info
     chosen = _wants_choice(n_colors, min_psnr, min_ssim)
     floor_psnr, floor_ssim = _floors(min_psnr, min_ssim, floor_psnr, floor_ssim)
@@ -196,7 +198,7 @@ def compress_image(
 
 
 def compress_bytes(
-    source: bytes | bytearray | memoryview | IO[bytes],
+    source: bytes | bytearray | memoryview | IO[bytes] | PathLike | Any,
     n_colors: int | Literal["auto"] = 16,
     *,
     name: str | None = None,
@@ -211,8 +213,10 @@ def compress_bytes(
 
     Parameters
     ----------
-    source : bytes, bytearray, memoryview or binary file object
-        The input file's contents (any format :func:`~kmeans_compress.load_image` reads).
+    source : bytes, bytearray, memoryview, binary file object, path, PIL.Image.Image or ndarray
+        The input file's contents (any format :func:`~kmeans_compress.load_image` reads), or
+        anything else ``load_image`` takes: a path is read whole, a PIL image or an array is
+        quantized as it is (``measurement.bytes_in`` is then None).
     n_colors : int or "auto", default=16
         See :func:`compress_image`.
     name : str, optional
@@ -235,6 +239,12 @@ def compress_bytes(
         ``measurement.bytes_in`` is the size of ``source``.
     """
     started = time.perf_counter()
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source) if name is None else name
+        source = read_input(source)
+    elif not (hasattr(source, "read") or isinstance(source, (bytes, bytearray, memoryview))):
+        image, info = read_image(source, keep_profile=keep_profile)  # a PIL image or an array: no file
+        return compress_image(image, n_colors, started=started, format=format, info=info, **kwargs)
     data = source.read() if hasattr(source, "read") else bytes(source)
     name = name if name is not None else getattr(source, "name", "<bytes>")
     del source

@@ -151,3 +151,18 @@ def test_python_api_returns_reached_below_floor_kept(tmp_path):
         compress_bytes(data, "auto", min_psnr=30.0, floor_psnr=40.0)
     with pytest.raises(ValueError, match="give min_ssim too"):
         compress_bytes(data, "auto", floor_ssim=0.5)
+
+
+def test_compress_functions_take_every_source(tmp_path):
+    from kmeans_compress._compress import compress_image
+
+    data = _png(MODES["RGB"], dpi=(72, 72))
+    path = tmp_path / "in.png"
+    path.write_bytes(data)
+    results = [compress_bytes(s, 4) for s in (data, io.BytesIO(data), path, str(path))]
+    assert {r.measurement.bytes_in for r in results} == {len(data)} and len({r.data for r in results}) == 1
+    in_memory = [compress_bytes(s, 4) for s in (Image.open(path), load_image(path))]
+    assert all(r.measurement.bytes_in is None for r in in_memory)
+    assert compress_image(path, 4).data == results[0].data  # the DPI kept, as the file route does
+    with pytest.raises(TypeError, match="Expected a path"):
+        compress_bytes(3.5, 4)
