@@ -6,14 +6,16 @@ scikit-image does with lazy_loader). Keep it in step with ``_EXPORTS`` and ``__a
 """
 
 from ._choose import KChoice, choose_k
-from ._compress import Compressed, CompressionReport, compress_bytes, compress_file
+from ._compress import compress_bytes, compress_file
 from ._encode import encode_palette_png
 from ._histogram import ColorHistogram
 from ._load import InvalidImageError, load_image
 from ._measure import Measurement, measure
 from ._metrics import bits_per_pixel, delta_e, psnr, smooth_image, ssim
 from ._one_call import QuantizeResult, quantize
+from ._pillow import quantize_image
 from ._quantize import KMeansQuantizer
+from ._results import Compressed, CompressionReport
 from ._sweep import ImageSweep, SweepRow, sweep
 from ._write import OutputExistsError, save_palette_png
 
@@ -42,6 +44,7 @@ __all__ = [
     "measure",
     "psnr",
     "quantize",
+    "quantize_image",
     "save_palette_png",
     "smooth_image",
     "ssim",

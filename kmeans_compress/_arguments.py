@@ -8,9 +8,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import math
+import re
+import textwrap
 from pathlib import Path
 
 from . import __version__
+from ._exits import status_table
 from ._formats import FORMATS, format_names, format_of_suffix, suffix_list
 
 __all__ = ["PROG", "build_parser", "usage_problem"]
@@ -88,6 +91,30 @@ def _ssim_value(text):
     return value
 
 
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)"
+_RANGE = re.compile(rf"^\s*(?:{_NUMBER}\s*-\s*)?{_NUMBER}\s*$")
+
+
+def _range(upper):
+    def parse(text):
+        match = _RANGE.match(text)
+        if match is None:
+            raise argparse.ArgumentTypeError(f"expected MAX or MIN-MAX (e.g. 40 or 35-40), got {text!r}")
+        low = None if match[1] is None else float(match[1])
+        high = float(match[2])
+        if high > upper or (low is not None and low > high):
+            raise argparse.ArgumentTypeError(f"expected MIN <= MAX <= {upper:g}, got {text!r}")
+        return low, high
+
+    return parse
+
+
+def _suffix(text):
+    if "/" in text or "\\" in text:
+        raise argparse.ArgumentTypeError(f"a suffix is part of a file name, without / or \\; got {text!r}")
+    return text
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse's parser, but a usage error is one line (the usage block is in ``--help``)."""
 
@@ -99,15 +126,22 @@ def build_parser():
     """The argument parser (exposed for documentation and tests)."""
     parser = _Parser(
         prog=PROG,
-        description="Compress images by K-Means colour quantization into indexed (palette) PNGs or lossless WebPs, "
-        "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference).",
+        description=textwrap.fill(
+            "Compress images by K-Means colour quantization into indexed (palette) PNGs or lossless WebPs, "
+            "and report size and quality (PSNR, SSIM, CIEDE2000 colour difference). INPUT '-' reads the "
+            "image from stdin and writes it to stdout (or to -o); '-o -' writes to stdout, the report "
+            "going to stderr.",
+            width=100,
+        ),
+        epilog="exit status (a batch exits with the most severe, top first):\n" + status_table(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
         "inputs",
         nargs="+",
         metavar="INPUT",
         help="image files, folders of images, or glob patterns (any format Pillow reads, WebP and AVIF included; "
-        "HEIC with the [heif] extra)",
+        "HEIC with the [heif] extra); '-' for stdin",
     )
     parser.add_argument(
         "-k",
@@ -122,10 +156,21 @@ def build_parser():
     where.add_argument(
         "-o",
         "--output",
-        help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT)",
+        help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT); "
+        "'-' for stdout (never a terminal)",
     )
     where.add_argument(
-        "--out-dir", help=f"folder for outputs, named <stem>-k<k>{suffix_list()} (default: beside each input)"
+        "--out-dir", help=f"folder for outputs, named <stem><suffix>{suffix_list()} (default: beside each input)"
+    )
+    parser.add_argument(
+        "--suffix",
+        type=_suffix,
+        default="-k{k}",
+        help="what output names add to the input's name, {k} being the k used (default -k{k}); '' keeps the "
+        "name, with --out-dir",
+    )
+    parser.add_argument(
+        "--keep-mtime", action="store_true", help="give each output its input's modification (and access) time"
     )
     formats = [f"{f.name} ({f.description})" for f in FORMATS.values()]
     parser.add_argument(
@@ -147,6 +192,13 @@ def build_parser():
         (
             "--allow-larger",
             "write the output even when it is larger than the input file (default: keep the original, write nothing)",
+        ),
+        (
+            "--skip-if-larger",
+            (
+                "as pngquant's: when the output would be larger, write nothing and exit with status 98 (default: "
+                "write nothing, or the input's bytes to stdout, and exit 0)"
+            ),
         ),
     ):
         parser.add_argument(flag, action="store_true", help=text)
@@ -174,14 +226,27 @@ def build_parser():
         "colours (default auto: 0.03 up to 16 colours, 0 above)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object per input instead of a line")
+    parser.add_argument(
+        "--metrics",
+        choices=("none", "psnr", "all"),
+        default="all",
+        help="quality figures to measure: all (PSNR, SSIM, dE00), psnr (SSIM and dE00 are most of the "
+        "measuring time on large images), or none; those a target needs are measured anyway (default all)",
+    )
 
     choose = parser.add_argument_group("choosing k (-k auto)")
     choose.add_argument(
-        "--min-psnr", type=_finite, metavar="DB", help="fewest colours whose PSNR reaches DB (implies -k auto)"
+        "--psnr",
+        type=_range(math.inf),
+        metavar="[MIN-]MAX",
+        help="fewest colours whose PSNR (dB) reaches MAX (implies -k auto); if none does, the best palette "
+        "found is written when it reaches MIN, else nothing and exit status 99 (no MIN: always written)",
     )
     choose.add_argument(
-        "--min-ssim", type=_ssim_value, metavar="S", help="fewest colours whose SSIM reaches S (implies -k auto)"
+        "--ssim", type=_range(1.0), metavar="[MIN-]MAX", help="the same with SSIM, e.g. 0.85-0.9 (implies -k auto)"
     )
+    choose.add_argument("--min-psnr", type=_finite, metavar="DB", help="the same as --psnr DB-DB")
+    choose.add_argument("--min-ssim", type=_ssim_value, metavar="S", help="the same as --ssim S-S")
 
     sweeps = parser.add_argument_group("sweeps (measure several k, write no images)")
     sweeps.add_argument(
@@ -228,9 +293,34 @@ def build_parser():
     return parser
 
 
+def quality_targets(args):
+    """``{"min_psnr": MAX, "floor_psnr": MIN, ...}`` from ``--psnr``/``--ssim`` (or ``--min-psnr``/``--min-ssim``).
+
+    A range without MIN accepts any quality (``-inf``): the best palette found is always written.
+    """
+    targets = {}
+    for name, given, single in (("psnr", args.psnr, args.min_psnr), ("ssim", args.ssim, args.min_ssim)):
+        low, high = given if given is not None else (single, single)
+        if high is not None:
+            targets[f"min_{name}"] = high
+            targets[f"floor_{name}"] = -math.inf if low is None else low
+    return targets
+
+
 def usage_problem(args, n_files):
     """One-line reason why these options do not go together, or None."""
-    target = args.min_psnr is not None or args.min_ssim is not None
+    for name in ("psnr", "ssim"):
+        if getattr(args, name) is not None and getattr(args, f"min_{name}") is not None:
+            return f"--min-{name} X is --{name} X-X: give one of them"
+    target = bool(quality_targets(args))
+    if args.allow_larger and args.skip_if_larger:
+        return "--allow-larger writes larger outputs and --skip-if-larger refuses them: give one of them"
+    if args.suffix == "" and not args.out_dir and not args.output:
+        return "--suffix '' keeps the input's name: give --out-dir for another folder (an input is never written over)"
+    if "-" in args.inputs and n_files != 1:
+        return "'-' (stdin) must be the only INPUT"
+    if args.output == "-" and n_files != 1:
+        return "-o - (stdout) takes a single INPUT"
     if args.sweep is not None:
         if args.k is not None:
             return "--sweep measures the listed k and writes no images; drop -k"
@@ -248,7 +338,7 @@ def usage_problem(args, n_files):
             if value:
                 return f"{flag} goes with --sweep (e.g. --sweep 2,4,8,16,32,64)"
         if target and args.k not in (None, "auto"):
-            return "--min-psnr/--min-ssim choose k themselves; drop -k or use -k auto"
+            return "--psnr/--ssim (and --min-psnr/--min-ssim) choose k themselves; drop -k or use -k auto"
     if args.scheduler is not None:
         if args.sweep is not None:
             return "--scheduler runs compressions, not sweeps; drop --sweep or --scheduler"
@@ -256,6 +346,10 @@ def usage_problem(args, n_files):
             return "--jobs sets local processes; with --scheduler the cluster's workers do the work, drop --jobs"
     elif args.scheduler_timeout is not None:
         return "--scheduler-timeout goes with --scheduler ADDRESS"
+    if args.sweep is not None and "-" in args.inputs:
+        return "--sweep measures files; save stdin to a file first"
+    if args.output == "-":
+        return None
     if args.output and n_files != 1:
         return "-o/--output takes a single INPUT file; use --out-dir for several"
     if args.output and Path(args.output).is_dir():

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import math
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -20,12 +20,13 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._choose import KChoice, choose_k, target_text
+from ._choose import choose_k, target_text
 from ._encode import gif_alpha
 from ._formats import check_format, output_format
-from ._inputs import default_output_path
-from ._load import ImageInfo, image_from_array, read_image, read_input
-from ._measure import Measurement
+from ._inputs import DEFAULT_SUFFIX, default_output_path
+from ._load import ImageInfo, image_from_array, is_image_source, read_image, read_input
+from ._measure import check_metrics
+from ._results import Compressed, CompressionReport
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
 from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
@@ -44,114 +45,41 @@ __all__ = [
 ]
 
 
-@dataclasses.dataclass(frozen=True)
-class Compressed:
-    """What :func:`compress_bytes` returns.
-
-    Each parameter is kept as the attribute of the same name.
-
-    Parameters
-    ----------
-    data : bytes
-        The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
-    measurement : Measurement
-        What it cost and kept; its ``seconds`` cover the whole job, the choice of k included.
-    choice : KChoice or None
-        How k was chosen, when it was (``n_colors="auto"`` or a target quality).
-    """
-
-    data: bytes
-    measurement: Measurement
-    choice: KChoice | None = None
-
-
-def _ratio_text(ratio: float) -> str:
-    """``"16.44x smaller than the input"``, or ``"1.70x larger than the input"`` below 1."""
-    if ratio >= 1:
-        return f"{ratio:.2f}x smaller than the input"
-    return f"{1 / ratio:.2f}x larger than the input"
+def _floors(
+    min_psnr: float | None, min_ssim: float | None, floor_psnr: float | None, floor_ssim: float | None
+) -> list[float | None]:
+    """The floors to check a missed target against: each its target unless given, never above it."""
+    floors: list[float | None] = []
+    for name, target, given in (("psnr", min_psnr, floor_psnr), ("ssim", min_ssim, floor_ssim)):
+        if target is None:
+            if given is not None:
+                msg = f"floor_{name} is the least quality accepted when min_{name} is missed: give min_{name} too."
+                raise ValueError(msg)
+            floors.append(None)
+            continue
+        floor = target if given is None else float(given)
+        if floor > target:
+            msg = f"floor_{name} must not exceed min_{name}, got floor_{name}={floor:g} > min_{name}={target:g}."
+            raise ValueError(msg)
+        floors.append(floor)
+    return floors
 
 
-@dataclasses.dataclass(frozen=True)
-class CompressionReport:
-    """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
-
-    Each parameter is kept as the attribute of the same name.
-
-    Parameters
-    ----------
-    input : str
-        Path of the input file.
-    output : str or None
-        Path written; None when nothing was written (``kept_original``).
-    measurement : Measurement
-        Its ``seconds`` are the whole time spent on this file: reading, counting colours, every
-        fit of the search for k, encoding, measuring and writing.
-    kept_original : bool
-        True when nothing was written because the output would have been larger than the input
-        file (``skip_if_larger=True``); ``measurement.bytes_out`` is then the size it would have had.
-    choice : KChoice or None
-        How k was chosen, when it was.
-    """
-
-    input: str
-    output: str | None
-    measurement: Measurement
-    kept_original: bool = False
-    choice: KChoice | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``.
-
-        Returns
-        -------
-        dict
-            ``input``, ``output``, every field of the measurement, ``kept_original``, and (when
-            k was chosen) ``auto`` with the rule, the number of fits and the k tried.
-        """
-        out = {
-            "input": self.input,
-            "output": self.output,
-            **self.measurement.to_dict(),
-            "kept_original": self.kept_original,
-        }
-        if self.choice is not None:
-            tried = [r.k for r in self.choice.rows]
-            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": tried}
-        return out
-
-    def summary(self) -> str:
-        """One human-readable line.
-
-        Returns
-        -------
-        str
-            The input, k, PSNR, SSIM, ΔE, the sizes and the time, then where the output went.
-        """
-        m = self.measurement
-        psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
-        if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
-            sizes = f"{m.bytes_out:,} B  ({m.bits_per_pixel:.2f} bits/pixel)"
-        else:
-            ratio = _ratio_text(m.ratio)
-            sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
-        line = (
-            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
-            f"dE00 {m.delta_e:.2f}  {sizes}  {m.seconds:.2f} s"
-        )
-        if self.output:
-            line += f"  -> {self.output}"
-        if self.kept_original:
-            line += (
-                f"  kept original: the {_FORMAT_NAMES.get(m.format, m.format)} would be larger than the input "
-                f"({m.bytes_out:,} B > {m.bytes_in:,} B), nothing written"
-            )
-        if self.choice is not None:
-            line += f"  [k=auto: {self.choice.rule}; {self.choice.n_fits} fits]"
-        return line
+def _below(row: Any, floor_psnr: float | None, floor_ssim: float | None) -> bool:
+    """Whether ``row``'s quality is under a floor that was given."""
+    return (floor_psnr is not None and row.psnr < floor_psnr) or (floor_ssim is not None and row.ssim < floor_ssim)
 
 
-_FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
+def _needed_metrics(
+    metrics: Any, n_colors: int | str, min_psnr: float | None, min_ssim: float | None
+) -> frozenset[str]:
+    """The figures asked for, and those the choice of k reads (PSNR for the knee and a PSNR target)."""
+    needed = set(check_metrics(metrics))
+    if n_colors == "auto" and (min_psnr is not None or min_ssim is None):
+        needed.add("psnr")
+    if min_ssim is not None:
+        needed.add("ssim")
+    return frozenset(needed)
 
 
 def _wants_choice(n_colors: int | str, min_psnr: float | None, min_ssim: float | None) -> bool:
@@ -170,26 +98,34 @@ def compress_image(
     *,
     min_psnr: float | None = None,
     min_ssim: float | None = None,
+    floor_psnr: float | None = None,
+    floor_ssim: float | None = None,
     ks: Iterable[int] = DEFAULT_KS,
     bytes_in: int | None = None,
     random_state: int = 0,
     started: float | None = None,
     format: str = "png",  # noqa: A002
     info: ImageInfo | None = None,
+    metrics: str = "all",
     **params: Any,
 ) -> Compressed:
     """Quantize a loaded image and encode it as an indexed PNG or a lossless WebP, k fixed or chosen.
 
     Parameters
     ----------
-    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        See :func:`~kmeans_compress.load_image`.
+    image : ndarray of uint8 (H, W, 3|4), or a path, file object, bytes or PIL image
+        Anything :func:`~kmeans_compress.load_image` takes (its DPI kept, as the file route does).
     n_colors : int or "auto", default=16
         Palette size, 1 to 256; ``"auto"`` chooses it (:func:`~kmeans_compress.choose_k`): the
         fewest colours reaching ``min_psnr``/``min_ssim``, or without a target the knee of the
         size-quality curve over ``ks``.
     min_psnr, min_ssim : float, optional
-        Target quality for ``n_colors="auto"``.
+        Target quality for ``n_colors="auto"``: the fewest colours reaching it (the command
+        line's ``--psnr MAX``, ``--ssim MAX``). When no k reaches it, the best palette found
+        (the most colours tried) is used and ``reached`` is False.
+    floor_psnr, floor_ssim : float, optional
+        The least quality accepted when the target is missed (``--psnr MIN-MAX``): below it,
+        ``below_floor`` is True. Default: the target itself. ``-math.inf`` accepts any.
     ks : iterable of int, default=DEFAULT_KS
         k swept for the knee (``n_colors="auto"`` without a target).
     bytes_in : int, optional
@@ -207,6 +143,9 @@ def compress_image(
         was read with ``keep_profile=True``; ``image`` is then in its stored values, clustered
         and measured as seen through it) and the DPI to keep. Without it the output says sRGB
         and has no DPI.
+    metrics : {"all", "psnr", "none"}, default="all"
+        Quality figures measured (see :func:`~kmeans_compress.measure`); those the choice of k
+        reads are measured whatever this says.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ``dither``,
         ...). ``run_budget`` defaults to ``"auto"`` here (labels that compress better, for a
@@ -219,36 +158,57 @@ def compress_image(
     Raises
     ------
     ValueError
-        When a target quality cannot be reached with 256 colours (or with every distinct colour).
+        When a floor is given without its target, or above it.
+
+    Warns
+    -----
+    UserWarning
+        When the target is missed but the best palette found is above the floor (it is used).
     """
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
+    if info is None and is_image_source(image):
+        image, info = read_image(image)
     info = ImageInfo() if info is None else info
     if format == "gif" and image.shape[2] == 4:  # on/off transparency: fitted and measured as GIF holds it
         image = image_from_array(gif_alpha(image))
-    _wants_choice(n_colors, min_psnr, min_ssim)  # checks the arguments; k is chosen exactly for "auto"
+    chosen = _wants_choice(n_colors, min_psnr, min_ssim)
+    floor_psnr, floor_ssim = _floors(min_psnr, min_ssim, floor_psnr, floor_ssim)
+    needed = _needed_metrics(metrics, n_colors, min_psnr, min_ssim)
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
-    job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
-    choice = None
-    if n_colors == "auto":
-        choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
-        if choice.k is None:
-            best = choice.rows[-1]
-            msg = (
-                f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours "
-                f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
-            )
-            raise ValueError(msg)
-        k = choice.k
+    job = ImageSweep(
+        image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, metrics=needed, **params
+    )
+    choice = reached = None
+    below_floor = False
+    if not chosen:
+        k = check_k("n_colors", n_colors)
     else:
-        k = n_colors
+        choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
+        if min_psnr is not None or min_ssim is not None:
+            reached = choice.k is not None
+        if choice.k is not None:
+            k = choice.k
+        else:  # the best palette found: the most colours tried
+            best = choice.rows[-1]
+            k = best.k
+            below_floor = _below(best, floor_psnr, floor_ssim)
+            if not below_floor:
+                figures = ((min_psnr, f"PSNR {best.psnr:.2f} dB"), (min_ssim, f"SSIM {best.ssim:.4f}"))
+                found = ", ".join(text for target, text in figures if target is not None)
+                warnings.warn(
+                    f"cannot reach {target_text(min_psnr, min_ssim)} with at most {best.k} colours ({found} "
+                    "there); the best found is used",
+                    UserWarning,
+                    stacklevel=2,
+                )
     # the whole time on this image (the search for k included), not only the chosen fit
     measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
-    return Compressed(job.data_[k], measurement, choice)
+    return Compressed(job.data_[k], measurement, choice, reached=reached, below_floor=below_floor)
 
 
 def compress_bytes(
-    source: bytes | bytearray | memoryview | IO[bytes],
+    source: bytes | bytearray | memoryview | IO[bytes] | PathLike | Any,
     n_colors: int | Literal["auto"] = 16,
     *,
     name: str | None = None,
@@ -263,8 +223,10 @@ def compress_bytes(
 
     Parameters
     ----------
-    source : bytes, bytearray, memoryview or binary file object
-        The input file's contents (any format :func:`~kmeans_compress.load_image` reads).
+    source : bytes, bytearray, memoryview, binary file object, path, PIL.Image.Image or ndarray
+        The input file's contents (any format :func:`~kmeans_compress.load_image` reads), or
+        anything else ``load_image`` takes: a path is read whole, a PIL image or an array is
+        quantized as it is (``measurement.bytes_in`` is then None).
     n_colors : int or "auto", default=16
         See :func:`compress_image`.
     name : str, optional
@@ -287,6 +249,12 @@ def compress_bytes(
         ``measurement.bytes_in`` is the size of ``source``.
     """
     started = time.perf_counter()
+    if isinstance(source, (str, os.PathLike)):
+        name = os.fspath(source) if name is None else name
+        source = read_input(source)
+    elif not (hasattr(source, "read") or isinstance(source, (bytes, bytearray, memoryview))):
+        image, info = read_image(source, keep_profile=keep_profile)  # a PIL image or an array: no file
+        return compress_image(image, n_colors, started=started, format=format, info=info, **kwargs)
     data = source.read() if hasattr(source, "read") else bytes(source)
     name = name if name is not None else getattr(source, "name", "<bytes>")
     del source
@@ -332,6 +300,8 @@ def compress_file(
     skip_if_larger: bool = False,
     keep_profile: bool = False,
     format: str | None = None,  # noqa: A002
+    suffix: str = DEFAULT_SUFFIX,
+    keep_mtime: bool = False,
     **kwargs: Any,
 ) -> CompressionReport:
     """Compress an image file into an indexed PNG or WebP, k fixed or chosen, and report what it cost.
@@ -361,18 +331,26 @@ def compress_file(
         Keep the input's ICC profile (see :func:`compress_bytes`).
     format : {"png", "webp"}, optional
         Output format; default from ``output_path``'s extension, else ``"png"``.
+    suffix : str, default="-k{k}"
+        What the default output name adds to the input's stem, ``{k}`` replaced by the k used
+        (``--suffix``). ``""`` keeps the input's name: give ``out_dir`` then (an input is never
+        written over).
+    keep_mtime : bool, default=False
+        Give the output the input's access and modification times.
     **kwargs
-        Further arguments of :func:`compress_image` (``min_psnr``, ``min_ssim``, ``random_state``,
-        ``color_space``, ``dither``, ...).
+        Further arguments of :func:`compress_image` (``min_psnr``, ``floor_psnr``, ``min_ssim``,
+        ``random_state``, ``color_space``, ``dither``, ``metrics``, ...).
 
     Returns
     -------
     CompressionReport
-        The input and output paths, the measurement of the output and how k was chosen.
+        ``output`` is None when nothing was written: ``kept_original`` (larger) or
+        ``below_floor`` (a target quality missed below its floor).
     """
     job = FileJob(
         input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),
-        skip_if_larger=skip_if_larger, keep_profile=keep_profile, format=format, options=kwargs,
+        skip_if_larger=skip_if_larger, keep_profile=keep_profile, format=format, options=kwargs, suffix=suffix,
+        keep_mtime=keep_mtime,
     )
     return job()
 
@@ -409,6 +387,10 @@ class FileJob:
         Output format; None to take it from ``output_path``, else PNG.
     options : dict
         Further arguments of :func:`compress_image`.
+    suffix : str
+        What the default output name adds to the stem (``{k}``: the k used).
+    keep_mtime : bool
+        Give the output the input's access and modification times.
     """
 
     input_path: str | os.PathLike[str]
@@ -421,6 +403,8 @@ class FileJob:
     keep_profile: bool = False
     format: str | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    suffix: str = DEFAULT_SUFFIX
+    keep_mtime: bool = False
 
     def __call__(self) -> CompressionReport:
         """The whole job here: :meth:`prepare`, :meth:`remote` and :meth:`finish` in turn.
@@ -452,15 +436,18 @@ class FileJob:
             format = output_format(output_path, self.format)  # noqa: A001
         else:
             format = check_format(self.format or "png")  # noqa: A001
-        if output_path is None and not _wants_choice(
-            self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")
-        ):
-            output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format)
+        fixed_k = not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim"))
+        if output_path is None and (fixed_k or "{k}" not in self.suffix):
+            output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format, suffix=self.suffix)
         if output_path is not None:
             check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
         data = read_input(self.input_path)
+        times = None
+        if self.keep_mtime:
+            stat = os.stat(self.input_path)
+            times = (stat.st_atime_ns, stat.st_mtime_ns)
         payload = (data, os.fspath(self.input_path), self.n_colors, format, self.keep_profile, self.options)
-        return payload, (output_path, format, protected, time.perf_counter() - started)
+        return payload, (output_path, format, protected, time.perf_counter() - started, times)
 
     @staticmethod
     def remote(payload: tuple[Any, ...]) -> Compressed:
@@ -502,15 +489,19 @@ class FileJob:
         -------
         CompressionReport
         """
-        output_path, format, protected, seconds_here = state  # noqa: A001
+        output_path, format, protected, seconds_here, times = state  # noqa: A001
         started = time.perf_counter()
         if output_path is None:
-            output_path = default_output_path(self.input_path, result.measurement.k, self.out_dir, format)
-            check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
+            k = result.measurement.k
+            output_path = default_output_path(self.input_path, k, self.out_dir, format, suffix=self.suffix)
+            if not result.below_floor:
+                check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
         report = write_result(
             result, self.input_path, output_path, overwrite=self.overwrite, inputs=protected,
             skip_if_larger=self.skip_if_larger,
         )
+        if times is not None and report.output is not None:
+            os.utime(report.output, ns=times)
         seconds = result.measurement.seconds + seconds_here + time.perf_counter() - started
         return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
@@ -547,19 +538,22 @@ def write_result(
     Returns
     -------
     CompressionReport
+        Nothing is written, and ``output`` is None, when ``result.below_floor`` or when the
+        output would be larger and ``skip_if_larger``.
     """
     output_path = Path(output_path)
     measurement = result.measurement
-    kept_original = (
-        bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
-    )
-    if not kept_original:
+    larger = measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    kept_original = bool(skip_if_larger) and larger and not result.below_floor
+    if not (kept_original or result.below_floor):
         protected = ProtectedFiles.of(inputs).including([input_path])
         write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)
     return CompressionReport(
         input=os.fspath(input_path),
-        output=None if kept_original else os.fspath(output_path),
+        output=None if kept_original or result.below_floor else os.fspath(output_path),
         measurement=measurement,
         kept_original=kept_original,
         choice=result.choice,
+        reached=result.reached,
+        below_floor=result.below_floor,
     )

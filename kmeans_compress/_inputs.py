@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ._formats import FORMATS
 
-__all__ = ["default_output_path", "drop_output_clashes", "expand_inputs", "output_folder"]
+__all__ = ["DEFAULT_SUFFIX", "default_output_path", "drop_output_clashes", "expand_inputs", "output_folder"]
 
 #: Names that look like this command's own outputs; skipped when a folder is expanded.
 _OUTPUT_NAME = re.compile(
@@ -17,11 +17,15 @@ _OUTPUT_NAME = re.compile(
 )
 
 
-def default_output_path(input_path, k, out_dir=None, format="png"):  # noqa: A002
-    """``<stem>-k<k>.png`` (or the suffix of ``format``) beside the input, or in ``out_dir`` when given."""
+#: The default ``--suffix``: ``{k}`` is replaced by the palette size.
+DEFAULT_SUFFIX = "-k{k}"
+
+
+def default_output_path(input_path, k, out_dir=None, format="png", *, suffix=DEFAULT_SUFFIX):  # noqa: A002
+    """``<stem>-k<k>.png`` (``<stem><suffix>`` and the extension of ``format``) beside the input, or in ``out_dir``."""
     src = Path(input_path)
     folder = Path(out_dir) if out_dir is not None else src.parent
-    return folder / f"{src.stem}-k{k}{FORMATS[format].suffixes[0]}"
+    return folder / f"{src.stem}{suffix.replace('{k}', str(k))}{FORMATS[format].suffixes[0]}"
 
 
 # HEIC/HEIF (iPhone photos): read through the optional pillow-heif, which registers them with
@@ -86,14 +90,15 @@ def expand_inputs(inputs, *, recursive=False):
     return items, errors
 
 
-def drop_output_clashes(items, k, out_dir, format="png"):  # noqa: A002
+def drop_output_clashes(items, k, out_dir, format="png", *, suffix=DEFAULT_SUFFIX):  # noqa: A002
     """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
     give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
     the order in which parallel workers finish decides which one survives."""
     kept, errors = [], []
     taken: dict[str, object] = {}  # output path -> the input that takes it
     for src, root in items:
-        dst = os.path.normcase(os.path.abspath(default_output_path(src, k, output_folder(src, root, out_dir), format)))
+        name = default_output_path(src, k, output_folder(src, root, out_dir), format, suffix=suffix)
+        dst = os.path.normcase(os.path.abspath(name))
         if dst in taken:
             errors.append(f"{src}: its output {dst} is also the output of {taken[dst]}; skipped (use -o, or rename)")
         else:

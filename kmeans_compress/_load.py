@@ -16,6 +16,7 @@ profiles of :mod:`._icc` and :func:`._messages.one_line`.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
 import os
 import warnings
@@ -31,17 +32,41 @@ from ._icc import GREY_MODES, colour_tag, grey_to_srgb, transform_to_srgb, warn_
 from ._messages import one_line
 
 __all__ = [
+    "IMAGE_SOURCE_DOC",
     "ImageInfo",
     "ImageSource",
     "InvalidImageError",
     "image_from_array",
+    "is_image_source",
     "load_image",
     "read_image",
     "read_input",
 ]
 
 #: What :func:`read_image` and :func:`load_image` accept.
-ImageSource = str | bytes | os.PathLike | IO[bytes] | Image.Image | np.ndarray
+ImageSource = str | os.PathLike | IO[bytes] | bytes | bytearray | memoryview | Image.Image | np.ndarray
+
+#: How every public function that loads an image documents what it takes (written once, here).
+IMAGE_SOURCE_DOC = (
+    "a path, a binary file object, the bytes of an encoded file (bytes, bytearray or memoryview), "
+    "a PIL.Image or an ndarray of uint8 (H, W, 3|4)"
+)
+
+
+def is_image_source(source: object) -> bool:
+    """Whether ``source`` is something :func:`read_image` decodes (not an array).
+
+    Parameters
+    ----------
+    source : object
+        Anything.
+
+    Returns
+    -------
+    bool
+        True for a path, a binary file object, encoded bytes or a ``PIL.Image``.
+    """
+    return isinstance(source, (str, os.PathLike, bytes, bytearray, memoryview, Image.Image)) or hasattr(source, "read")
 
 
 class InvalidImageError(ValueError):
@@ -91,9 +116,10 @@ def load_image(source: ImageSource) -> NDArray[np.uint8]:
 
     Parameters
     ----------
-    source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
-        The image: a path or open file is decoded with Pillow, a ``PIL.Image`` converted, an
-        array brought to the contract (see :func:`read_image`).
+    source : str, os.PathLike, binary file object, bytes, PIL.Image.Image or ndarray
+        The image: a path, an open file or an encoded file's bytes is decoded with Pillow, a
+        ``PIL.Image`` converted, an array brought to the contract (see :func:`read_image`).
+        Every public function that loads an image takes the same.
 
     Returns
     -------
@@ -115,8 +141,9 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
 
     Parameters
     ----------
-    source : str, os.PathLike, binary file object, PIL.Image.Image or ndarray
-        A path or open file is decoded with Pillow (decompression-bomb protection stays on).
+    source : str, os.PathLike, binary file object, bytes, PIL.Image.Image or ndarray
+        A path, an open file or the bytes of an encoded file (bytes, bytearray or memoryview)
+        is decoded with Pillow (decompression-bomb protection stays on).
         A ``PIL.Image`` is converted (its first frame, turned upright by its EXIF orientation,
         colour-managed by its ``info``). An array goes through :func:`image_from_array` and is
         taken as sRGB.
@@ -174,14 +201,13 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
     """
     if isinstance(source, np.ndarray):
         return image_from_array(source), ImageInfo()
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)  # an encoded file's contents (a path is a str or os.PathLike)
     label = _label(source)
     if isinstance(source, Image.Image):
         return _decode(_first_frame(source, label), label, keep_profile=keep_profile)
-    if not isinstance(source, (str, bytes, os.PathLike)) and not hasattr(source, "read"):
-        msg = (
-            f"Expected a path, a binary file object, a PIL.Image or an ndarray, got "
-            f"{type(source).__name__}."
-        )
+    if not isinstance(source, (str, os.PathLike)) and not hasattr(source, "read"):
+        msg = f"Expected {IMAGE_SOURCE_DOC}, got {type(source).__name__}."
         raise TypeError(msg)
     try:
         with warnings.catch_warnings():

@@ -39,7 +39,41 @@ if TYPE_CHECKING:
     #: What measure() reads: a fit on one image, or a kept-profile fit's seen view.
     Measurable = KMeansQuantizer | SeenQuantizer
 
-__all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
+__all__ = ["METRICS", "Measurement", "check_metrics", "encode_and_measure", "label_histogram", "measure"]
+
+#: What ``metrics=`` may name: the quality figures each choice computes (the others are NaN).
+METRICS: dict[str, frozenset[str]] = {
+    "none": frozenset(),
+    "psnr": frozenset({"psnr"}),
+    "all": frozenset({"psnr", "ssim", "delta_e"}),
+}
+
+
+def check_metrics(metrics: str | frozenset[str]) -> frozenset[str]:
+    """The quality figures to compute: ``"none"``, ``"psnr"`` or ``"all"``, or a set of figure names.
+
+    Parameters
+    ----------
+    metrics : {"none", "psnr", "all"} or frozenset of str
+        A name of :data:`METRICS`, or a subset of ``{"psnr", "ssim", "delta_e"}`` (what a search
+        for k needs on top of what was asked).
+
+    Returns
+    -------
+    frozenset of str
+        The figures' names.
+
+    Raises
+    ------
+    ValueError
+        For any other name.
+    """
+    if isinstance(metrics, frozenset) and metrics <= METRICS["all"]:
+        return metrics
+    if isinstance(metrics, str) and metrics in METRICS:
+        return METRICS[metrics]
+    msg = f"metrics must be one of {tuple(METRICS)}, got {metrics!r}."
+    raise ValueError(msg)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,6 +184,7 @@ def measure(
     bytes_in: int | None = None,
     started: float | None = None,
     format: str = "png",  # noqa: A002
+    metrics: str | frozenset[str] = "all",
 ) -> Measurement:
     """Measure what a fitted quantizer made of ``image``.
 
@@ -172,6 +207,9 @@ def measure(
         measuring. NaN when not given.
     format : {"png", "webp"}, default="png"
         Format of ``data``, or the one to encode in.
+    metrics : {"all", "psnr", "none"}, default="all"
+        Quality figures to compute: all of them, only MSE and PSNR (SSIM and ΔE, most of the
+        time on large images, are then NaN), or none (MSE and PSNR NaN too).
 
     Returns
     -------
@@ -202,7 +240,9 @@ def measure(
         raise ValueError(msg)
     height, width = image.shape[:2]
     dithered = bool(quantizer.dither) and image.shape[2] == 3
-    histogram = None if dithered else label_histogram(quantizer)
+    wanted = check_metrics(metrics)
+    err = colour_error = similarity = math.nan
+    histogram = None if dithered or not wanted else label_histogram(quantizer)
     if histogram is not None:  # one term per distinct colour instead of one per pixel: exact
         if int(histogram[1].sum()) != height * width:
             msg = (
@@ -213,20 +253,25 @@ def measure(
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        if height * width >= _THREADED_PIXELS and available_cpus() > 1:
+        both = {"ssim", "delta_e"} <= wanted
+        if both and height * width >= _THREADED_PIXELS and available_cpus() > 1:
             with ThreadPoolExecutor(1) as pool:
                 future = pool.submit(palette_delta_e, *histogram)
                 similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
                 colour_error = future.result()
         else:
-            colour_error = palette_delta_e(*histogram)
-            similarity = palette_ssim(image, palette, labels)
-    else:  # dithered, or a kept profile's seen view: pixel by pixel
+            if "delta_e" in wanted:
+                colour_error = palette_delta_e(*histogram)
+            if "ssim" in wanted:
+                similarity = palette_ssim(image, palette, labels)
+    elif wanted:  # dithered, or a kept profile's seen view: pixel by pixel
         quantized = palette[labels]
         err = mse(image, quantized)
-        colour_error = delta_e(image, quantized)
+        if "delta_e" in wanted:
+            colour_error = delta_e(image, quantized)
         del quantized
-        similarity = palette_ssim(image, palette, labels)
+        if "ssim" in wanted:
+            similarity = palette_ssim(image, palette, labels)
     raw = raw_size(image)
     return Measurement(
         k=int(quantizer.n_colors if k is None else k),
@@ -235,7 +280,7 @@ def measure(
         height=int(height),
         inertia=float(quantizer.inertia_),
         mse=err,
-        psnr=psnr_from_mse(err),
+        psnr=psnr_from_mse(err) if math.isfinite(err) else math.nan,
         ssim=similarity,
         delta_e=colour_error,
         bytes_out=len(data),
@@ -299,6 +344,7 @@ def encode_and_measure(
     icc_profile: bytes | None = None,
     dpi: Any = None,
     data: bytes | None = None,
+    metrics: str | frozenset[str] = "all",
 ) -> tuple[bytes, Measurement]:
     """Encode the quantized image, then :func:`measure` it.
 
@@ -317,4 +363,7 @@ def encode_and_measure(
     written = quantizer if stored is None else stored
     if data is None:
         data = encode_palette(written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi)
-    return data, measure(image, quantizer, data=data, k=k, bytes_in=bytes_in, started=started, format=format)
+    measured = measure(
+        image, quantizer, data=data, k=k, bytes_in=bytes_in, started=started, format=format, metrics=metrics
+    )
+    return data, measured

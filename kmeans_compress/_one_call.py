@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
-from numpy.typing import ArrayLike
+from typing import Any
 
+import numpy as np
+
+from ._encode import encode_palette_png
 from ._quantize import KMeansQuantizer
 
 __all__ = ["QuantizeResult", "quantize"]
@@ -51,7 +53,7 @@ class QuantizeResult:
 
 
 def quantize(
-    image: ArrayLike,
+    image: Any,
     n_colors: int = 16,
     *,
     color_space: str = "rgb",
@@ -60,18 +62,22 @@ def quantize(
     tol: float = 1e-4,
     random_state: int | np.random.RandomState | np.random.Generator | None = 0,
     dither: bool = False,
-    run_budget: float | str = 0.0,
+    run_budget: float | str = "auto",
     histogram_bits: int | None = 5,
     refine_iter: int = 10,
 ) -> QuantizeResult:
-    """Quantize an image to at most ``n_colors`` colours in one call.
+    """Quantize an image to at most ``n_colors`` colours in one call, as the command line does.
 
-    The parameters after ``n_colors`` are :class:`KMeansQuantizer`'s, with its defaults.
+    The parameters after ``n_colors`` are :class:`KMeansQuantizer`'s, with its defaults but
+    one: ``run_budget="auto"``, with the labels that make the smaller PNG, as
+    :func:`compress_file` and ``kmeans-compress -k`` choose them. So ``quantize(image, k)``,
+    ``quantize_image(im, k)`` and ``kmeans-compress -k k`` give the same pixels; the estimator
+    on its own keeps plain k-means (``run_budget=0``) as its default.
 
     Parameters
     ----------
-    image : ndarray of uint8, shape (H, W, 3|4)
-        See :func:`kmeans_compress.load_image`.
+    image : str, os.PathLike, file object, bytes, PIL.Image.Image or ndarray
+        Anything :func:`kmeans_compress.load_image` takes.
     n_colors : int, default=16
         Palette size k, from 1 to 256.
     color_space : {"rgb", "lab", "oklab"}, default="rgb"
@@ -86,8 +92,9 @@ def quantize(
         Seed for k-means++: the same image, k and seed give the same palette.
     dither : bool, default=False
         Floyd–Steinberg error diffusion instead of nearest colours (RGB only).
-    run_budget : float or "auto", default=0.0
-        PSNR, in dB, the labels may give up for longer runs of one index (smaller files).
+    run_budget : float or "auto", default="auto"
+        PSNR, in dB, the labels may give up for longer runs of one index (smaller files); the
+        runs are kept only when they make the PNG smaller. ``0`` gives the nearest colours.
     histogram_bits : int or None, default=5
         Bits per channel of the reduced histogram fitted first on photos; None fits the exact
         distinct colours.
@@ -111,4 +118,10 @@ def quantize(
         histogram_bits=histogram_bits,
         refine_iter=refine_iter,
     )
-    return QuantizeResult(quantizer.fit(image))
+    quantizer.fit(image)
+    plain = quantizer.without_runs()
+    if plain is not None:  # as the file route: the labels whose PNG is smaller (a tie: the nearest)
+        runs_size = len(encode_palette_png(quantizer.palette_, quantizer.labels_))
+        if len(encode_palette_png(plain.palette_, plain.labels_)) <= runs_size:
+            quantizer = plain
+    return QuantizeResult(quantizer)

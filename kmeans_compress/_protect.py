@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ._formats import FORMATS
 from ._inputs import default_output_path
 from ._write import ProtectedFiles
 
@@ -23,8 +24,12 @@ if TYPE_CHECKING:
 __all__ = ["protect_batch"]
 
 
-#: A default output name: ``<stem>-k<k>.<format>`` (see :func:`~kmeans_compress._inputs.default_output_path`).
-_DEFAULT_NAME = re.compile(r"^(?P<stem>.*)-k\d+\.(?P<format>png|webp)$")
+def _name_pattern(suffix: str) -> re.Pattern[str]:
+    """Output names ``<stem><suffix>.<format>`` with any k in the suffix's ``{k}`` (see
+    :func:`~kmeans_compress._inputs.default_output_path`)."""
+    body = re.escape(suffix).replace(re.escape("{k}"), r"\d+")
+    formats = "|".join(re.escape(name) for name in FORMATS)
+    return re.compile(rf"^(?P<stem>.*){body}\.(?P<format>{formats})$")
 
 
 def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[str]] = ()) -> list[FileJob]:
@@ -35,8 +40,8 @@ def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[s
     pickled with every job), the inputs are resolved once here (:class:`ProtectedFiles`) and
     each job keeps in ``inputs`` only those its output path names now (through symlinks, ``..``
     or hard links): none in a batch without such links. A job whose k is still to be chosen
-    may write any ``<stem>-k<k>`` name: the existing files of that form in its output folder are
-    checked, each folder listed once.
+    may write any ``<stem>-k<k>`` name (its ``suffix`` with any k): the existing files of that
+    form in its output folder are checked, each folder listed once.
 
     Parameters
     ----------
@@ -51,36 +56,38 @@ def protect_batch(jobs: Sequence[FileJob], *, also: Iterable[str | os.PathLike[s
         The same jobs, in order, with ``inputs`` narrowed.
     """
     protected = ProtectedFiles([*(p for job in jobs for p in (job.input_path, *job.inputs)), *also])
-    folders: dict[str, dict[tuple[str, str], list[str]]] = {}
+    folders: dict[tuple[str, str], dict[tuple[str, str], list[str]]] = {}
     narrowed = []
+    candidates: list[str | None]
     for job in jobs:
         format = job.format or "png"  # noqa: A001
-        candidates: Sequence[str | None]
         if job.output_path is not None:
             candidates = [protected.owner(job.output_path)]
-        elif job.n_colors != "auto":
-            candidates = [protected.owner(default_output_path(job.input_path, job.n_colors, job.out_dir, format))]
+        elif job.n_colors != "auto" or "{k}" not in job.suffix:  # the name does not depend on the k chosen
+            name = default_output_path(job.input_path, job.n_colors, job.out_dir, format, suffix=job.suffix)
+            candidates = [protected.owner(name)]
         else:
             folder = os.fspath(job.out_dir) if job.out_dir is not None else os.path.dirname(os.fspath(job.input_path))
-            names = folders.get(folder)
+            names = folders.get((folder, job.suffix))
             if names is None:
-                names = folders[folder] = _default_names(folder, protected)
-            candidates = names.get((Path(job.input_path).stem, format.lower()), [])
+                names = folders[folder, job.suffix] = _default_names(folder, protected, job.suffix)
+            candidates = list(names.get((Path(job.input_path).stem, format.lower()), []))
         own = os.fspath(job.input_path)
         at_risk = tuple(dict.fromkeys(c for c in candidates if c is not None and c != own))
         narrowed.append(dataclasses.replace(job, inputs=at_risk))
     return narrowed
 
 
-def _default_names(folder: str, protected: ProtectedFiles) -> dict[tuple[str, str], list[str]]:
-    """(stem, format) -> the protected files that existing ``<stem>-k<k>.<format>`` names in ``folder`` point to."""
+def _default_names(folder: str, protected: ProtectedFiles, suffix: str) -> dict[tuple[str, str], list[str]]:
+    """(stem, format) -> the protected files that existing ``<stem><suffix>.<format>`` names in ``folder`` point to."""
+    pattern = _name_pattern(suffix)
     found: dict[tuple[str, str], list[str]] = {}
     try:
         entries = list(os.scandir(folder or "."))
     except OSError:  # no folder yet: nothing in it can be an input
         return found
     for entry in entries:
-        match = _DEFAULT_NAME.match(entry.name)
+        match = pattern.match(entry.name)
         if match is None:
             continue
         owner = protected.owner(entry.path)

@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._centres import fit_centres
 from ._colorspace import COLOR_SPACES, colors_to_features, features_to_colors
 from ._histogram import ColorHistogram, label_dtype
+from ._load import is_image_source, load_image
 from ._remap import RunBudget, nearest_entries, remap_histogram, resolve_run_budget
 from ._validation import (
     check_bool,
@@ -51,6 +52,8 @@ def _as_histogram(X: FitInput) -> ColorHistogram:
     """The histogram of ``X``: an image or pixel array, a histogram, or a list or tuple of them (summed)."""
     if isinstance(X, ColorHistogram):
         return X
+    if is_image_source(X):  # a path, a file object, encoded bytes or a PIL image: decoded to sRGB
+        X = load_image(cast(Any, X))
     if isinstance(X, (list, tuple)) and X and all(isinstance(x, (np.ndarray, ColorHistogram)) for x in X):
         return ColorHistogram.merge(x if isinstance(x, ColorHistogram) else ColorHistogram.from_image(x) for x in X)
     return ColorHistogram.from_image(cast(ArrayLike, X))
@@ -206,8 +209,10 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of uint8, shape (H, W, 3|4) or (N, 3|4), ColorHistogram, or list of them
-            The image (or its pixels) to fit. A :class:`ColorHistogram` is fitted as it is; a
+        X : image, ndarray of uint8 (N, 3|4), ColorHistogram, or list of arrays or histograms
+            The image (anything :func:`~kmeans_compress.load_image` takes: a path, a file
+            object, encoded bytes, a PIL image or an array) or its pixels, to fit. A
+            :class:`ColorHistogram` is fitted as it is; a
             list or tuple of images or histograms (all RGB or all RGBA) is fitted on their
             summed histogram (:meth:`ColorHistogram.merge`): one palette for all of them.
         y : None

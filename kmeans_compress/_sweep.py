@@ -23,7 +23,7 @@ from ._formats import check_format
 from ._histogram import ColorHistogram
 from ._kept_profile import as_seen, fit_quantizer
 from ._load import read_image
-from ._measure import Measurement, encode_and_measure
+from ._measure import Measurement, check_metrics, encode_and_measure
 from ._memory import release_free_memory
 from ._validation import check_k
 
@@ -141,6 +141,9 @@ class ImageSweep:
         the default is ``"auto"``: files are what a sweep measures.
     **params
         Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ...).
+    metrics : {"all", "psnr", "none"} or frozenset of str, default="all"
+        Quality figures each row computes (see :func:`~kmeans_compress.measure`); the others
+        are NaN.
 
     Attributes
     ----------
@@ -160,9 +163,11 @@ class ImageSweep:
     def __init__(
         self, image: Any, *, bytes_in: int | None = None, compare: bool = False, random_state: Any = 0,
         keep_quantizers: bool = False, format: str = "png",  # noqa: A002
-        keep_profile: bool = False, info: Any = None, run_budget: float | str = "auto", **params: Any,
+        keep_profile: bool = False, info: Any = None, run_budget: float | str = "auto",
+        metrics: str | frozenset[str] = "all", **params: Any,
     ) -> None:
         check_format(format)
+        self.metrics = check_metrics(metrics)
         if isinstance(image, (str, os.PathLike)) and bytes_in is None:
             bytes_in = os.path.getsize(image)
         if info is None:
@@ -223,6 +228,7 @@ class ImageSweep:
             bytes_in=self.bytes_in,
             started=start,
             data=data,
+            metrics=self.metrics,
             **options,
         )
         jpeg = mediancut = None

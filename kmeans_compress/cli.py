@@ -34,15 +34,13 @@ import os
 import sys
 from pathlib import Path
 
-from ._arguments import PROG, build_parser, usage_problem
+from ._arguments import PROG, build_parser, quality_targets, usage_problem
 from ._batch import choose_jobs, quiet_pil_logger, run_ordered, start_workers
+from ._exits import EXIT_FAILED, EXIT_LARGER, EXIT_OK, EXIT_QUALITY, EXIT_USAGE, most_severe
 from ._inputs import drop_output_clashes, expand_inputs, output_folder
 from ._messages import one_line
 
 __all__ = ["build_parser", "main", "run"]
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 
 def _error(text):
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
@@ -56,29 +54,48 @@ def _palette_size(args):
     """-k as given; else "auto" when a target quality is given; else 16."""
     if args.k is not None:
         return args.k
-    return "auto" if args.min_psnr is not None or args.min_ssim is not None else 16
+    return "auto" if quality_targets(args) else 16
+
+
+def quantizer_options(args):
+    """The options of :func:`~kmeans_compress.compress_bytes` that the command's arguments give."""
+    options = {
+        "random_state": args.seed,
+        "color_space": args.color_space,
+        "dither": args.dither,
+        "run_budget": args.run_budget,
+        "metrics": args.metrics,
+    }
+    if _palette_size(args) == "auto":
+        options.update(quality_targets(args))
+    return options
+
+
+def outcome_status(outcome, args):
+    """The exit status one file's outcome asks for (see :mod:`._exits`)."""
+    if outcome.error is not None:
+        return EXIT_FAILED
+    report = outcome.value
+    if getattr(report, "below_floor", False):
+        return EXIT_QUALITY
+    if getattr(report, "kept_original", False) and args.skip_if_larger:
+        return EXIT_LARGER
+    return EXIT_OK
 
 
 def _compress_tasks(args, items, all_inputs):
     from ._compress import FileJob
     from ._protect import protect_batch
 
-    k = _palette_size(args)
-    quantizer = {
-        "random_state": args.seed,
-        "color_space": args.color_space,
-        "dither": args.dither,
-        "run_budget": args.run_budget,
-    }
-    if k == "auto":
-        quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
     options = {
-        "n_colors": k,
+        "n_colors": _palette_size(args),
         "overwrite": args.force,
         "skip_if_larger": not args.allow_larger,
         "format": args.format,
         "keep_profile": args.keep_profile,
-        "options": quantizer,
+        "options": quantizer_options(args),
+        "suffix": args.suffix,
+        "keep_mtime": args.keep_mtime,
     }
     jobs = [FileJob(src, args.output, out_dir=output_folder(src, root, args.out_dir), **options) for src, root in items]
     # every input is kept from being written over; resolved once for the batch, not once per file
@@ -161,15 +178,21 @@ def _summary(outcomes, n_input_errors, as_json, not_started=0):
     reports = [o.value for o in outcomes if o.error is None]
     failed = len(outcomes) - len(reports) + n_input_errors
     kept = sum(1 for r in reports if r.kept_original)
+    low = sum(1 for r in reports if r.below_floor)
     before = sum(r.measurement.bytes_in for r in reports)
-    after = sum(r.measurement.bytes_in if r.kept_original else r.measurement.bytes_out for r in reports)
+    after = sum(r.measurement.bytes_in if r.output is None else r.measurement.bytes_out for r in reports)
     ratio = f" ({before / after:.2f}x smaller)" if after else ""
     stopped = f", {not_started} not done (interrupted)" if not_started else ""
     text = (
-        f"{len(reports) + failed + not_started} files: {len(reports) - kept} written, {kept} kept original "
-        f"(output would be larger), {failed} failed{stopped}; {before:,} B -> {after:,} B{ratio}"
+        f"{len(reports) + failed + not_started} files: {len(reports) - kept - low} written, {kept} kept original "
+        f"(output would be larger), {low_text(low)}{failed} failed{stopped}; {before:,} B -> {after:,} B{ratio}"
     )
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
+
+
+def low_text(n):
+    """``"2 below the minimum quality, "``, or nothing when none was."""
+    return f"{n} below the minimum quality, " if n else ""
 
 
 def _run_compress(args, items, all_inputs, jobs, client=None):
@@ -198,7 +221,8 @@ def _run_sweeps(args, items, jobs):
     """One file: its k are the tasks (shared among workers); several files: one task per file."""
     from ._report import make_report, sweep_file, sweep_file_k
 
-    targets = {"min_psnr": args.min_psnr, "min_ssim": args.min_ssim}
+    given = quality_targets(args)
+    targets = {"min_psnr": given.get("min_psnr"), "min_ssim": given.get("min_ssim")}
     if len(items) != 1:
         tasks = [
             (src, functools.partial(sweep_file, src, args.sweep, **targets, **_sweep_options(args))) for src, _ in items
@@ -252,6 +276,14 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help/--version
         return int(exc.code or 0)
+    if "-" in args.inputs or args.output == "-":
+        from ._pipe import run_pipe
+
+        problem = usage_problem(args, len(args.inputs))
+        if problem:
+            _error(problem)
+            return EXIT_USAGE
+        return run_pipe(args, quantizer_options(args), _palette_size(args))
     items, input_errors = expand_inputs(args.inputs, recursive=args.recursive)
     problem = usage_problem(args, len(items) + len(input_errors))
     if problem:
@@ -297,8 +329,8 @@ def _main(args, items, input_errors, client):
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
     k = _palette_size(args)
     fixed_k = None if k == "auto" else k
-    if args.sweep is None and fixed_k is not None and not args.output:
-        items, clashes = drop_output_clashes(items, fixed_k, args.out_dir, args.format or "png")
+    if args.sweep is None and (fixed_k is not None or "{k}" not in args.suffix) and not args.output:
+        items, clashes = drop_output_clashes(items, k, args.out_dir, args.format or "png", suffix=args.suffix)
         input_errors += clashes
     for text in input_errors:
         _error(text)
@@ -312,7 +344,7 @@ def _main(args, items, input_errors, client):
     else:
         jobs = 1 if client is not None else choose_jobs(args.jobs, paths, 1 if fixed_k is not None else 8)
         outcomes, interrupted = _run_compress(args, items, all_inputs, jobs, client)
-    failures = len(input_errors) + sum(1 for o in outcomes if o.error is not None)
+    statuses = [EXIT_FAILED] * len(input_errors) + [outcome_status(o, args) for o in outcomes]
     if args.sweep is None and (len(items) + len(input_errors) > 1 or interrupted):
         _summary(outcomes, len(input_errors), args.json, not_started=len(items) - len(outcomes))
     if interrupted:
@@ -322,8 +354,8 @@ def _main(args, items, input_errors, client):
             _save_tables(args, outcomes)
         except (OSError, ValueError) as exc:
             _error(one_line(exc))
-            failures += 1
-    return EXIT_FAILED if failures else EXIT_OK
+            statuses.append(EXIT_FAILED)
+    return most_severe(statuses)
 
 
 def run():

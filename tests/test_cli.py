@@ -115,7 +115,7 @@ def test_output_name_other_than_png_webp_or_gif_is_a_usage_error(photo, tmp_path
 
 
 def test_larger_output_says_larger():
-    from kmeans_compress._compress import _ratio_text
+    from kmeans_compress._results import _ratio_text
 
     assert _ratio_text(16.444) == "16.44x smaller than the input"
     assert _ratio_text(0.5) == "2.00x larger than the input"

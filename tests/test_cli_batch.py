@@ -94,10 +94,13 @@ def test_auto_knee_line(photo, tmp_path, capsys):
     assert "k=auto: knee of PSNR" in line and "8 fits" in line
 
 
-def test_unreachable_target_is_a_one_line_failure(photo, tmp_path, capsys):
-    assert main([str(photo), "--min-psnr", "99", "--out-dir", str(tmp_path / "unused")]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "cannot reach PSNR >= 99 dB" in err and "Traceback" not in err
+def test_unreachable_minimum_is_status_99_and_one_line(photo, tmp_path, capsys):
+    # --min-psnr X is --psnr X-X: below its minimum, pngquant's status 99 (it was 1, a failure)
+    assert main([str(photo), "--min-psnr", "99", "--out-dir", str(tmp_path / "unused")]) == 99
+    captured = capsys.readouterr()
+    assert captured.out.count("\n") == 1
+    assert "below the minimum quality" in captured.out and "nothing written" in captured.out
+    assert "Traceback" not in captured.err and "error" not in captured.err
     assert not (tmp_path / "unused").exists()  # nothing written, so no folder made
 
 
