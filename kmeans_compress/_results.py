@@ -20,7 +20,9 @@ __all__ = ["Compressed", "CompressionReport"]
 class Compressed:
     """What :func:`compress_bytes` returns.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     data : bytes
         The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
@@ -55,7 +57,9 @@ def _ratio_text(ratio: float) -> str:
 class CompressionReport:
     """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     input : str
         Path of the input file.
@@ -84,7 +88,15 @@ class CompressionReport:
     below_floor: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
+        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``.
+
+        Returns
+        -------
+        dict
+            ``input``, ``output``, every field of the measurement, ``kept_original``, ``reached``,
+            ``below_floor``, and (when k was chosen) ``auto`` with the rule, the number of fits and
+            the k tried.
+        """
         out = {
             "input": self.input,
             "output": self.output,
@@ -99,7 +111,14 @@ class CompressionReport:
         return out
 
     def summary(self) -> str:
-        """One human-readable line."""
+        """One human-readable line.
+
+        Returns
+        -------
+        str
+            The input, k, the figures measured, the sizes and the time, then where the output went
+            or why nothing was written.
+        """
         m = self.measurement
         quality = "  ".join(
             text
@@ -130,4 +149,4 @@ class CompressionReport:
         return line
 
 
-_FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
+_FORMAT_NAMES = {"png": "PNG", "webp": "WebP", "gif": "GIF"}

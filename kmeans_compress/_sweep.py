@@ -139,11 +139,11 @@ class ImageSweep:
         :class:`~kmeans_compress.KMeansQuantizer`, whose own default (0) is the plain k-means
         assignment. Here, as in :func:`~kmeans_compress.compress_file` and the command line,
         the default is ``"auto"``: files are what a sweep measures.
-    **params
-        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ...).
     metrics : {"all", "psnr", "none"} or frozenset of str, default="all"
         Quality figures each row computes (see :func:`~kmeans_compress.measure`); the others
         are NaN.
+    **params
+        Further :class:`~kmeans_compress.KMeansQuantizer` parameters (``color_space``, ...).
 
     Attributes
     ----------
