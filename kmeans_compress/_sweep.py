@@ -216,14 +216,14 @@ class ImageSweep:
             self._fits[k] = self._fit(k), time.perf_counter() - start
         return self._fits[k][0]
 
-    def _fit(self, k):
+    def _fit(self, k: int) -> tuple[KMeansQuantizer, bytes]:
         """Fit ``k`` and encode its smaller file: ``(quantizer, data)``."""
         quantizer = fit_quantizer(
             self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
         )
         self.n_fits += 1
         release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
-        options = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
         quantizer, data = self._smaller_file(quantizer, options)
         if data is None:
             data = encode_palette(quantizer.palette_, quantizer.labels_, **options)

@@ -26,8 +26,10 @@ import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:
     import ipywidgets as widgets
@@ -43,6 +45,10 @@ from ._metrics import bits_per_pixel, palette_mse, psnr_from_mse
 from ._sweep import ImageSweep
 from ._validation import check_k
 from .plotting import plot_result
+
+if TYPE_CHECKING:
+    from ._quantize import KMeansQuantizer
+    from ._sweep import SweepRow
 
 __all__ = ["KSlider", "ShownK", "k_slider", "show_k"]
 
@@ -117,14 +123,14 @@ class ShownK:
     psnr: float
 
 
-def _summary(name, shown):
+def _summary(name: str, shown: ShownK | SweepRow) -> str:
     return (
         f"{name}, k = {shown.k}: indexed PNG {shown.bytes_out / 1000:.1f} kB, "
         f"{shown.bits_per_pixel:.2f} bits per pixel, PSNR {shown.psnr:.1f} dB"
     )
 
 
-def _shown(sweep, k):
+def _shown(sweep: ImageSweep, k: int) -> tuple[KMeansQuantizer, ShownK]:
     """``(quantizer, ShownK)`` of ``k``: fitted and encoded once by the sweep, PSNR from the histogram."""
     quantizer, data = sweep.encoded(k)
     height, width = quantizer.labels_.shape
@@ -136,7 +142,7 @@ def _shown(sweep, k):
     return quantizer, ShownK(k, len(data), bits_per_pixel(len(data), height * width), psnr)
 
 
-def _picture(palette, labels):
+def _picture(palette: NDArray[np.uint8], labels: NDArray[Any]) -> bytes:
     """PNG of the quantized image above its palette's swatches, on white: a quick indexed picture.
 
     Not the file itself (which has no room for the swatches), but the same indices and colours:
@@ -257,7 +263,7 @@ class KSlider(widgets.VBox):
         self.chooser.observe(self.update, names="value")
 
     @property
-    def k(self):
+    def k(self) -> int:
         """The slider's k, a whole number from 1 to 256."""
         return min(K_MAX, max(K_MIN, round(self.slider.value)))
 
