@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import itertools
 import os
 import shutil
 import subprocess
@@ -70,7 +71,7 @@ def make_photos(folder, n_files, size, corpus, seed=0):
 def run(command, cwd):
     """Wall seconds and exit status of one command line."""
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    done = subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"bench_batch: {' '.join(map(str, command))} exited {done.returncode}:\n{done.stderr}")
@@ -83,7 +84,7 @@ def round_trip(client, payloads, window=8):
 
     start = time.perf_counter()
     todo = iter(payloads)
-    queue = as_completed([client.submit(bytes, data, pure=False) for data, _ in zip(todo, range(window))])
+    queue = as_completed([client.submit(bytes, data, pure=False) for data in itertools.islice(todo, window)])
     for future in queue:
         future.result()
         future.release()
@@ -98,7 +99,7 @@ def same_outputs(a, b):
     names_b = sorted(p.name for p in Path(b).iterdir())
     if names_a != names_b:
         return False, len(names_a)
-    match, mismatch, errors = filecmp.cmpfiles(a, b, names_a, shallow=False)
+    _match, mismatch, errors = filecmp.cmpfiles(a, b, names_a, shallow=False)
     return not mismatch and not errors, len(names_a)
 
 
@@ -117,8 +118,11 @@ def main(argv=None):
     try:
         photos = make_photos(work / "in", args.n_files, tuple(args.size), args.corpus)
         size_in = sum(p.stat().st_size for p in photos)
-        print(f"{len(photos)} photos {args.size[0]}x{args.size[1]} ({size_in / len(photos) / 1024:.1f} KiB each), k={args.k}, "
-              f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        print(
+            f"{len(photos)} photos {args.size[0]}x{args.size[1]} ({size_in / len(photos) / 1024:.1f} KiB each), "
+            f"k={args.k}, "
+            f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+        )
         base = [sys.executable, "-m", "kmeans_compress", str(work / "in"), "-k", str(args.k), "--no-progress"]
         with LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
@@ -126,8 +130,8 @@ def main(argv=None):
             client.wait_for_workers(2)
             address = cluster.scheduler_address
             sides = {
-                "local": lambda out: base + ["--out-dir", str(out), "--jobs", "2"],
-                "dask": lambda out: base + ["--out-dir", str(out), "--scheduler", address],
+                "local": lambda out: [*base, "--out-dir", str(out), "--jobs", "2"],
+                "dask": lambda out: [*base, "--out-dir", str(out), "--scheduler", address],
             }
             times = {name: [] for name in sides}
             print("\n| round | local --jobs 2 s | files/s | dask (2-worker LocalCluster) s | files/s |")
@@ -149,9 +153,14 @@ def main(argv=None):
               f"dask 2 workers {n / best['dask']:.1f} files/s ({best['dask']:.2f} s); "
               f"dask minus local {(best['dask'] - best['local']) / n * 1000:+.1f} ms per file")
         trip = min(trips)
-        print(f"cluster round trip without work ({len(payloads)} tasks of {size_in / len(photos) / 1024:.1f} KiB, copied back): "
-              f"{trip:.2f} s, {trip / n * 1000:.1f} ms per file ({', '.join(f'{t:.2f}' for t in trips)} s)")
-        print(f"outputs: {n_out} files, {'byte for byte the same' if equal else 'DIFFERENT'} on the cluster and locally")
+        print(
+            f"cluster round trip without work ({len(payloads)} tasks of {size_in / len(photos) / 1024:.1f} KiB, "
+            "copied back): "
+            f"{trip:.2f} s, {trip / n * 1000:.1f} ms per file ({', '.join(f'{t:.2f}' for t in trips)} s)"
+        )
+        print(
+            f"outputs: {n_out} files, {'byte for byte the same' if equal else 'DIFFERENT'} on the cluster and locally"
+        )
         return 0 if equal else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -50,12 +50,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kmeans_compress import KMeansQuantizer, psnr  # noqa: E402
-from kmeans_compress._encode import encode_palette_png
-from kmeans_compress._load import read_image  # noqa: E402
+from kmeans_compress._encode import encode_palette_png  # noqa: E402
 from kmeans_compress._kept_profile import fit_quantizer  # noqa: E402
+from kmeans_compress._load import read_image  # noqa: E402
 
 ICC = ROOT / "tests" / "data" / "icc"
-CASES = [("Display P3", "DisplayP3-v4.icc", "PNG"), ("Adobe RGB", "AdobeCompat-v4.icc", "JPEG"), ("ProPhoto", "ProPhoto-v4.icc", "PNG")]
+CASES = [
+    ("Display P3", "DisplayP3-v4.icc", "PNG"),
+    ("Adobe RGB", "AdobeCompat-v4.icc", "JPEG"),
+    ("ProPhoto", "ProPhoto-v4.icc", "PNG"),
+]
 SRGB = ImageCms.createProfile("sRGB")
 
 
@@ -70,8 +74,8 @@ def save(im, fmt, icc=None):
 
 def seen(data):
     """What a colour-managed viewer shows for a file: its pixels converted through its tag to sRGB."""
-    with Image.open(io.BytesIO(data)) as im:
-        im = im.convert("RGB") if im.mode != "RGB" else im.copy()
+    with Image.open(io.BytesIO(data)) as opened:
+        im = opened.convert("RGB") if opened.mode != "RGB" else opened.copy()
         icc = im.info.get("icc_profile") if "srgb" not in im.info else None
         if icc:
             profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -95,7 +99,10 @@ def main(argv=None):
     if args.timing:
         timing(photos[0])
         return
-    print(f"{'photo':12s} {'tag':11s} {'k':>4s} {'untagged':>9s} {'before':>8s} {'srgb':>8s} {'keep':>8s} {'s-u':>6s} {'keep-s':>6s}   PSNR dB as a viewer sees it")
+    print(
+        f"{'photo':12s} {'tag':11s} {'k':>4s} {'untagged':>9s} {'before':>8s} {'srgb':>8s} {'keep':>8s} {'s-u':>6s} "
+        f"{'keep-s':>6s}   PSNR dB as a viewer sees it"
+    )
     worst, keep_gap = {}, {}
     for path in photos:
         original = Image.open(path).convert("RGB")
@@ -121,7 +128,11 @@ def main(argv=None):
                 kp = psnr(ref_t, seen(keep_png))
                 worst[tag] = min(worst.get(tag, np.inf), s - u)
                 keep_gap.setdefault(tag, []).append(kp - s)
-                print(f"{path.stem:12s} {tag:11s} {k:>4d} {u:9.2f} {before:8.2f} {s:8.2f} {kp:8.2f} {s - u:+6.2f} {kp - s:+6.2f}", flush=True)
+                print(
+                    f"{path.stem:12s} {tag:11s} {k:>4d} {u:9.2f} {before:8.2f} {s:8.2f} {kp:8.2f} {s - u:+6.2f} "
+                    f"{kp - s:+6.2f}",
+                    flush=True,
+                )
     print()
     for tag, gap in worst.items():
         gaps = keep_gap[tag]
@@ -145,7 +156,10 @@ def timing(photo, repeats=3):
                 start = time.perf_counter()
                 read_image(path)
                 best[name] = min(best[name], time.perf_counter() - start)
-    print(f"read_image, {big.width}x{big.height} PNG, best of {repeats}: " + ", ".join(f"{n} {t:.2f} s" for n, t in best.items()))
+    print(
+        f"read_image, {big.width}x{big.height} PNG, best of {repeats}: "
+        + ", ".join(f"{n} {t:.2f} s" for n, t in best.items())
+    )
 
 
 def _untagged_png(pixels, k):

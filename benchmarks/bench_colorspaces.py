@@ -152,8 +152,10 @@ def summarise(rows, kind, ks):
     if not sel:
         return ""
     lines = [
-        f"\nMean over {len(names)} {kind} image(s) ({', '.join(names)}); time ratio is against rgb without "
-        "dithering at the same k (mean of per-image ratios).\n",
+        (
+            f"\nMean over {len(names)} {kind} image(s) ({', '.join(names)}); time ratio is against rgb without "
+            "dithering at the same k (mean of per-image ratios).\n"
+        ),
         "| k | space | dither | PSNR dB | SSIM | SSIM σ=1 | ΔE00 | ΔE00 σ=1 | bytes | seconds | time ratio |",
         "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
@@ -171,7 +173,8 @@ def summarise(rows, kind, ks):
                 ratio = statistics.fmean(r["seconds"] / base[r["image"]] for r in grp)
                 lines.append(
                     f"| {k} | {space} | {'on' if dither else 'off'} | {mean('psnr'):.2f} | {mean('ssim'):.4f} | "
-                    f"{mean('ssim_s1'):.4f} | {mean('de'):.2f} | {mean('de_s1'):.2f} | {mean('bytes'):,.0f} | {mean('seconds'):.3f} | "
+                    f"{mean('ssim_s1'):.4f} | {mean('de'):.2f} | {mean('de_s1'):.2f} | {mean('bytes'):,.0f} | "
+                    f"{mean('seconds'):.3f} | "
                     f"{ratio:.2f} |"
                 )
     return "\n".join(lines)
@@ -181,9 +184,11 @@ def equal_bytes(images, fine_ks, ks):
     """Markdown table: each space's quality at RGB's file sizes (photos, no dithering)."""
 
     lines = [
-        "\nAt equal bytes (photos, no dithering): each space swept over k = "
-        f"{', '.join(map(str, fine_ks))}; its PSNR, SSIM and ΔE00 interpolated linearly in log(bytes) "
-        "at the size of RGB's file at k.\n",
+        (
+            "\nAt equal bytes (photos, no dithering): each space swept over k = "
+            f"{', '.join(map(str, fine_ks))}; its PSNR, SSIM and ΔE00 interpolated linearly in log(bytes) "
+            "at the size of RGB's file at k.\n"
+        ),
         "| image | k (rgb) | rgb bytes | space | PSNR dB | SSIM | ΔE00 |",
         "|---|---:|---:|---|---:|---:|---:|",
     ]
@@ -216,7 +221,9 @@ def equal_bytes(images, fine_ks, ks):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", default=str(ROOT / "benchmarks" / "photos"), help="folder of PNG photos (default benchmarks/photos)")
+    parser.add_argument(
+        "--corpus", default=str(ROOT / "benchmarks" / "photos"), help="folder of PNG photos (default benchmarks/photos)"
+    )
     parser.add_argument("--images", default=str(ROOT / "images"), help="the project's images folder")
     parser.add_argument("--ks", default="8,16,64", help="palette sizes, comma-separated (default 8,16,64)")
     parser.add_argument("--repeats", type=int, default=5, help="timing repeats; the median is reported (default 5)")
@@ -232,8 +239,8 @@ def main(argv=None):
     for name, kind, image in images:
         print(f"\n### {name} ({image.shape[1]}x{image.shape[0]}, {kind})\n\n{HEADER}", flush=True)
         for k in ks:
-            for row in measure_k(image, k, args.repeats):
-                row = {"image": name, "kind": kind, **row}
+            for measured in measure_k(image, k, args.repeats):
+                row = {"image": name, "kind": kind, **measured}
                 rows.append(row)
                 print(_fmt(row), flush=True)
     for kind in ("photo", "graphic", "gradient"):

@@ -263,7 +263,9 @@ def run_notebook(image, pil, k):
 def _pil_method(method):
     def run(image, pil, k):
         if method == Image.Quantize.MEDIANCUT and pil.mode == "RGBA":
-            return None, None  # Pillow: "Fast Octree (method=2) and libimagequant (method=3) are the only valid methods for quantizing RGBA images"
+            # Pillow: "Fast Octree (method=2) and libimagequant (method=3) are the only valid methods for quantizing
+            # RGBA images"
+            return None, None
         start = time.perf_counter()
         out = pil.quantize(colors=k, method=method, dither=Image.Dither.NONE)
         seconds = time.perf_counter() - start
@@ -377,7 +379,11 @@ def quality(image, data):
     with Image.open(io.BytesIO(data)) as im:
         out = load_image(im)
     if out.shape != image.shape:  # e.g. an RGBA output whose alpha is all opaque
-        out = out[..., : image.shape[2]] if out.shape[2] > image.shape[2] else np.dstack([out, np.full(out.shape[:2], 255, np.uint8)])
+        out = (
+            out[..., : image.shape[2]]
+            if out.shape[2] > image.shape[2]
+            else np.dstack([out, np.full(out.shape[:2], 255, np.uint8)])
+        )
     return psnr(image, out), ssim(image, out)
 
 
@@ -408,13 +414,29 @@ def bench_small(images, ks, repeats, cap, work, rows):
                     rows.append({**row, "status": "n/a" if method != "pngquant" else "not installed"})
                     continue
                 p, s = quality(image, data)
-                rows.append({**row, "seconds": statistics.median(times[method]), "psnr": p, "ssim": s, "bytes": len(data), "status": "ok"})
+                rows.append(
+                    {
+                        **row,
+                        "seconds": statistics.median(times[method]),
+                        "psnr": p,
+                        "ssim": s,
+                        "bytes": len(data),
+                        "status": "ok",
+                    }
+                )
             if kind == "photo":  # the slow reference, each run in its own process, capped
                 out = work / "notebook.png"
-                status, wall, peak, text, _ = run_process(
+                status, _wall, _peak, text, _ = run_process(
                     [sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap
                 )
-                row = {"image": name, "kind": kind, "pixels": image.shape[0] * image.shape[1], "k": k, "method": "notebook", "status": status}
+                row = {
+                    "image": name,
+                    "kind": kind,
+                    "pixels": image.shape[0] * image.shape[1],
+                    "k": k,
+                    "method": "notebook",
+                    "status": status,
+                }
                 if status == "ok":
                     info = json.loads(text.strip().splitlines()[-1])
                     data = out.read_bytes()
@@ -442,7 +464,16 @@ def bench_big(images, ks, cap, work, rows):
             out.unlink(missing_ok=True)
             if method == "pngquant":
                 if shutil.which("pngquant") is None:
-                    rows.append({"image": name, "kind": kind, "pixels": pixels, "k": k, "method": method, "status": "not installed"})
+                    rows.append(
+                        {
+                            "image": name,
+                            "kind": kind,
+                            "pixels": pixels,
+                            "k": k,
+                            "method": method,
+                            "status": "not installed",
+                        }
+                    )
                     continue
                 argv = ["pngquant", "--nofs", "--speed", "3", "--force", "-o", str(out), str(k), str(path)]
             elif method == "kmc-cli":
@@ -451,7 +482,16 @@ def bench_big(images, ks, cap, work, rows):
                 argv = [sys.executable, __file__, "--child", method, str(path), str(k), str(out)]
             # the notebook's way gets longer on 12 MP (it needs ~15x our time to be beaten by 15x)
             status, wall, peak, text, _ = run_process(argv, BIG_CAP_FACTOR * cap if method == "notebook" else 10 * cap)
-            row = {"image": name, "kind": kind, "pixels": pixels, "k": k, "method": method, "seconds": wall, "peak_mb": peak, "status": status}
+            row = {
+                "image": name,
+                "kind": kind,
+                "pixels": pixels,
+                "k": k,
+                "method": method,
+                "seconds": wall,
+                "peak_mb": peak,
+                "status": status,
+            }
             if status == "ok":
                 if method not in ("pngquant", "kmc-cli"):
                     info = json.loads(text.strip().splitlines()[-1])
@@ -511,7 +551,8 @@ def summary_tables(rows, ks):
             note = f"{len(ok)} ok" + (f", {len(capped)} {capped[0]['status']}" if capped else "")
             lines.append(
                 f"| {method} | {sec:.3f} | {ratio_t:.2f} | {_fmt(np.mean(photos) if photos else None, '.2f')} | "
-                f"{_fmt(np.mean(graphics) if graphics else None, '.2f')} | {_fmt(np.mean(ssims) if ssims else None, '.4f')} | "
+                f"{_fmt(np.mean(graphics) if graphics else None, '.2f')} | "
+                f"{_fmt(np.mean(ssims) if ssims else None, '.4f')} | "
                 f"{np.mean(nbytes):,.0f} | {np.mean(nbytes) / np.mean(base_bytes):.3f} | {note} |"
             )
     return lines
@@ -531,7 +572,8 @@ def big_table(rows):
     for r in big:
         lines.append(
             f"| {r['method']} | {r['k']} | {_fmt(r.get('seconds'), '.2f')} | {_fmt(r.get('quantize_s'), '.2f')} | "
-            f"{_fmt(r.get('peak_mb'), '.0f')} | {_fmt(r.get('psnr'), '.2f')} | {_fmt(r.get('bytes'), ',')} | {r['status']} |"
+            f"{_fmt(r.get('peak_mb'), '.0f')} | {_fmt(r.get('psnr'), '.2f')} | {_fmt(r.get('bytes'), ',')} | "
+            f"{r['status']} |"
         )
     return lines
 
@@ -554,7 +596,11 @@ def target_checks(rows, ks):
         nb = mean_psnr("notebook", k, nb_images)
         ours_nb = mean_psnr("kmeans_compress", k, nb_images)
         if nb is not None and ours_nb is not None:
-            check(f"k={k} quality vs KMeans on all pixels ({len(nb_images)} photos): {ours_nb:.2f} vs {nb:.2f} dB (needs >= {nb - 0.05:.2f})", ours_nb >= nb - 0.05)
+            check(
+                f"k={k} quality vs KMeans on all pixels ({len(nb_images)} photos): {ours_nb:.2f} vs {nb:.2f} dB "
+                f"(needs >= {nb - 0.05:.2f})",
+                ours_nb >= nb - 0.05,
+            )
         else:
             lines.append(f"- [ ] k={k} quality vs KMeans on all pixels: not measured (capped or no photos)")
         pq = mean_psnr("pngquant", k, photos)
@@ -586,26 +632,48 @@ def target_checks(rows, ks):
         big_cli = _ok(rows, kind="big", k=k, method="kmc-cli")
         big_pq = _ok(rows, kind="big", k=k, method="pngquant")
         if big_ours and big_pq:
-            check(f"k={k} 12 MP whole job (decode, quantize, encode): {big_ours[0]['seconds']:.2f} s vs pngquant {big_pq[0]['seconds']:.2f} s", big_ours[0]["seconds"] < big_pq[0]["seconds"])
+            check(
+                f"k={k} 12 MP whole job (decode, quantize, encode): {big_ours[0]['seconds']:.2f} s vs pngquant "
+                f"{big_pq[0]['seconds']:.2f} s",
+                big_ours[0]["seconds"] < big_pq[0]["seconds"],
+            )
         if big_cli and big_pq:
-            check(f"k={k} 12 MP command line with its metrics: {big_cli[0]['seconds']:.2f} s vs pngquant {big_pq[0]['seconds']:.2f} s", big_cli[0]["seconds"] < big_pq[0]["seconds"])
+            check(
+                f"k={k} 12 MP command line with its metrics: {big_cli[0]['seconds']:.2f} s vs pngquant "
+                f"{big_pq[0]['seconds']:.2f} s",
+                big_cli[0]["seconds"] < big_pq[0]["seconds"],
+            )
         if big_ours and k in (16, 256):
             limit = 1.0 if k == 16 else 1.5
-            check(f"k={k} 12 MP quantization alone: {big_ours[0]['quantize_s']:.2f} s (needs < {limit})", big_ours[0]["quantize_s"] < limit)
+            check(
+                f"k={k} 12 MP quantization alone: {big_ours[0]['quantize_s']:.2f} s (needs < {limit})",
+                big_ours[0]["quantize_s"] < limit,
+            )
         if big_cli and k == 16:
             peak = big_cli[0].get("peak_mb")
-            check(f"k=16 12 MP command line peak memory: {_fmt(peak, '.0f')} MB (needs < 400)", peak is not None and peak < 400)
+            check(
+                f"k=16 12 MP command line peak memory: {_fmt(peak, '.0f')} MB (needs < 400)",
+                peak is not None and peak < 400,
+            )
         if k == 64:
             nbt = {r["image"]: r for r in _get(rows, k=64, method="notebook") if r["kind"] == "photo"}
             ratios = [nbt[i]["seconds"] / km[i] for i in nbt if i in km]
             if ratios:
                 capped = any(nbt[i]["status"] != "ok" for i in nbt)
-                check(f"k=64 vs notebook's way, photo median: {statistics.median(ratios):.1f}x faster" + (" (lower bound: capped)" if capped else ""), statistics.median(ratios) >= 15)
+                check(
+                    f"k=64 vs notebook's way, photo median: {statistics.median(ratios):.1f}x faster"
+                    + (" (lower bound: capped)" if capped else ""),
+                    statistics.median(ratios) >= 15,
+                )
             nb_big = _get(rows, kind="big", k=64, method="notebook")
             if nb_big and big_ours:
                 capped = nb_big[0]["status"] != "ok"
                 ratio = nb_big[0]["seconds"] / big_ours[0]["seconds"]
-                check(f"k=64 vs notebook's way on 12 MP (whole jobs): {ratio:.1f}x faster" + (f" (at least: it hit the {nb_big[0]['status']})" if capped else ""), ratio >= 15)
+                check(
+                    f"k=64 vs notebook's way on 12 MP (whole jobs): {ratio:.1f}x faster"
+                    + (f" (at least: it hit the {nb_big[0]['status']})" if capped else ""),
+                    ratio >= 15,
+                )
     return lines
 
 
@@ -654,8 +722,8 @@ def photo_set(corpus, work):
     sources = sorted(Path(corpus).glob("*.png")) if corpus and Path(corpus).is_dir() else []
     for path in sources:
         out.append((path.stem, "corpus", path))
-        with Image.open(path) as im:
-            im = im.convert("RGB")
+        with Image.open(path) as opened:
+            im = opened.convert("RGB")
             for scale in JPEG_SCALES:
                 size = (round(im.width * scale), round(im.height * scale))
                 scaled = im if scale == 1.0 else im.resize(size, Image.LANCZOS)
@@ -712,18 +780,22 @@ def bench_per_photo(photos, ks, repeats, cap, work, notebook_ks):
                 "kmc_psnr": psnr(image, written), "kmc_bytes": len(data),
                 "iq_psnr": quality(image, _pil_png(iq))[0],
             }  # fmt: skip
-            pq_s, pq_data = run_pngquant(path, k, work / "pq.png")
+            _pq_s, pq_data = run_pngquant(path, k, work / "pq.png")
             if pq_data is not None:
                 row.update(pq_psnr=quality(image, pq_data)[0], pq_bytes=len(pq_data))
             if k in notebook_ks:
                 out = work / "notebook.png"
-                status, wall, peak, text, _ = run_process([sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap)
+                status, _wall, _peak, text, _ = run_process(
+                    [sys.executable, __file__, "--child", "notebook", str(path), str(k), str(out)], cap
+                )
                 row["nb_status"] = status
                 if status == "ok":
                     info = json.loads(text.strip().splitlines()[-1])
                     row.update(nb_s=info["quantize_s"], nb_psnr=quality(image, out.read_bytes())[0])
             rows.append(row)
-            print(f"  {name} k={k}: kmc {row['kmc_s']:.3f} s, imagequant {row['iq_s']:.3f} s", file=sys.stderr, flush=True)
+            print(
+                f"  {name} k={k}: kmc {row['kmc_s']:.3f} s, imagequant {row['iq_s']:.3f} s", file=sys.stderr, flush=True
+            )
     return rows
 
 
@@ -732,16 +804,22 @@ def per_photo_table(rows):
         "",
         "### Per photo, in-process (best of the repeats, kmeans_compress and imagequant taking turns)",
         "",
-        "| photo | origin | MP | distinct | k | kmc s | imagequant s | × | PSNR kmc | notebook | Δ | imagequant | pngquant | kmc bytes | pngquant bytes | × |",
+        (
+            "| photo | origin | MP | distinct | k | kmc s | imagequant s | × | PSNR kmc | notebook | Δ | imagequant | "
+            "pngquant | kmc bytes | pngquant bytes | × |"
+        ),
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         nb = r.get("nb_psnr")
         lines.append(
-            f"| {r['photo']} | {r['origin']} | {r['megapixels']:.2f} | {r['distinct']:,} | {r['k']} | {r['kmc_s']:.3f} | "
+            f"| {r['photo']} | {r['origin']} | {r['megapixels']:.2f} | {r['distinct']:,} | {r['k']} | "
+            f"{r['kmc_s']:.3f} | "
             f"{r['iq_s']:.3f} | {r['kmc_s'] / r['iq_s']:.2f} | {r['kmc_psnr']:.2f} | "
-            f"{_fmt(nb, '.2f') if nb is not None else r.get('nb_status', '')} | {_fmt(None if nb is None else r['kmc_psnr'] - nb, '+.2f')} | "
-            f"{r['iq_psnr']:.2f} | {_fmt(r.get('pq_psnr'), '.2f')} | {r['kmc_bytes']:,} | {_fmt(r.get('pq_bytes'), ',')} | "
+            f"{_fmt(nb, '.2f') if nb is not None else r.get('nb_status', '')} | "
+            f"{_fmt(None if nb is None else r['kmc_psnr'] - nb, '+.2f')} | "
+            f"{r['iq_psnr']:.2f} | {_fmt(r.get('pq_psnr'), '.2f')} | {r['kmc_bytes']:,} | "
+            f"{_fmt(r.get('pq_bytes'), ',')} | "
             f"{_fmt(r['kmc_bytes'] / r['pq_bytes'] if r.get('pq_bytes') else None, '.3f')} |"
         )
     return lines
@@ -761,7 +839,8 @@ def bench_command(path, ks, repeats, work, label):
                 # paths relative to the project's root (the commands run there), so the printed lines hold no
                 # checkout's location
                 if tool == "kmeans-compress":
-                    argv = [sys.executable, "-m", "kmeans_compress", _rel(path), "-k", str(k), "-o", _rel(outs[tool]), "--force"]
+                    argv = [sys.executable, "-m", "kmeans_compress", _rel(path), "-k", str(k)]
+                    argv += ["-o", _rel(outs[tool]), "--force"]
                 elif tool == "pngquant":
                     argv = ["pngquant", *PQ_ARGS, "--force", "-o", _rel(outs[tool]), str(k), _rel(path)]
                 else:  # the import floor, taking its turn with the commands
@@ -778,7 +857,13 @@ def bench_command(path, ks, repeats, work, label):
                              "seconds": statistics.median(g[1] for g in ok) if ok else None})
                 continue
             ok = [g for g in got if g[0] == "ok"]
-            row = {"label": label, "k": k, "tool": tool, "status": got[0][0] if not ok else "ok", "pixels": image.shape[0] * image.shape[1]}
+            row = {
+                "label": label,
+                "k": k,
+                "tool": tool,
+                "status": got[0][0] if not ok else "ok",
+                "pixels": image.shape[0] * image.shape[1],
+            }
             if ok:
                 data = outs[tool].read_bytes()
                 p, _ = quality(image, data)
@@ -797,7 +882,10 @@ def command_table(rows, title):
         "",
         f"### {title}",
         "",
-        "| k | kmeans-compress s | pngquant s | × | CPU s kmc | CPU s pngquant | PSNR kmc | PSNR pngquant | bytes kmc | bytes pngquant | × | peak MB kmc | peak MB pngquant |",
+        (
+            "| k | kmeans-compress s | pngquant s | × | CPU s kmc | CPU s pngquant | PSNR kmc | PSNR pngquant | bytes "
+            "kmc | bytes pngquant | × | peak MB kmc | peak MB pngquant |"
+        ),
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for k in sorted({r["k"] for r in rows}):
@@ -808,7 +896,8 @@ def command_table(rows, title):
         lines.append(
             f"| {k} | {_fmt(a.get('seconds'), '.2f')} | {_fmt(b.get('seconds'), '.2f')} | {_fmt(ratio, '.2f')} | "
             f"{_fmt(a.get('cpu_s'), '.2f')} | {_fmt(b.get('cpu_s'), '.2f')} | "
-            f"{_fmt(a.get('psnr'), '.2f')} | {_fmt(b.get('psnr'), '.2f')} | {_fmt(a.get('bytes'), ',')} | {_fmt(b.get('bytes'), ',')} | "
+            f"{_fmt(a.get('psnr'), '.2f')} | {_fmt(b.get('psnr'), '.2f')} | {_fmt(a.get('bytes'), ',')} | "
+            f"{_fmt(b.get('bytes'), ',')} | "
             f"{_fmt(bratio, '.3f')} | {_fmt(a.get('peak_mb'), '.0f')} | {_fmt(b.get('peak_mb'), '.0f')} |"
         )
     floors = [r for r in rows if r["tool"] == IMPORT_FLOOR and r.get("seconds")]
@@ -830,12 +919,12 @@ def make_folder(photos, corpus, work):
     sources = [p for _, origin, p in photos if origin in ("corpus", "unseen")]
     rng = np.random.default_rng(0)
     for i in range(FOLDER_SIZE):
-        with Image.open(sources[i % len(sources)]) as im:
-            im = im.convert("RGB")
+        with Image.open(sources[i % len(sources)]) as opened:
+            im = opened.convert("RGB")
             target = rng.uniform(0.3e6, 1.0e6)  # pixels
             aspect = rng.uniform(0.6, 1.6)
-            w = int(round((target * aspect) ** 0.5))
-            h = int(round(target / w))
+            w = round((target * aspect) ** 0.5)
+            h = round(target / w)
             scale = max(w / im.width, h / im.height)
             if scale > 1:
                 im = im.resize((int(np.ceil(im.width * scale)), int(np.ceil(im.height * scale))), Image.LANCZOS)
@@ -857,7 +946,17 @@ def bench_folder(folder, k, repeats, work):
             shutil.rmtree(out, ignore_errors=True)
             out.mkdir()
             if tool == "kmeans-compress":
-                argv = [sys.executable, "-m", "kmeans_compress", str(folder), "--out-dir", str(out), "-k", str(k), "--no-progress"]
+                argv = [
+                    sys.executable,
+                    "-m",
+                    "kmeans_compress",
+                    str(folder),
+                    "--out-dir",
+                    str(out),
+                    "-k",
+                    str(k),
+                    "--no-progress",
+                ]
             else:
                 if shutil.which("pngquant") is None:
                     continue
@@ -875,7 +974,12 @@ def bench_folder(folder, k, repeats, work):
     for tool, got in rows.items():
         if got:
             best = min(got)
-            result[tool] = {"seconds": best[0], "files_per_s": len(files) / best[0], "exit": best[1], "written": best[2]}
+            result[tool] = {
+                "seconds": best[0],
+                "files_per_s": len(files) / best[0],
+                "exit": best[1],
+                "written": best[2],
+            }
     mp = [Image.open(f).size for f in files]
     result["megapixels"] = (min(w * h for w, h in mp) / 1e6, max(w * h for w, h in mp) / 1e6)
     return result
@@ -891,8 +995,14 @@ def folder_table(res, k, n_files):
         "",
         "| command | seconds | files/s | written |",
         "|---|---:|---:|---:|",
-        f"| `kmeans-compress FOLDER --out-dir OUT -k {k}` (default metrics, --jobs = CPUs) | {_fmt(a.get('seconds'), '.2f')} | {_fmt(a.get('files_per_s'), '.2f')} | {a.get('written', '')} |",
-        f"| `pngquant {' '.join(PQ_ARGS)} {k}` through `xargs -P 2` | {_fmt(b.get('seconds'), '.2f')} | {_fmt(b.get('files_per_s'), '.2f')} | {b.get('written', '')} |",
+        (
+            f"| `kmeans-compress FOLDER --out-dir OUT -k {k}` (default metrics, --jobs = CPUs) | "
+            f"{_fmt(a.get('seconds'), '.2f')} | {_fmt(a.get('files_per_s'), '.2f')} | {a.get('written', '')} |"
+        ),
+        (
+            f"| `pngquant {' '.join(PQ_ARGS)} {k}` through `xargs -P 2` | {_fmt(b.get('seconds'), '.2f')} | "
+            f"{_fmt(b.get('files_per_s'), '.2f')} | {b.get('written', '')} |"
+        ),
         "",
         f"kmeans-compress files/s over pngquant's: {_fmt(ratio, '.2f')}",
     ]
@@ -910,10 +1020,10 @@ def profile_child(path, k):
         t0, c0 = t, c
 
     from kmeans_compress._encode import encode_palette_png as encode
+    from kmeans_compress._histogram import ColorHistogram as Hist
     from kmeans_compress._load import load_image as load
     from kmeans_compress._measure import label_histogram
     from kmeans_compress._metrics import palette_delta_e, palette_mse, palette_ssim
-    from kmeans_compress._histogram import ColorHistogram as Hist
     from kmeans_compress._quantize import KMeansQuantizer as KMQ
 
     lap("imports (already loaded: see start-up)")
@@ -947,14 +1057,20 @@ def profile_child(path, k):
 
 
 def profile_table(path, ks):
-    lines = ["", f"### Where the time goes: the command's steps on {Path(path).name}, one fresh process per k (wall s / CPU s)", ""]
+    lines = [
+        "",
+        f"### Where the time goes: the command's steps on {Path(path).name}, one fresh process per k (wall s / CPU s)",
+        "",
+    ]
     results = {}
     for k in ks:
-        status, wall, peak, text, _ = run_process([sys.executable, __file__, "--child-profile", str(path), str(k)], 600)
+        status, _wall, _peak, text, _ = run_process(
+            [sys.executable, __file__, "--child-profile", str(path), str(k)], 600
+        )
         if status == "ok":
             results[k] = json.loads(text.strip().splitlines()[-1])
     if not results:
-        return lines + ["(profile failed)"]
+        return [*lines, "(profile failed)"]
     names = [m[0] for m in next(iter(results.values()))["marks"]]
     # start-up measured apart: the child above had imported the package before its clock
     startup = {}
@@ -968,11 +1084,21 @@ def profile_table(path, ks):
         walls = [run_process([sys.executable, "-c", code], 120)[1] for _ in range(3)]
         startup[label] = min(walls)
     lines += [f"| start-up: {label} | {sec:.2f} s (best of 3) |" for label, sec in startup.items()]
-    lines = lines[:-len(startup)] + ["| start-up | best of 3 |", "|---|---:|"] + lines[-len(startup):] + [""]
+    lines = [*lines[: -len(startup)], "| start-up | best of 3 |", "|---|---:|", *lines[-len(startup) :], ""]
     lines += ["| step | " + " | ".join(f"k={k}" for k in results) + " |", "|---|" + "---:|" * len(results)]
     for i, name in enumerate(names):
-        lines.append(f"| {name} | " + " | ".join(f"{r['marks'][i][1]:.2f} / {r['marks'][i][2]:.2f}" for r in results.values()) + " |")
-    lines.append("| total | " + " | ".join(f"{sum(m[1] for m in r['marks']):.2f} / {sum(m[2] for m in r['marks']):.2f}" for r in results.values()) + " |")
+        lines.append(
+            f"| {name} | "
+            + " | ".join(f"{r['marks'][i][1]:.2f} / {r['marks'][i][2]:.2f}" for r in results.values())
+            + " |"
+        )
+    lines.append(
+        "| total | "
+        + " | ".join(
+            f"{sum(m[1] for m in r['marks']):.2f} / {sum(m[2] for m in r['marks']):.2f}" for r in results.values()
+        )
+        + " |"
+    )
     return lines
 
 
@@ -987,7 +1113,8 @@ def bench_slider(path=SLIDER_IMAGE, ks=SLIDER_KS):
     for k in ks:
         start = time.perf_counter()
         box.slider.value = k  # the observer runs the update, as a drag or a typed k does
-        rows.append({"k": k, "seconds": time.perf_counter() - start, "bytes": box.measurement.bytes_out, "psnr": box.measurement.psnr})
+        seconds = time.perf_counter() - start
+        rows.append({"k": k, "seconds": seconds, "bytes": box.measurement.bytes_out, "psnr": box.measurement.psnr})
         print(f"  slider k={k}: {rows[-1]['seconds']:.3f} s", file=sys.stderr, flush=True)
     return {"image": path.name, "first_s": first, "rows": rows}
 
@@ -1046,8 +1173,9 @@ def performance_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks, slider
         nb = [r for r in got if r.get("nb_psnr") is not None]
         mean_d = float(np.mean([r["kmc_psnr"] - r["nb_psnr"] for r in nb])) if nb else None
         check(
-            f"3. k={k} in-process vs imagequant: median photo {median:.2f}x, {len(got) - len(over)} of {len(got)} photos "
-            f"within 5 %, worst {worst['photo']} {worst['kmc_s']:.3f} vs {worst['iq_s']:.3f} s ({worst['kmc_s'] / worst['iq_s']:.2f}x)"
+            f"3. k={k} in-process vs imagequant: median photo {median:.2f}x, "
+            f"{len(got) - len(over)} of {len(got)} photos within 5 %, worst {worst['photo']} "
+            f"{worst['kmc_s']:.3f} vs {worst['iq_s']:.3f} s ({worst['kmc_s'] / worst['iq_s']:.2f}x)"
             + (f"; PSNR vs KMeans on all pixels {mean_d:+.3f} dB on average ({len(nb)} photos)" if nb else "")
             + (f"; over 5 %: {', '.join(r['photo'] for r in over)}" if over else ""),
             median < 1.0 and not over and (mean_d is None or mean_d >= -0.05),
@@ -1066,13 +1194,18 @@ def performance_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks, slider
         if r["tool"] == "kmeans-compress" and r.get("peak_mb"):
             per_pixel = r["peak_mb"] * 2**20 / r["pixels"]
             check(
-                f"5. 48 MP command k={r['k']}: peak {r['peak_mb']:.0f} MB = {per_pixel:.1f} bytes a pixel vs {MEMORY_TARGET:.0f} "
+                f"5. 48 MP command k={r['k']}: peak {r['peak_mb']:.0f} MB = {per_pixel:.1f} bytes a pixel "
+                f"vs {MEMORY_TARGET:.0f} "
                 f"({per_pixel / MEMORY_TARGET:.2f}x), {r['seconds']:.1f} s",
                 per_pixel <= MEMORY_TARGET,
             )
     if folder_res and "kmeans-compress" in folder_res and "pngquant" in folder_res:
         a, b = folder_res["kmeans-compress"], folder_res["pngquant"]
-        check(f"folder: {a['files_per_s']:.2f} files/s vs pngquant {b['files_per_s']:.2f} files/s ({a['files_per_s'] / b['files_per_s']:.2f}x)", a["files_per_s"] > b["files_per_s"])
+        check(
+            f"folder: {a['files_per_s']:.2f} files/s vs pngquant {b['files_per_s']:.2f} files/s "
+            f"({a['files_per_s'] / b['files_per_s']:.2f}x)",
+            a["files_per_s"] > b["files_per_s"],
+        )
     return lines
 
 
@@ -1081,20 +1214,26 @@ def main(argv=None):
     parser.add_argument("--corpus", default=str(CORPUS), help=f"folder of PNG photos (default {_rel(CORPUS)})")
     parser.add_argument("--ks", default=",".join(map(str, KS)), help="palette sizes (default 4,16,64,256)")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats per image and k (default 3)")
-    parser.add_argument("--cap", type=float, default=60.0, help="seconds before a notebook-way run is stopped (default 60)")
+    parser.add_argument(
+        "--cap", type=float, default=60.0, help="seconds before a notebook-way run is stopped (default 60)"
+    )
     parser.add_argument("--no-big", action="store_true", help="skip the 12 and 48 MP photos")
     parser.add_argument("--no-methods", action="store_true", help="skip the all-methods tables (corpus and drawings)")
     parser.add_argument("--no-photos", action="store_true", help="skip the per-photo table (corpus, JPEG-born, unseen)")
     parser.add_argument("--no-folder", action="store_true", help="skip the folder of photos")
     parser.add_argument("--methods-12mp", action="store_true", help="also run every method in its own process on 12 MP")
-    parser.add_argument("--notebook-ks", default="4,16,64,256", help="k at which the notebook's way runs per photo (default all)")
+    parser.add_argument(
+        "--notebook-ks", default="4,16,64,256", help="k at which the notebook's way runs per photo (default all)"
+    )
     parser.add_argument("--quick", action="store_true", help="k=16,256, one repeat, no big photos, no folder")
     parser.add_argument(
         "--only", default=",".join(PARTS),
         help=f"parts to run, comma-separated, from {','.join(PARTS)} (default all; 'command' is the 12 MP commands "
         "with the import floor, 'memory' the 48 MP command, 'slider' the lesson's slider)",
     )
-    parser.add_argument("--photo-repeats", type=int, default=5, help="per-photo in-process timings: best of this many (default 5)")
+    parser.add_argument(
+        "--photo-repeats", type=int, default=5, help="per-photo in-process timings: best of this many (default 5)"
+    )
     parser.add_argument("--child", nargs=4, metavar=("METHOD", "IMAGE", "K", "OUT"), help=argparse.SUPPRESS)
     parser.add_argument("--child-profile", nargs=2, metavar=("IMAGE", "K"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -1120,7 +1259,10 @@ def main(argv=None):
     work = RESULTS / "work"
     work.mkdir(exist_ok=True)
     if shutil.which("pngquant") is None:
-        print("note: pngquant is not on the PATH (Debian: apt-get install pngquant); its rows say 'not installed'", file=sys.stderr)
+        print(
+            "note: pngquant is not on the PATH (Debian: apt-get install pngquant); its rows say 'not installed'",
+            file=sys.stderr,
+        )
     start = time.perf_counter()
     images = collect_images(args.corpus, not args.no_big, work)
     photos = photo_set(args.corpus, work)
@@ -1155,9 +1297,16 @@ def main(argv=None):
         writer.writerows(rows)
     json_path = RESULTS / f"photos-{stamp}.json"
     json_path.write_text(
-        json.dumps({"photos": photo_rows, "command": cmd_rows, "command48": big48_rows, "folder": folder_res, "slider": slider_res}, indent=1)
+        json.dumps(
+            {
+                "photos": photo_rows, "command": cmd_rows, "command48": big48_rows, "folder": folder_res,
+                "slider": slider_res,
+            },
+            indent=1,
+        )
     )
-    lines = machine_lines() + [
+    lines = [
+        *machine_lines(),
         "",
         f"## Quantizers ({os.cpu_count()} cores, repeats={args.repeats}, cap={args.cap:.0f} s)",
         "",
@@ -1178,7 +1327,13 @@ def main(argv=None):
     if slider_res:
         lines += slider_table(slider_res)
     lines += performance_targets(photo_rows, cmd_rows, folder_res, big48_rows, ks, slider_res)
-    lines += ["", f"rows saved to {csv_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}; total {time.perf_counter() - start:.0f} s"]
+    lines += [
+        "",
+        (
+            f"rows saved to {csv_path.relative_to(ROOT)} and {json_path.relative_to(ROOT)}; total "
+            f"{time.perf_counter() - start:.0f} s"
+        ),
+    ]
     print("\n".join(lines))
     return 0
 

@@ -45,7 +45,9 @@ def images(large=False):
         first = sorted((ROOT / "benchmarks" / "photos").glob("*.png"))[0]
         with Image.open(first) as im:
             scale = (12e6 / (im.width * im.height)) ** 0.5
-            big = im.convert("RGB").resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
+            big = im.convert("RGB").resize(
+                (round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS
+            )
         return [(f"{first.stem}-12MP", np.asarray(big))]
     paths = sorted((ROOT / "benchmarks" / "photos").glob("*.png")) + sorted((ROOT / "images").glob("*.png"))
     seen, out = set(), []
@@ -85,8 +87,11 @@ def main(argv=None):
         for k in args.k:
             q = KMeansQuantizer(k, random_state=0).fit(image)
             pal, lab = q.palette_, q.labels_
-            encoders = [("png", lambda: encode_palette_png(pal, lab))]
-            encoders += [(s, lambda s=s: encode_palette_webp(pal, lab, method=s[0], quality=s[1])) for s in settings]
+            encoders = [("png", lambda pal=pal, lab=lab: encode_palette_png(pal, lab))]
+            encoders += [
+                (s, lambda s=s, pal=pal, lab=lab: encode_palette_webp(pal, lab, method=s[0], quality=s[1]))
+                for s in settings
+            ]
             best = {key: float("inf") for key, _ in encoders}
             data = {}
             for _ in range(args.repeats):  # interleaved: each repeat runs every encoder once
@@ -104,7 +109,10 @@ def main(argv=None):
             line = "  ".join(f"m{s[0]}q{s[1]} {100 * len(data[s]) / png:5.1f}%" for s in settings if s[1] == 100)
             print(f"{name:14s} k={k:<3d} PNG {png:>8,} B {best['png']:.3f} s   {line}", flush=True)
     print()
-    print(f"{'setting':10s} {'bytes vs PNG':>12s} {'min':>6s} {'max':>6s} {'time vs PNG':>11s}   (totals over {len(rows) // (len(settings) + 1)} images x k)")
+    print(
+        f"{'setting':10s} {'bytes vs PNG':>12s} {'min':>6s} {'max':>6s} {'time vs PNG':>11s}   (totals over "
+        f"{len(rows) // (len(settings) + 1)} images x k)"
+    )
     for k in [*args.k, None]:
         sel = [r for r in rows if k is None or r[1] == k]
         png_b = sum(r[3] for r in sel if r[2] == "png")
@@ -117,7 +125,8 @@ def main(argv=None):
             tot_b = sum(r[3] for r in mine)
             tot_t = sum(r[4] for r in mine)
             print(
-                f"m{s[0]} q{s[1]:<3d}    {100 * tot_b / png_b:11.1f}% {100 * min(ratios):5.1f}% {100 * max(ratios):5.1f}% "
+                f"m{s[0]} q{s[1]:<3d}    {100 * tot_b / png_b:11.1f}% {100 * min(ratios):5.1f}% "
+                f"{100 * max(ratios):5.1f}% "
                 f"{tot_t / png_t:10.2f}x"
             )
 

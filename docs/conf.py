@@ -15,7 +15,6 @@ Two things are generated here at every build, so that they never go stale:
 
 from __future__ import annotations
 
-import re
 import shutil
 import sys
 from pathlib import Path
@@ -83,19 +82,6 @@ numpydoc_class_members_toctree = False
 templates_path = ["_templates"]
 
 
-_TRAILING_UNDERSCORE = re.compile(r"(?<![`\\\w])([A-Za-z]\w*)_(?=[,)\]])")
-
-
-def _escape_fitted_names(app, what, name, obj, options, lines) -> None:
-    """Escape fitted-attribute names inside parentheses, as in ``shape (n_colors_, C)``.
-
-    reStructuredText reads a word ending in ``_`` as a link to a target of that name; numpydoc
-    type fields are not code, so ``(n_colors_, C)`` fails the build. Harmless once the docstrings
-    write such names in double backticks.
-    """
-    lines[:] = [_TRAILING_UNDERSCORE.sub(r"\1\\_", line) for line in lines]
-
-
 def _check_api_reference(app, exception) -> None:
     """Fail the build when a public name has no page in the API reference."""
     if exception is not None or app.builder.name != "html":
@@ -143,5 +129,4 @@ html_sidebars = {"changelog": [], "index": []}
 
 
 def setup(app):
-    app.connect("autodoc-process-docstring", _escape_fitted_names)
     app.connect("build-finished", _check_api_reference)

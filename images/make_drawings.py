@@ -34,17 +34,23 @@ def cartoon(width=640, height=400):
     d.rectangle([0, H * 0.85, W, H], fill=(60, 120, 50))
     # house
     d.rectangle([W * 0.18, H * 0.52, W * 0.4, H * 0.82], fill=(236, 222, 196), outline=(60, 40, 30), width=3 * S)
-    d.polygon([(W * 0.15, H * 0.53), (W * 0.29, H * 0.36), (W * 0.43, H * 0.53)], fill=(190, 60, 50), outline=(60, 40, 30))
+    d.polygon(
+        [(W * 0.15, H * 0.53), (W * 0.29, H * 0.36), (W * 0.43, H * 0.53)], fill=(190, 60, 50), outline=(60, 40, 30)
+    )
     d.rectangle([W * 0.26, H * 0.66, W * 0.31, H * 0.82], fill=(120, 80, 50), outline=(60, 40, 30), width=2 * S)
     for x in (0.2, 0.33):
-        d.rectangle([W * x, H * 0.57, W * (x + 0.05), H * 0.64], fill=(150, 210, 250), outline=(60, 40, 30), width=2 * S)
+        d.rectangle(
+            [W * x, H * 0.57, W * (x + 0.05), H * 0.64], fill=(150, 210, 250), outline=(60, 40, 30), width=2 * S
+        )
     # tree
     d.rectangle([W * 0.62, H * 0.55, W * 0.65, H * 0.8], fill=(110, 70, 40))
     d.ellipse([W * 0.56, H * 0.36, W * 0.71, H * 0.6], fill=(40, 110, 50), outline=(25, 70, 30), width=3 * S)
     # flowers
     for i in range(12):
         x, y = W * (0.05 + 0.08 * i), H * (0.9 + 0.03 * (i % 3))
-        d.ellipse([x - 5 * S, y - 5 * S, x + 5 * S, y + 5 * S], fill=[(250, 90, 120), (255, 230, 80), (200, 120, 240)][i % 3])
+        d.ellipse(
+            [x - 5 * S, y - 5 * S, x + 5 * S, y + 5 * S], fill=[(250, 90, 120), (255, 230, 80), (200, 120, 240)][i % 3]
+        )
     return im.resize((width, height), Image.LANCZOS)
 
 

@@ -10,12 +10,16 @@ measured.
 >>> measure(image, result.quantizer).psnr                        # doctest: +SKIP
 
 The names below are imported on first use (as scikit-image does), so that the command line's
-``--help`` and usage errors answer without importing scikit-learn. Figures are in
-:mod:`kmeans_compress.plotting`, the only module that imports matplotlib (with
+``--help`` and usage errors answer without importing scikit-learn; ``__init__.pyi`` lists them
+with their modules, so that type checkers and IDEs see them (a test keeps the two in step).
+Figures are in :mod:`kmeans_compress.plotting`, the only module that imports matplotlib (with
 :mod:`kmeans_compress.interactive`, the k slider, which draws through it).
 """
 
+from __future__ import annotations
+
 import importlib
+from typing import Any
 
 __version__ = "0.2.0"
 
@@ -28,6 +32,7 @@ _EXPORTS = {
     "OutputExistsError": "_write",
     "ColorHistogram": "_histogram",
     "KMeansQuantizer": "_quantize",
+    "QuantizeResult": "_one_call",
     "quantize": "_one_call",
     "psnr": "_metrics",
     "ssim": "_metrics",
@@ -37,16 +42,48 @@ _EXPORTS = {
     "Measurement": "_measure",
     "measure": "_measure",
     "ImageSweep": "_sweep",
+    "SweepRow": "_sweep",
     "sweep": "_sweep",
+    "KChoice": "_choose",
     "choose_k": "_choose",
+    "Compressed": "_compress",
+    "CompressionReport": "_compress",
     "compress_bytes": "_compress",
     "compress_file": "_compress",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+# written out, not computed, so that tools reading the source see it; a test checks it against _EXPORTS
+__all__ = [
+    "ColorHistogram",
+    "Compressed",
+    "CompressionReport",
+    "ImageSweep",
+    "InvalidImageError",
+    "KChoice",
+    "KMeansQuantizer",
+    "Measurement",
+    "OutputExistsError",
+    "QuantizeResult",
+    "SweepRow",
+    "__version__",
+    "bits_per_pixel",
+    "choose_k",
+    "compress_bytes",
+    "compress_file",
+    "delta_e",
+    "encode_palette_png",
+    "load_image",
+    "measure",
+    "psnr",
+    "quantize",
+    "save_palette_png",
+    "smooth_image",
+    "ssim",
+    "sweep",
+]
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         msg = f"module {__name__!r} has no attribute {name!r}"
@@ -56,5 +93,5 @@ def __getattr__(name):
     return value
 
 
-def __dir__():
+def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_EXPORTS))

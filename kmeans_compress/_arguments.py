@@ -35,7 +35,9 @@ def _ks(text):
     for part in text.split(","):
         if part.strip():
             if part.strip().lower() == "auto" or not part.strip().isdigit():
-                raise argparse.ArgumentTypeError(f"--sweep takes integers from 1 to 256, e.g. 2,4,8,16; got {part.strip()!r}")
+                raise argparse.ArgumentTypeError(
+                    f"--sweep takes integers from 1 to 256, e.g. 2,4,8,16; got {part.strip()!r}"
+                )
             values.append(_k(part))
     if not values:
         raise argparse.ArgumentTypeError(f"--sweep needs a comma-separated list of k, got {text!r}")
@@ -118,7 +120,9 @@ def build_parser():
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
-        "-o", "--output", help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT)"
+        "-o",
+        "--output",
+        help=f"output path ending in {suffix_list()}, which gives the format (only with a single INPUT)",
     )
     where.add_argument(
         "--out-dir", help=f"folder for outputs, named <stem>-k<k>{suffix_list()} (default: beside each input)"
@@ -134,8 +138,10 @@ def build_parser():
     for flag, text in (
         (
             "--keep-profile",
-            "keep the input's ICC colour profile (e.g. Display P3): store colours in its space and embed it, "
-            "instead of converting to sRGB (the default); colours are chosen and measured as seen through it",
+            (
+                "keep the input's ICC colour profile (e.g. Display P3): store colours in its space and embed it, "
+                "instead of converting to sRGB (the default); colours are chosen and measured as seen through it"
+            ),
         ),
         ("--force", "replace existing output files (never an input; see also --allow-larger)"),
         (
@@ -155,7 +161,8 @@ def build_parser():
         "--dither",
         action=argparse.BooleanOptionalAction,
         default=False,
-        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; opaque images only, ignored with alpha (default off)",
+        help="Floyd-Steinberg dithering: hides banding in gradients, costs bytes; opaque images only, ignored with "
+        "alpha (default off)",
     )
     parser.add_argument(
         "--run-budget",
@@ -177,7 +184,9 @@ def build_parser():
     )
 
     sweeps = parser.add_argument_group("sweeps (measure several k, write no images)")
-    sweeps.add_argument("--sweep", type=_ks, metavar="K,K,...", help="measure each k and print a table, e.g. 2,4,8,16,32,64")
+    sweeps.add_argument(
+        "--sweep", type=_ks, metavar="K,K,...", help="measure each k and print a table, e.g. 2,4,8,16,32,64"
+    )
     sweeps.add_argument(
         "--compare",
         action="store_true",
@@ -188,7 +197,9 @@ def build_parser():
     sweeps.add_argument("--plot", metavar="FILE", help="save the size-quality curves as an image (needs matplotlib)")
 
     batch = parser.add_argument_group("batches")
-    batch.add_argument("-r", "--recursive", action="store_true", help="look for images in subfolders of folder INPUTs too")
+    batch.add_argument(
+        "-r", "--recursive", action="store_true", help="look for images in subfolders of folder INPUTs too"
+    )
     batch.add_argument(
         "-j",
         "--jobs",
@@ -197,7 +208,9 @@ def build_parser():
         help="parallel processes: across files, or across k for one file's --sweep (default: the number of "
         "CPUs; 1 for small jobs, where starting workers would cost more than it saves)",
     )
-    batch.add_argument("--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)")
+    batch.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (it shows only on a terminal anyway)"
+    )
     batch.add_argument(
         "--scheduler",
         metavar="ADDRESS",
@@ -226,7 +239,12 @@ def usage_problem(args, n_files):
         if args.plot and importlib.util.find_spec("matplotlib") is None:
             return "--plot needs matplotlib (pip install matplotlib, or the [plot] extra)"
     else:
-        for flag, value in (("--compare", args.compare), ("--csv", args.csv), ("--json-out", args.json_out), ("--plot", args.plot)):
+        for flag, value in (
+            ("--compare", args.compare),
+            ("--csv", args.csv),
+            ("--json-out", args.json_out),
+            ("--plot", args.plot),
+        ):
             if value:
                 return f"{flag} goes with --sweep (e.g. --sweep 2,4,8,16,32,64)"
         if target and args.k not in (None, "auto"):

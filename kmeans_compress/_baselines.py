@@ -6,6 +6,7 @@ import dataclasses
 import io
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from ._encode import encode_palette
@@ -41,11 +42,11 @@ class JpegAtSize:
 
     quality: int
     data: bytes
-    image: np.ndarray
+    image: NDArray[np.uint8]
     n_encodes: int
 
 
-def jpeg_at_size(image, max_bytes, *, max_quality=95):
+def jpeg_at_size(image: NDArray[np.uint8], max_bytes: int, *, max_quality: int = 95) -> JpegAtSize | None:
     """The best Pillow JPEG no larger than ``max_bytes``.
 
     Binary search on the JPEG quality (1..``max_quality``) for the highest quality whose file
@@ -56,7 +57,9 @@ def jpeg_at_size(image, max_bytes, *, max_quality=95):
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3)
+        The image to encode.
     max_bytes : int
+        Largest file allowed.
     max_quality : int, default=95
         Highest JPEG quality tried.
 
@@ -74,7 +77,7 @@ def jpeg_at_size(image, max_bytes, *, max_quality=95):
     pil = Image.fromarray(image)
     n_encodes = 0
 
-    def encode(quality):
+    def encode(quality: int) -> bytes:
         nonlocal n_encodes
         n_encodes += 1
         buf = io.BytesIO()
@@ -97,13 +100,17 @@ def jpeg_at_size(image, max_bytes, *, max_quality=95):
     return JpegAtSize(quality=best_q, data=best, image=decoded, n_encodes=n_encodes)
 
 
-def mediancut_png(image, k, *, format="png"):  # noqa: A002
+def mediancut_png(
+    image: NDArray[np.uint8], k: int, *, format: str = "png"  # noqa: A002
+) -> tuple[NDArray[np.uint8], NDArray[np.uint8], bytes]:
     """Pillow's median-cut quantizer at ``k`` colours, encoded like the package's own outputs.
 
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3)
+        The image to quantize.
     k : int, 1..256
+        Colours asked for.
     format : {"png", "webp"}, default="png"
         Encoded as the package's indexed PNG or as its lossless WebP.
 
@@ -119,15 +126,29 @@ def mediancut_png(image, k, *, format="png"):  # noqa: A002
     k = check_k("k", k)
     quantized = Image.fromarray(image).quantize(colors=k, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     raw_labels = np.asarray(quantized)
-    full = np.asarray(quantized.getpalette()[: 3 * 256], np.uint8).reshape(-1, 3)
-    used, labels = np.unique(raw_labels, return_inverse=True)
+    entries = quantized.getpalette() or []  # never None: a quantized image has a palette
+    full = np.asarray(entries[: 3 * 256], np.uint8).reshape(-1, 3)
+    used, inverse = np.unique(raw_labels, return_inverse=True)
     palette = np.ascontiguousarray(full[used])
-    labels = labels.reshape(raw_labels.shape).astype(np.uint8)
+    labels = inverse.reshape(raw_labels.shape).astype(np.uint8)
     return palette, labels, encode_palette(palette, labels, format=format)
 
 
-def baselines(image, k, max_bytes, *, format="png"):  # noqa: A002
+def baselines(
+    image: NDArray[np.uint8], k: int, max_bytes: int, *, format: str = "png"  # noqa: A002
+) -> tuple[Baseline | None, Baseline | None]:
     """JPEG no larger than ``max_bytes`` and median cut at ``k`` (encoded as ``format``), measured against ``image``.
+
+    Parameters
+    ----------
+    image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original.
+    k : int, 1..256
+        Colours for median cut.
+    max_bytes : int
+        Largest JPEG file allowed (the package's own file size, for a fair comparison).
+    format : {"png", "webp"}, default="png"
+        How median cut's result is encoded.
 
     Returns
     -------

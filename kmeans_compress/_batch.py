@@ -1,27 +1,40 @@
-"""Running many tasks and reporting them in order: one after another, or on local worker processes.
+"""One ordered runner for many tasks: in this process, on local worker processes, or on any executor.
 
 A task is a label (the input's path, for messages) and a picklable callable. Whatever runs it,
 each result comes back as an :class:`Outcome` that holds the value, or the error in one line,
 plus the warnings raised; outcomes are handed to the caller in task order as soon as every
 earlier one is in, so output never depends on which worker finished first.
 
+Where the tasks run is an executor's business (:class:`TaskExecutor`: submit, wait, stop);
+collecting in order, capturing warnings and errors, and Ctrl-C are this module's, written once
+for every executor. :class:`~kmeans_compress._local.LocalExecutor` runs tasks on a thread of this
+process or on local worker processes; a cluster supplies its own executor
+(``kmeans_compress._dask.DaskExecutor``, chosen by the command line), which this module never imports.
+
 This module imports nothing heavy: the command line loads it before any work starts.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import dataclasses
-import logging
-import multiprocessing
-import os
-import signal
 import warnings
+from collections.abc import Callable, Collection, Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
 
-from ._messages import one_line
+from ._local import LocalExecutor, interrupt_held, start_workers
+from ._tasks import Outcome, error_text, quiet_pil_logger, run_one
+from ._threads import available_cpus
 
-__all__ = ["Outcome", "choose_jobs", "error_text", "quiet_pil_logger", "run_ordered", "start_workers"]
+__all__ = [
+    "LocalExecutor",
+    "Outcome",
+    "SplitTask",
+    "TaskExecutor",
+    "choose_jobs",
+    "error_text",
+    "quiet_pil_logger",
+    "run_ordered",
+    "start_workers",
+]
 
 #: With the default number of jobs, work estimated under this many pixel-fits (pixels times
 #: k-means fits) runs in one process: starting workers (a fresh interpreter importing
@@ -29,71 +42,65 @@ __all__ = ["Outcome", "choose_jobs", "error_text", "quiet_pil_logger", "run_orde
 _SMALL_WORK = 8 << 20
 
 
-@dataclasses.dataclass
-class Outcome:
-    """The result of one task.
+@runtime_checkable
+class SplitTask(Protocol):
+    """A task in three pieces, for executors whose workers share no files with this machine.
+
+    :class:`~kmeans_compress._compress.FileJob` is one: ``prepare`` reads the input here,
+    ``remote`` computes on a worker (bytes in, bytes out), ``finish`` writes the output here.
+    Run in one piece (``task()``) where the workers share the files.
+    """
+
+    def __call__(self) -> Any:
+        """The whole task, where the files are."""
+
+    def prepare(self) -> tuple[Any, Any]:
+        """Here, before the work: ``(payload, state)``; the payload goes to the worker."""
+
+    @staticmethod
+    def remote(payload: Any) -> Any:
+        """On a worker: the work, from the payload alone."""
+
+    def finish(self, value: Any, state: Any) -> Any:
+        """Here, after the work: the task's value from the worker's ``value`` and ``state``."""
+
+
+class TaskExecutor(Protocol):
+    """Where tasks run, as :func:`run_ordered` needs it: submit, wait, stop.
 
     Attributes
     ----------
-    index : int
-        Position of the task in the list given.
-    label : str
-    value : object
-        What the task returned (None when it failed).
-    error : str or None
-        One line saying what went wrong, starting with the label.
-    warnings : list of str
-        The user warnings the task raised, one line each, without repeats.
+    shares_files : bool
+        True when the workers see this machine's files (a task runs there in one piece); False
+        when only the work runs there (:class:`SplitTask`: read and written here).
+    window : int
+        Tasks submitted at a time: enough to keep every worker busy, few enough that a batch of
+        a million files holds no more than this many payloads and futures at once.
     """
 
-    index: int
-    label: str
-    value: object = None
-    error: str | None = None
-    warnings: list = dataclasses.field(default_factory=list)
+    shares_files: bool
+    window: int
+
+    def submit(self, fn: Callable[..., Outcome], *args: Any) -> Any:
+        """Start ``fn(*args)`` on a worker; return its future."""
+
+    def wait(self, futures: Collection[Any]) -> Collection[Any]:
+        """Block until at least one of ``futures`` is done; return the done ones."""
+
+    def result(self, future: Any) -> Outcome | None:
+        """What a done future holds (None: stopped before it started); raises what the worker could not catch."""
+
+    def failure_text(self, label: str, exc: BaseException) -> str:
+        """One line for a task that :meth:`result` raised for (a worker that died, a lost cluster)."""
+
+    def stop(self, futures: Collection[Any]) -> Collection[Any]:
+        """Ctrl-C: start none of ``futures`` not started yet; return the ones that will still finish."""
+
+    def abandon(self, futures: Collection[Any]) -> None:
+        """A second Ctrl-C: wait for none of ``futures``."""
 
 
-def quiet_pil_logger():
-    """Pillow logs errors on corrupt TIFFs: keep each bad file to one line of ours."""
-    if not logging.getLogger("PIL").handlers:
-        logging.getLogger("PIL").addHandler(logging.NullHandler())
-
-
-def error_text(label, exc):
-    """One line for an exception raised while working on ``label``."""
-    text = one_line(exc)
-    if isinstance(exc, MemoryError):
-        text = "out of memory"
-    elif not isinstance(exc, (OSError, ValueError)):
-        text = f"{type(exc).__name__}: {text}"
-    if not text.startswith(str(label)):
-        text = f"{label}: {text}"
-    return text
-
-
-def _warning_texts(caught):
-    texts = []
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            text = one_line(w.message)
-            if text not in texts:
-                texts.append(text)
-    return texts
-
-
-def _run_one(index, label, task):
-    """Run one task; never raises an Exception (the error comes back in the Outcome)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            outcome = Outcome(index, label, value=task())
-        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
-            outcome = Outcome(index, label, error=error_text(label, exc))
-    outcome.warnings = _warning_texts(caught)
-    return outcome
-
-
-def _image_pixels(path):
+def _image_pixels(path: str) -> int:
     """Pixels of an image from its header (0 when unreadable; the task reports that later)."""
     from PIL import Image
 
@@ -106,214 +113,216 @@ def _image_pixels(path):
         return 0
 
 
-def choose_jobs(jobs, paths, fits_per_file):
-    """Worker processes to use: ``jobs`` when given, else the CPU count, or 1 for small work."""
+def choose_jobs(jobs: int | None, paths: Sequence[str], fits_per_file: int) -> int:
+    """Worker processes to use for a batch.
+
+    Parameters
+    ----------
+    jobs : int or None
+        What the user asked for; returned as is when given.
+    paths : sequence of str
+        The batch's input files; their headers give the work's size.
+    fits_per_file : int
+        k-means fits each file needs (1 for a fixed k, more to choose k or sweep).
+
+    Returns
+    -------
+    int
+        ``jobs`` when given; else 1 for small work (starting workers would cost more than it
+        saves), else the CPUs this process may use (:func:`~kmeans_compress._threads.available_cpus`).
+    """
     if jobs is not None:
         return jobs
     if sum(_image_pixels(p) for p in paths) * fits_per_file < _SMALL_WORK:
         return 1
-    return os.cpu_count() or 1
+    return available_cpus()
 
 
 class _InOrder:
     """Hands outcomes to ``callback`` in task order, as soon as every earlier one is in."""
 
-    def __init__(self, callback):
-        self.callback, self.pending, self.next = callback, {}, 0
+    def __init__(self, callback: Callable[[Outcome], object] | None) -> None:
+        self.callback = callback
+        self.pending: dict[int, Outcome] = {}
+        self.next = 0
 
-    def add(self, outcome):
+    def add(self, outcome: Outcome) -> None:
         self.pending[outcome.index] = outcome
         while self.next in self.pending:
             self._emit(self.pending.pop(self.next))
             self.next += 1
 
-    def flush(self):
+    def flush(self) -> None:
         """Hand over everything received, even past a gap (on Ctrl-C: what was done)."""
         for index in sorted(self.pending):
             self._emit(self.pending.pop(index))
 
-    def _emit(self, outcome):
+    def _emit(self, outcome: Outcome) -> None:
         if self.callback is not None:
             self.callback(outcome)
 
 
-def run_ordered(tasks, *, jobs=1, client=None, on_result=None, on_done=None):
+# ---------------------------------------------------------------------------------------------
+# The runner
+# ---------------------------------------------------------------------------------------------
+
+
+def run_ordered(
+    tasks: Iterable[tuple[str, Callable[[], Any]]],
+    *,
+    jobs: int = 1,
+    executor: TaskExecutor | None = None,
+    on_result: Callable[[Outcome], object] | None = None,
+    on_done: Callable[[Outcome], object] | None = None,
+    on_interrupt: Callable[[], object] | None = None,
+) -> list[Outcome]:
     """Run ``(label, callable)`` tasks and return their outcomes in task order.
 
     Parameters
     ----------
-    tasks : sequence of (str, callable)
-        Each callable takes no argument; with ``jobs > 1`` it must be picklable (a module-level
-        function, or :func:`functools.partial` of one). With ``client``, each must also come in
-        pieces as :class:`~kmeans_compress._compress.FileJob` does (``prepare``, ``remote``,
-        ``finish``).
+    tasks : iterable of (str, callable)
+        Each callable takes no argument. With ``jobs > 1`` it must be picklable (a module-level
+        function, or :func:`functools.partial` of one). With an executor whose workers share no
+        files (``executor.shares_files`` false, e.g. a Dask cluster) each must be a
+        :class:`SplitTask`, as :class:`~kmeans_compress._compress.FileJob` is: ``prepare`` and
+        ``finish`` run here, ``remote`` on a worker.
     jobs : int, default=1
-        Worker processes; 1 runs the tasks one after another in this process.
-    client : distributed.Client or str, optional
-        Run the tasks on this Dask cluster instead (a client, or a scheduler address to connect
-        to): the inputs are read and the outputs written here, the work is done by the cluster's
-        workers (see :func:`kmeans_compress._dask.run_on_cluster`). Needs the ``[dask]`` extra.
+        Local worker processes when no executor is given; 1 runs the tasks one after another on
+        a thread of this process (the main thread stays free to answer Ctrl-C).
+    executor : TaskExecutor, optional
+        Where to run the tasks instead (for example ``kmeans_compress._dask.DaskExecutor``);
+        then ``jobs`` must be 1. The caller owns it (this function does not shut it down).
     on_result : callable, optional
         ``on_result(outcome)`` in task order, as soon as every earlier outcome is in.
     on_done : callable, optional
         ``on_done(outcome)`` as each task finishes, in any order (for progress bars).
+    on_interrupt : callable, optional
+        ``on_interrupt()`` at once on Ctrl-C, before waiting for the tasks in progress (to say
+        so, and to clear a progress bar).
 
     Returns
     -------
     list of Outcome
+        One per task, in task order.
+
+    Raises
+    ------
+    KeyboardInterrupt
+        On Ctrl-C, after what finished was handed to ``on_result``.
 
     Notes
     -----
-    On Ctrl-C, tasks not yet started are cancelled; running ones finish (a write is never cut
-    in half), what finished is handed to ``on_result``, then KeyboardInterrupt is raised again.
+    Tasks are submitted a window at a time (``executor.window``). On Ctrl-C no task is started
+    any more: those waiting are cancelled, those running finish (a write is never cut in half)
+    and are handed to ``on_result``, even past a gap in the order; a second Ctrl-C stops waiting
+    for them. Then KeyboardInterrupt is raised again. Ctrl-C is held while a task is submitted
+    and recorded, and while a finished one is collected (written, with a split task) and
+    reported: never a file written but not reported, nor a task started but not tracked.
     """
-    if client is not None:
-        if jobs != 1:
-            msg = f"jobs sets local worker processes; with a client the cluster's workers run the tasks, got jobs={jobs!r}."
-            raise ValueError(msg)
-        from ._dask import run_on_cluster
-
-        return run_on_cluster(client, tasks, on_result=on_result, on_done=on_done)
     tasks = list(tasks)
-    ordered = _InOrder(on_result)
-    outcomes = [None] * len(tasks)
-
-    def collect(outcome):
-        outcomes[outcome.index] = outcome
-        if on_done is not None:
-            on_done(outcome)
-        ordered.add(outcome)
-
-    if jobs <= 1 or len(tasks) <= 1:
-        for index, (label, task) in enumerate(tasks):
-            collect(_run_one(index, label, task))
-        return outcomes
-    futures = {}
-    try:
-        with _pool(min(jobs, len(tasks))) as pool:
-            with _starting_workers():
-                for index, (label, task) in enumerate(tasks):
-                    futures[pool.submit(_run_one, index, label, task)] = (index, label)
-            for future in concurrent.futures.as_completed(futures):
-                collect(_result(future, *futures[future]))
-    except KeyboardInterrupt:  # the pool let the running tasks finish: report what was done
-        for future, (index, label) in futures.items():
-            if outcomes[index] is None and future.done() and not future.cancelled():
-                collect(_result(future, index, label))
-        ordered.flush()
-        raise
-    return outcomes
+    if executor is not None:
+        if jobs != 1:
+            msg = f"jobs sets local worker processes; with an executor its workers run the tasks, got jobs={jobs!r}."
+            raise ValueError(msg)
+        return _Run(tasks, executor, on_result, on_done, on_interrupt).run()
+    with LocalExecutor(min(jobs, len(tasks))) as local:
+        return _Run(tasks, local, on_result, on_done, on_interrupt).run()
 
 
-def _result(future, index, label):
-    try:
-        return future.result()
-    except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS
-        return Outcome(index, label, error=error_text(label, exc))
+class _Run:
+    """One call of :func:`run_ordered`: its tasks, the futures in flight, what came back."""
+
+    def __init__(
+        self,
+        tasks: list[tuple[str, Any]],
+        executor: TaskExecutor,
+        on_result: Callable[[Outcome], object] | None,
+        on_done: Callable[[Outcome], object] | None,
+        on_interrupt: Callable[[], object] | None,
+    ) -> None:
+        self.tasks, self.executor = tasks, executor
+        self.on_done, self.on_interrupt = on_done, on_interrupt
+        self.ordered = _InOrder(on_result)
+        self.outcomes: list[Any] = [None] * len(tasks)
+        self.in_flight: dict[Any, tuple[int, Any, list[str]]] = {}  # future -> (index, state, warnings here)
+        self.pending = iter(range(len(tasks)))
+
+    def run(self) -> list[Outcome]:
+        try:
+            while True:
+                while len(self.in_flight) < self.executor.window:
+                    with interrupt_held():
+                        if not self._submit_next():
+                            break
+                if not self.in_flight:
+                    return self.outcomes
+                for future in self.executor.wait(list(self.in_flight)):
+                    with interrupt_held():
+                        self._collect(future)
+        except KeyboardInterrupt:
+            self._interrupted()
+            raise
+
+    def _add(self, outcome: Outcome) -> None:
+        self.outcomes[outcome.index] = outcome
+        if self.on_done is not None:
+            self.on_done(outcome)
+        self.ordered.add(outcome)
+
+    def _submit_next(self) -> bool:
+        """Submit the next task (or report it, if it failed here); False when none is left."""
+        index = next(self.pending, None)
+        if index is None:
+            return False
+        label, task = self.tasks[index]
+        if self.executor.shares_files:
+            future = self.executor.submit(run_one, index, label, task)
+            self.in_flight[future] = (index, None, [])
+            return True
+        prepared = run_one(index, label, task.prepare)
+        if prepared.error is not None:
+            self._add(prepared)
+            return True
+        payload, state = prepared.value
+        prepared.value = None
+        future = self.executor.submit(run_one, index, label, task.remote, payload)
+        self.in_flight[future] = (index, state, prepared.warnings)
+        return True
+
+    def _collect(self, future: Any) -> None:
+        index, state, early = self.in_flight.pop(future)
+        label, task = self.tasks[index]
+        try:
+            outcome = self.executor.result(future)
+        except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS, a lost cluster
+            outcome = Outcome(index, label, error=self.executor.failure_text(label, exc))
+        if outcome is None:  # stopped by Ctrl-C before it started
+            return
+        outcome.warnings = early + [w for w in outcome.warnings if w not in early]
+        if not self.executor.shares_files and outcome.error is None:
+            finished = run_one(index, label, task.finish, outcome.value, state)
+            outcome.value, outcome.error = finished.value, finished.error
+            outcome.warnings += [w for w in finished.warnings if w not in outcome.warnings]
+        self._add(outcome)
+
+    def _interrupted(self) -> None:
+        """Ctrl-C: start nothing more, say so, collect what was running, hand over what is done."""
+        try:
+            running = set(self.executor.stop(list(self.in_flight)))
+            if self.on_interrupt is not None:
+                self.on_interrupt()
+            for future in [f for f in self.in_flight if f not in running]:
+                del self.in_flight[future]
+            while self.in_flight:
+                for future in self.executor.wait(list(self.in_flight)):
+                    with interrupt_held():
+                        self._collect(future)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
+            self.executor.abandon(list(self.in_flight))
+            self.in_flight.clear()
+        self.ordered.flush()
 
 
 # ---------------------------------------------------------------------------------------------
-# The process pool
+# Ctrl-C
 # ---------------------------------------------------------------------------------------------
-
-
-def _init_worker():
-    """Worker processes share the CPUs between them: one thread each for BLAS/OpenMP."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle (see _pool)
-    quiet_pil_logger()
-    try:
-        from threadpoolctl import threadpool_limits
-
-        threadpool_limits(1)
-    except Exception:  # noqa: BLE001 - only a performance hint
-        pass
-
-
-def start_workers():
-    """Start the fork server now, where there is one, so that its imports (scikit-learn above
-    all) run while this process is busy with its own; :func:`run_ordered` then forks warm workers."""
-    if not _spawned_workers():
-        _mp_context()
-
-
-def _spawned_workers():
-    return "forkserver" not in multiprocessing.get_all_start_methods()
-
-
-def _mp_context():
-    """Workers are never forked from this process, which may have started OpenMP threads (a forked
-    child can hang in them). A fork server that has imported the package forks them instead,
-    which starts them faster than spawning; where there is none (Windows, macOS), each worker is
-    spawned."""
-    if not _spawned_workers():
-        from multiprocessing import forkserver
-
-        context = multiprocessing.get_context("forkserver")
-        # everything a task imports, once, before the workers are forked
-        context.set_forkserver_preload(
-            ["kmeans_compress._compress", "kmeans_compress._report", "skimage.color.colorconv", "skimage.color.delta_e", "oxipng"]
-        )
-        with _sigint_ignored():  # the server is born ignoring Ctrl-C, so no traceback from its imports
-            forkserver.ensure_running()
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-@contextlib.contextmanager
-def _sigint_handled_by(handler):
-    """Handle Ctrl-C with ``handler`` for a while (nothing changes outside the main thread)."""
-    try:
-        previous = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
-def _sigint_ignored():
-    """Ignore Ctrl-C while a process is started: it inherits that, so it never prints a
-    KeyboardInterrupt traceback; the parent handles Ctrl-C (see :func:`_pool`)."""
-    return _sigint_handled_by(signal.SIG_IGN)
-
-
-@contextlib.contextmanager
-def _starting_workers():
-    """Ctrl-C while tasks are submitted (which starts the workers) must not cut a worker's start
-    in half: with a fork server, Ctrl-C is held until the submissions are done, then raised;
-    spawned workers are started ignoring it (they inherit that)."""
-    if _spawned_workers():
-        with _sigint_ignored():
-            yield
-        return
-    with _interrupt_held():
-        yield
-
-
-@contextlib.contextmanager
-def _interrupt_held():
-    """Hold Ctrl-C until the block is done, then raise it (nothing changes outside the main thread)."""
-    received = []
-    with _sigint_handled_by(lambda signum, frame: received.append(signum)):
-        yield
-    if received:
-        raise KeyboardInterrupt
-
-
-@contextlib.contextmanager
-def _pool(jobs):
-    """A process pool; on Ctrl-C (or any error) queued tasks are cancelled, not started.
-
-    Workers ignore Ctrl-C and finish the task they are on, and the pool waits for them (writes
-    are atomic, and a worker still starting would fail noisily if the parent left first); a
-    second Ctrl-C stops waiting.
-    """
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=_mp_context(), initializer=_init_worker)
-    try:
-        yield pool
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)

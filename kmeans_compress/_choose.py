@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._sweep import DEFAULT_KS, ImageSweep, SweepRow, check_ks
 from ._validation import check_real
 
 __all__ = [
-    "KChoice",
     "PSNR_CAP",
+    "KChoice",
     "choose_k",
     "choose_knee",
     "knee_index",
@@ -41,11 +44,11 @@ __all__ = [
 PSNR_CAP = 60.0
 
 
-def _log2(k):
+def _log2(k: float) -> float:
     return math.log2(k)
 
 
-def _interpolate(k0, q0, k1, q1, target):
+def _interpolate(k0: int, q0: float, k1: int, q1: float, target: float) -> float | None:
     """k (float) where the line through (log2 k0, q0), (log2 k1, q1) reaches ``target``; None if flat."""
     if not (math.isfinite(q0) and math.isfinite(q1)) or q1 == q0 or k1 == k0:
         return None
@@ -54,7 +57,9 @@ def _interpolate(k0, q0, k1, q1, target):
     return 2.0 ** min(max(x, -1.0), 9.0)
 
 
-def search_smallest_k(quality, threshold, *, k_min=1, k_max=256, k_start=16):
+def search_smallest_k(
+    quality: Callable[[int], float], threshold: float, *, k_min: int = 1, k_max: int = 256, k_start: int = 16
+) -> tuple[int | None, dict[int, float]]:
     """Smallest integer k in ``k_min..k_max`` with ``quality(k) >= threshold``, in few calls.
 
     The search assumes quality never decreases as k grows, and uses that quality is close to
@@ -105,9 +110,9 @@ def search_smallest_k(quality, threshold, *, k_min=1, k_max=256, k_start=16):
     if not 1 <= k_min <= k_max <= 256:
         msg = f"Expected 1 <= k_min <= k_max <= 256, got k_min={k_min}, k_max={k_max}."
         raise ValueError(msg)
-    evaluated = {}
+    evaluated: dict[int, float] = {}
 
-    def q(k):
+    def q(k: int) -> float:
         if k not in evaluated:
             evaluated[k] = float(quality(k))
         return evaluated[k]
@@ -115,7 +120,7 @@ def search_smallest_k(quality, threshold, *, k_min=1, k_max=256, k_start=16):
     lo = k_min - 1  # largest k known to fail (k_min - 1: none yet)
     hi = k_max + 1  # smallest k known to pass (k_max + 1: none yet)
     k = min(max(int(k_start), k_min), k_max)
-    budget = None  # evaluations allowed in all, fixed once a bracket is found
+    budget: int | None = None  # evaluations allowed in all, fixed once a bracket is found
     while True:
         if q(k) >= threshold:
             hi = k
@@ -128,22 +133,22 @@ def search_smallest_k(quality, threshold, *, k_min=1, k_max=256, k_start=16):
         if lo >= k_min and hi <= k_max:  # bracketed: the answer is in lo+1 .. hi
             if budget is None:
                 budget = len(evaluated) + math.ceil(math.log2(hi - lo)) + 1
-            guess = _interpolate(lo, evaluated[lo], hi, evaluated[hi], threshold)
-            guess = (lo + hi) // 2 if guess is None else math.ceil(guess - 1e-9)
+            estimate = _interpolate(lo, evaluated[lo], hi, evaluated[hi], threshold)
+            guess = (lo + hi) // 2 if estimate is None else math.ceil(estimate - 1e-9)
             # keep each side of the split small enough for bisection to finish within the budget
             reach = 2 ** max(budget - len(evaluated) - 1, 0)
             guess = min(max(guess, hi - reach), lo + reach)
         elif hi > k_max:  # only failures so far: go up
-            guess = None
+            estimate = None
             if len(fails) >= 2:
-                guess = _interpolate(fails[-2], evaluated[fails[-2]], fails[-1], evaluated[fails[-1]], threshold)
-            guess = math.ceil(guess * 1.1) if guess is not None else 4 * lo
+                estimate = _interpolate(fails[-2], evaluated[fails[-2]], fails[-1], evaluated[fails[-1]], threshold)
+            guess = math.ceil(estimate * 1.1) if estimate is not None else 4 * lo
             guess = min(guess, 4 * lo)
         else:  # only passes so far: go down
-            guess = None
+            estimate = None
             if len(passes) >= 2:
-                guess = _interpolate(passes[0], evaluated[passes[0]], passes[1], evaluated[passes[1]], threshold)
-            guess = math.floor(guess / 1.1) if guess is not None else hi // 4
+                estimate = _interpolate(passes[0], evaluated[passes[0]], passes[1], evaluated[passes[1]], threshold)
+            guess = math.floor(estimate / 1.1) if estimate is not None else hi // 4
             guess = max(guess, hi // 4)
         k = int(min(max(guess, lo + 1), hi - 1))
     return (hi if hi <= k_max else None), evaluated
@@ -153,7 +158,9 @@ def search_smallest_k(quality, threshold, *, k_min=1, k_max=256, k_start=16):
 class KChoice:
     """A k chosen for the user, and how.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     k : int or None
         The chosen palette size (None when a target quality cannot be reached at 256 colours).
@@ -162,7 +169,7 @@ class KChoice:
     rule : str
         The rule applied, in words.
     n_fits : int
-        k-means fits spent choosing.
+        The number of k-means fits spent choosing.
     rows : list of SweepRow
         Every k measured while choosing, sorted by k.
     """
@@ -171,9 +178,16 @@ class KChoice:
     row: SweepRow | None
     rule: str
     n_fits: int
-    rows: list
+    rows: list[SweepRow]
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, valid JSON: ``k``, ``rule``, ``n_fits``, the chosen row and every row measured.
+
+        Returns
+        -------
+        dict
+            ``k``, ``rule`` and ``n_fits``, with the chosen row and every row measured as flat dicts.
+        """
         return {
             "k": self.k,
             "rule": self.rule,
@@ -183,11 +197,20 @@ class KChoice:
         }
 
 
-def _as_sweep(image, **kwargs):
+def _as_sweep(image: Any, **kwargs: Any) -> ImageSweep:
     return image if isinstance(image, ImageSweep) else ImageSweep(image, **kwargs)
 
 
-def smallest_k(image, *, min_psnr=None, min_ssim=None, k_max=256, k_start=16, random_state=0, **params):
+def smallest_k(
+    image: Any,
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+    k_max: int = 256,
+    k_start: int = 16,
+    random_state: int = 0,
+    **params: Any,
+) -> KChoice:
     """The fewest colours whose PSNR (and/or SSIM) reaches a threshold.
 
     Parameters
@@ -229,18 +252,23 @@ def smallest_k(image, *, min_psnr=None, min_ssim=None, k_max=256, k_start=16, ra
     job = _as_sweep(image, random_state=random_state, **params)
     k_max = int(min(k_max, max(1, job.n_distinct_colors)))
     k_start = min(k_start, k_max)
-    answers = []
+    answers: list[int | None] = []
     for name, threshold in (("psnr", min_psnr), ("ssim", min_ssim)):
         if threshold is None:
             continue
-        k, _ = search_smallest_k(lambda kk, name=name: getattr(job.row(kk), name), threshold, k_max=k_max, k_start=k_start)
-        answers.append(k)
+
+        def measured(kk: int, name: str = name) -> float:
+            return getattr(job.row(kk), name)
+
+        found, _ = search_smallest_k(measured, threshold, k_max=k_max, k_start=k_start)
+        answers.append(found)
     rule = "smallest k with " + target_text(min_psnr, min_ssim)
-    k = None if any(a is None for a in answers) else max(answers)
+    reached = [a for a in answers if a is not None]
+    k = max(reached) if len(reached) == len(answers) else None
     return KChoice(k=k, row=None if k is None else job.row(k), rule=rule, n_fits=job.n_fits, rows=job.measured())
 
 
-def knee_index(x, y):
+def knee_index(x: ArrayLike, y: ArrayLike) -> int:
     """Index of the knee of an increasing, concave-ish curve ``y(x)``.
 
     Both axes are scaled to 0..1 over the points (``x_n = (x - min x) / (max x - min x)``, the
@@ -257,23 +285,23 @@ def knee_index(x, y):
     int
         An index into ``x``; 0 when the curve is flat or has a single point.
     """
-    x = np.asarray(x, np.float64)
-    y = np.asarray(y, np.float64)
-    if x.shape != y.shape or x.ndim != 1 or x.size == 0:
-        msg = f"x and y must be 1-D sequences of the same, non-zero length, got shapes {x.shape} and {y.shape}."
+    xs = np.asarray(x, np.float64)
+    ys = np.asarray(y, np.float64)
+    if xs.shape != ys.shape or xs.ndim != 1 or xs.size == 0:
+        msg = f"x and y must be 1-D sequences of the same, non-zero length, got shapes {xs.shape} and {ys.shape}."
         raise ValueError(msg)
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+    if not (np.all(np.isfinite(xs)) and np.all(np.isfinite(ys))):
         msg = "x and y must be finite (cap infinite PSNR first)."
         raise ValueError(msg)
-    xr, yr = np.ptp(x), np.ptp(y)
+    xr, yr = np.ptp(xs), np.ptp(ys)
     if xr == 0 or yr == 0:
-        return int(np.argmin(x))
-    diff = (y - y.min()) / yr - (x - x.min()) / xr
+        return int(np.argmin(xs))
+    diff = (ys - ys.min()) / yr - (xs - xs.min()) / xr
     best = np.flatnonzero(np.isclose(diff, diff.max(), rtol=0, atol=1e-12))
-    return int(best[np.argmin(x[best])])
+    return int(best[np.argmin(xs[best])])
 
 
-def knee_k(rows, *, quality="psnr", size="bytes_out"):
+def knee_k(rows: Iterable[SweepRow], *, quality: str = "psnr", size: str = "bytes_out") -> SweepRow:
     """The k at the knee of a sweep's size-quality curve (see :func:`knee_index`).
 
     Parameters
@@ -288,34 +316,41 @@ def knee_k(rows, *, quality="psnr", size="bytes_out"):
     SweepRow
         The row at the knee.
     """
-    rows = sorted(rows, key=lambda r: r.k)
-    if not rows:
+    ordered = sorted(rows, key=lambda r: r.k)
+    if not ordered:
         msg = "knee_k needs at least one row."
         raise ValueError(msg)
-    ys = [getattr(r, quality) for r in rows]
+    ys = [getattr(r, quality) for r in ordered]
     if quality == "psnr":
         ys = [min(v, PSNR_CAP) for v in ys]
-    return rows[knee_index([getattr(r, size) for r in rows], ys)]
+    return ordered[knee_index([getattr(r, size) for r in ordered], ys)]
 
 
-def choose_knee(image, ks=DEFAULT_KS, *, random_state=0, callback=None, **params):
+def choose_knee(
+    image: Any,
+    ks: Iterable[int] = DEFAULT_KS,
+    *,
+    random_state: int = 0,
+    callback: Callable[..., Any] | None = None,
+    **params: Any,
+) -> KChoice:
     """Sweep ``ks`` and return the knee as a :class:`KChoice` (see :func:`knee_index`).
 
     k above the image's number of distinct colours is lowered to it (the image is exact there).
     """
-    ks = check_ks(ks)
+    asked = check_ks(ks)
     job = _as_sweep(image, random_state=random_state, **params)
-    ks = sorted({min(k, max(1, job.n_distinct_colors)) for k in ks})
-    rows = job.rows(ks, callback=callback)
+    swept = sorted({min(k, max(1, job.n_distinct_colors)) for k in asked})
+    rows = job.rows(swept, callback=callback)
     row = knee_k(rows)
     rule = (
-        f"knee of PSNR against PNG bytes over k in {{{','.join(map(str, ks))}}} "
+        f"knee of PSNR against PNG bytes over k in {{{','.join(map(str, swept))}}} "
         "(largest normalised PSNR minus normalised bytes)"
     )
     return KChoice(k=row.k, row=row, rule=rule, n_fits=job.n_fits, rows=job.measured())
 
 
-def target_text(min_psnr=None, min_ssim=None):
+def target_text(min_psnr: float | None = None, min_ssim: float | None = None) -> str:
     """``"PSNR >= 30 dB and SSIM >= 0.9"``: a target quality in words."""
     parts = []
     if min_psnr is not None:
@@ -325,7 +360,9 @@ def target_text(min_psnr=None, min_ssim=None):
     return " and ".join(parts)
 
 
-def smallest_swept_k(rows, *, min_psnr=None, min_ssim=None):
+def smallest_swept_k(
+    rows: Iterable[SweepRow], *, min_psnr: float | None = None, min_ssim: float | None = None
+) -> int | None:
     """The smallest k among measured ``rows`` that meets the target, or None."""
     for row in sorted(rows, key=lambda r: r.k):
         if (min_psnr is None or row.psnr >= min_psnr) and (min_ssim is None or row.ssim >= min_ssim):
@@ -333,7 +370,15 @@ def smallest_swept_k(rows, *, min_psnr=None, min_ssim=None):
     return None
 
 
-def choose_k(image, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, random_state=0, **params):
+def choose_k(
+    image: Any,
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+    ks: Iterable[int] = DEFAULT_KS,
+    random_state: int = 0,
+    **params: Any,
+) -> KChoice:
     """Choose k for ``image``: the fewest colours reaching a target, or else the knee.
 
     Parameters

@@ -14,16 +14,16 @@ import numpy as np
 
 __all__ = [
     "COLOR_SPACES",
-    "to_uint8",
-    "premultiply",
-    "srgb_to_linear",
-    "linear_to_srgb",
-    "srgb_to_oklab",
-    "oklab_to_srgb",
-    "srgb_to_lab",
-    "lab_to_srgb",
     "colors_to_features",
     "features_to_colors",
+    "lab_to_srgb",
+    "linear_to_srgb",
+    "oklab_to_srgb",
+    "premultiply",
+    "srgb_to_lab",
+    "srgb_to_linear",
+    "srgb_to_oklab",
+    "to_uint8",
 ]
 
 #: Colour spaces the quantizer can cluster in.

@@ -13,7 +13,12 @@ import io
 import math
 import os
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
 
 from ._choose import KChoice, choose_k, target_text
 from ._formats import check_format, output_format
@@ -22,16 +27,29 @@ from ._load import ImageInfo, read_image, read_input
 from ._measure import Measurement
 from ._sweep import DEFAULT_KS, ImageSweep
 from ._validation import check_k
-from ._write import check_output_path, write_bytes_atomic
+from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
 
-__all__ = ["CompressionReport", "Compressed", "FileJob", "compress_bytes", "compress_file", "compress_image", "write_result"]
+if TYPE_CHECKING:
+    from ._typing import PathLike
+
+__all__ = [
+    "Compressed",
+    "CompressionReport",
+    "FileJob",
+    "compress_bytes",
+    "compress_file",
+    "compress_image",
+    "write_result",
+]
 
 
 @dataclasses.dataclass(frozen=True)
 class Compressed:
     """What :func:`compress_bytes` returns.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     data : bytes
         The encoded output file (an indexed PNG, or a lossless WebP: ``measurement.format``).
@@ -46,7 +64,7 @@ class Compressed:
     choice: KChoice | None = None
 
 
-def _ratio_text(ratio):
+def _ratio_text(ratio: float) -> str:
     """``"16.44x smaller than the input"``, or ``"1.70x larger than the input"`` below 1."""
     if ratio >= 1:
         return f"{ratio:.2f}x smaller than the input"
@@ -57,7 +75,9 @@ def _ratio_text(ratio):
 class CompressionReport:
     """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     input : str
         Path of the input file.
@@ -79,21 +99,44 @@ class CompressionReport:
     kept_original: bool = False
     choice: KChoice | None = None
 
-    def to_dict(self):
-        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``."""
-        out = {"input": self.input, "output": self.output, **self.measurement.to_dict(), "kept_original": self.kept_original}
+    def to_dict(self) -> dict[str, Any]:
+        """Flat dict, valid JSON: paths, the measurement's fields, ``kept_original``, and ``auto``.
+
+        Returns
+        -------
+        dict
+            ``input``, ``output``, every field of the measurement, ``kept_original``, and (when
+            k was chosen) ``auto`` with the rule, the number of fits and the k tried.
+        """
+        out = {
+            "input": self.input,
+            "output": self.output,
+            **self.measurement.to_dict(),
+            "kept_original": self.kept_original,
+        }
         if self.choice is not None:
-            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": [r.k for r in self.choice.rows]}
+            tried = [r.k for r in self.choice.rows]
+            out["auto"] = {"rule": self.choice.rule, "n_fits": self.choice.n_fits, "tried": tried}
         return out
 
-    def summary(self):
-        """One human-readable line."""
+    def summary(self) -> str:
+        """One human-readable line.
+
+        Returns
+        -------
+        str
+            The input, k, PSNR, SSIM, ΔE, the sizes and the time, then where the output went.
+        """
         m = self.measurement
         psnr_txt = "inf" if math.isinf(m.psnr) else f"{m.psnr:.2f}"
+        if m.bytes_in is None or m.ratio is None:  # a report made by hand, without the input's size
+            sizes = f"{m.bytes_out:,} B  ({m.bits_per_pixel:.2f} bits/pixel)"
+        else:
+            ratio = _ratio_text(m.ratio)
+            sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
         line = (
-            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  dE00 {m.delta_e:.2f}  "
-            f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({_ratio_text(m.ratio)}, {m.bits_per_pixel:.2f} bits/pixel)  "
-            f"{m.seconds:.2f} s"
+            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
+            f"dE00 {m.delta_e:.2f}  {sizes}  {m.seconds:.2f} s"
         )
         if self.output:
             line += f"  -> {self.output}"
@@ -110,7 +153,7 @@ class CompressionReport:
 _FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
 
 
-def _wants_choice(n_colors, min_psnr, min_ssim):
+def _wants_choice(n_colors: int | str, min_psnr: float | None, min_ssim: float | None) -> bool:
     if n_colors == "auto":
         return True
     if min_psnr is not None or min_ssim is not None:
@@ -121,9 +164,19 @@ def _wants_choice(n_colors, min_psnr, min_ssim):
 
 
 def compress_image(
-    image, n_colors=16, *, min_psnr=None, min_ssim=None, ks=DEFAULT_KS, bytes_in=None, random_state=0, started=None,
-    format="png", info=None, **params,  # noqa: A002
-):
+    image: NDArray[np.uint8],
+    n_colors: int | Literal["auto"] = 16,
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+    ks: Iterable[int] = DEFAULT_KS,
+    bytes_in: int | None = None,
+    random_state: int = 0,
+    started: float | None = None,
+    format: str = "png",  # noqa: A002
+    info: ImageInfo | None = None,
+    **params: Any,
+) -> Compressed:
     """Quantize a loaded image and encode it as an indexed PNG or a lossless WebP, k fixed or chosen.
 
     Parameters
@@ -168,11 +221,11 @@ def compress_image(
     started = time.perf_counter() if started is None else started
     format = check_format(format)  # noqa: A001
     info = ImageInfo() if info is None else info
-    chosen = _wants_choice(n_colors, min_psnr, min_ssim)
+    _wants_choice(n_colors, min_psnr, min_ssim)  # checks the arguments; k is chosen exactly for "auto"
     # one k or many, the same path: ImageSweep fits, encodes and measures each k once
     job = ImageSweep(image, bytes_in=bytes_in, random_state=random_state, format=format, info=info, **params)
     choice = None
-    if chosen:
+    if n_colors == "auto":
         choice = choose_k(job, min_psnr=min_psnr, min_ssim=min_ssim, ks=ks)
         if choice.k is None:
             best = choice.rows[-1]
@@ -181,13 +234,23 @@ def compress_image(
                 f"(PSNR {best.psnr:.2f} dB, SSIM {best.ssim:.4f} there); nothing written"
             )
             raise ValueError(msg)
-    k = choice.k if chosen else n_colors
+        k = choice.k
+    else:
+        k = n_colors
     # the whole time on this image (the search for k included), not only the chosen fit
     measurement = job.row(k).measurement(seconds=time.perf_counter() - started)
     return Compressed(job.data_[k], measurement, choice)
 
 
-def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format="png", **kwargs):  # noqa: A002
+def compress_bytes(
+    source: bytes | bytearray | memoryview | IO[bytes],
+    n_colors: int | Literal["auto"] = 16,
+    *,
+    name: str | None = None,
+    keep_profile: bool = False,
+    format: str = "png",  # noqa: A002
+    **kwargs: Any,
+) -> Compressed:
     """Compress an encoded image held in memory: bytes in, the output file's bytes out.
 
     Nothing touches the filesystem, so it runs where files are not shared (object stores,
@@ -227,7 +290,16 @@ def compress_bytes(source, n_colors=16, *, name=None, keep_profile=False, format
     return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **kwargs)
 
 
-def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwargs):  # noqa: A002
+def _compress_box(
+    box: list[bytes],
+    n_colors: int | Literal["auto"],
+    name: str | None,
+    started: float | None,
+    *,
+    keep_profile: bool,
+    format: str,  # noqa: A002
+    **kwargs: Any,
+) -> Compressed:
     """:func:`compress_bytes` on the bytes in ``box`` (a one-item list), taken out and freed once decoded.
 
     Every caller hands the bytes over in the list and keeps no reference, so that a large input
@@ -245,18 +317,18 @@ def _compress_box(box, n_colors, name, started, *, keep_profile, format, **kwarg
 
 
 def compress_file(
-    input_path,
-    output_path=None,
+    input_path: PathLike,
+    output_path: PathLike | None = None,
     *,
-    n_colors=16,
-    out_dir=None,
-    overwrite=False,
-    inputs=(),
-    skip_if_larger=False,
-    keep_profile=False,
-    format=None,  # noqa: A002
-    **kwargs,
-):
+    n_colors: int | Literal["auto"] = 16,
+    out_dir: PathLike | None = None,
+    overwrite: bool = False,
+    inputs: Iterable[PathLike] = (),
+    skip_if_larger: bool = False,
+    keep_profile: bool = False,
+    format: str | None = None,  # noqa: A002
+    **kwargs: Any,
+) -> CompressionReport:
     """Compress an image file into an indexed PNG or WebP, k fixed or chosen, and report what it cost.
 
     Parameters
@@ -291,6 +363,7 @@ def compress_file(
     Returns
     -------
     CompressionReport
+        The input and output paths, the measurement of the output and how k was chosen.
     """
     job = FileJob(
         input_path, output_path, n_colors=n_colors, out_dir=out_dir, overwrite=overwrite, inputs=tuple(inputs),
@@ -311,30 +384,52 @@ class FileJob:
 
     Attributes
     ----------
-    input_path, output_path, n_colors, out_dir, overwrite, inputs, skip_if_larger, keep_profile, format
-        As for :func:`compress_file` (``inputs`` a tuple).
+    input_path : str or os.PathLike
+        The image to compress; never written over.
+    output_path : str or os.PathLike or None
+        Where to write; None for the default name (see :func:`compress_file`).
+    n_colors : int or "auto"
+        Palette size, or ``"auto"`` to choose it.
+    out_dir : str or os.PathLike or None
+        Folder for the default output name.
+    overwrite : bool
+        Replace an existing output file (never an input).
+    inputs : tuple of paths, or ProtectedFiles
+        Other files never to be written over. In a batch, :func:`protect_batch` keeps here only
+        the inputs this job's output could name, so that a job does not carry (nor resolve) all
+        of the batch's.
+    skip_if_larger, keep_profile : bool
+        As for :func:`compress_file`.
+    format : {"png", "webp"} or None
+        Output format; None to take it from ``output_path``, else PNG.
     options : dict
         Further arguments of :func:`compress_image`.
     """
 
-    input_path: str | os.PathLike
-    output_path: str | os.PathLike | None = None
+    input_path: str | os.PathLike[str]
+    output_path: str | os.PathLike[str] | None = None
     n_colors: int | str = 16
-    out_dir: str | os.PathLike | None = None
+    out_dir: str | os.PathLike[str] | None = None
     overwrite: bool = False
-    inputs: tuple = ()
+    inputs: tuple[str | os.PathLike[str], ...] | ProtectedFiles = ()
     skip_if_larger: bool = False
     keep_profile: bool = False
-    format: str | None = None  # noqa: A003
-    options: dict = dataclasses.field(default_factory=dict)
+    format: str | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def __call__(self):
+    def __call__(self) -> CompressionReport:
+        """The whole job here: :meth:`prepare`, :meth:`remote` and :meth:`finish` in turn.
+
+        Returns
+        -------
+        CompressionReport
+        """
         payload, state = self.prepare()
         box = [payload]  # handed over: the input's bytes are freed once decoded
         del payload
         return self.finish(self._remote_box(box), state)
 
-    def prepare(self):
+    def prepare(self) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
         """Here: refuse a bad format or output path before any work, then read the input.
 
         Returns
@@ -346,13 +441,15 @@ class FileJob:
             What :meth:`finish` needs; stays here.
         """
         started = time.perf_counter()
-        protected = (self.input_path, *self.inputs)
+        protected = ProtectedFiles.of(self.inputs).including([self.input_path])  # resolved once for the job
         output_path = self.output_path
         if output_path is not None:
             format = output_format(output_path, self.format)  # noqa: A001
         else:
             format = check_format(self.format or "png")  # noqa: A001
-        if output_path is None and not _wants_choice(self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")):
+        if output_path is None and not _wants_choice(
+            self.n_colors, self.options.get("min_psnr"), self.options.get("min_ssim")
+        ):
             output_path = default_output_path(self.input_path, self.n_colors, self.out_dir, format)
         if output_path is not None:
             check_output_path(output_path, overwrite=self.overwrite, inputs=protected)
@@ -361,23 +458,44 @@ class FileJob:
         return payload, (output_path, format, protected, time.perf_counter() - started)
 
     @staticmethod
-    def remote(payload):
-        """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem)."""
+    def remote(payload: tuple[Any, ...]) -> Compressed:
+        """Anywhere the package is installed: :func:`compress_bytes` on the payload (no filesystem).
+
+        Parameters
+        ----------
+        payload : tuple
+            What :meth:`prepare` returned first.
+
+        Returns
+        -------
+        Compressed
+        """
         return FileJob._remote_box([payload])
 
     @staticmethod
-    def _remote_box(box):
+    def _remote_box(box: list[Any]) -> Compressed:
         data, name, n_colors, format, keep_profile, options = box.pop()  # noqa: A001
         box.append(data)
         del data
         started = time.perf_counter()
         return _compress_box(box, n_colors, name, started, keep_profile=keep_profile, format=format, **options)
 
-    def finish(self, result, state):
-        """Here: write ``result`` (a :class:`Compressed`) under :func:`compress_file`'s rules.
+    def finish(self, result: Compressed, state: tuple[Any, ...]) -> CompressionReport:
+        """Here: write ``result`` under :func:`compress_file`'s rules.
 
         The report's ``seconds`` add the time spent here, reading and writing, to the time
         :meth:`remote` took (time waiting for a worker is not counted).
+
+        Parameters
+        ----------
+        result : Compressed
+            What :meth:`remote` returned.
+        state : tuple
+            What :meth:`prepare` returned second.
+
+        Returns
+        -------
+        CompressionReport
         """
         output_path, format, protected, seconds_here = state  # noqa: A001
         started = time.perf_counter()
@@ -392,11 +510,34 @@ class FileJob:
         return dataclasses.replace(report, measurement=dataclasses.replace(report.measurement, seconds=seconds))
 
 
-def write_result(result, input_path, output_path, *, overwrite=False, inputs=(), skip_if_larger=False):
+def write_result(
+    result: Compressed,
+    input_path: str | os.PathLike[str],
+    output_path: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] | ProtectedFiles = (),
+    skip_if_larger: bool = False,
+) -> CompressionReport:
     """Write a :class:`Compressed` result to ``output_path`` atomically, under the rules of :func:`compress_file`.
 
     The last step of :func:`compress_file`, separate so that a result computed elsewhere (another
     process or machine, from the input's bytes) is written with the same rules.
+
+    Parameters
+    ----------
+    result : Compressed
+        What to write.
+    input_path : str or os.PathLike
+        The image it was made from; never written over, and named in the report.
+    output_path : str or os.PathLike
+        Where to write; its folder is created if missing.
+    overwrite : bool, default=False
+        Replace an existing output file (never an input).
+    inputs : iterable of paths, or ProtectedFiles, default=()
+        Other files never to be written over.
+    skip_if_larger : bool, default=False
+        Write nothing when the output is larger than the input file.
 
     Returns
     -------
@@ -404,9 +545,12 @@ def write_result(result, input_path, output_path, *, overwrite=False, inputs=(),
     """
     output_path = Path(output_path)
     measurement = result.measurement
-    kept_original = bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    kept_original = (
+        bool(skip_if_larger) and measurement.bytes_in is not None and measurement.bytes_out > measurement.bytes_in
+    )
     if not kept_original:
-        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=[input_path, *inputs], make_folders=True)
+        protected = ProtectedFiles.of(inputs).including([input_path])
+        write_bytes_atomic(output_path, result.data, overwrite=overwrite, inputs=protected, make_folders=True)
     return CompressionReport(
         input=os.fspath(input_path),
         output=None if kept_original else os.fspath(output_path),

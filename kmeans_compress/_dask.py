@@ -1,8 +1,11 @@
-"""Running a batch on a Dask cluster: each input's bytes go to a worker, its result comes back.
+"""A Dask cluster as an executor for the ordered runner: each input's bytes go to a worker, its result comes back.
 
 Needs the ``[dask]`` extra (``distributed``), imported only when a cluster is asked for. Nothing
 here assumes a shared filesystem: the client reads every input and writes every output; workers
-only compute (bytes in, bytes out).
+only compute (bytes in, bytes out). Collecting in order, warnings and Ctrl-C are the runner's
+(:func:`~kmeans_compress._batch.run_ordered`); this module supplies :class:`DaskExecutor`, the
+connection and its checks. The cluster's faults (a lost or frozen scheduler, no workers) belong
+here, in the executor's ``wait`` and ``result``.
 
 Why Dask's scheduler rather than our own: it already does what a batch on many machines needs and
 what a pool of our own would have to grow, namely workers joining and leaving, a task that was
@@ -17,10 +20,20 @@ import concurrent.futures
 import contextlib
 import threading
 import uuid
+from collections.abc import Callable, Collection
+from typing import Any
 
-from ._batch import Outcome, _InOrder, _interrupt_held, _run_one, error_text
+from ._messages import one_line
+from ._tasks import error_text, quiet_pil_logger
 
-__all__ = ["DEFAULT_TIMEOUT", "DaskMissingError", "SchedulerUnreachableError", "connect", "run_on_cluster", "version_warnings"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "DaskExecutor",
+    "DaskMissingError",
+    "SchedulerUnreachableError",
+    "connect",
+    "version_warnings",
+]
 
 #: Seconds to wait for a scheduler to answer before giving up.
 DEFAULT_TIMEOUT = 10.0
@@ -45,7 +58,7 @@ def _distributed():
     return distributed
 
 
-def connect(scheduler, *, timeout=DEFAULT_TIMEOUT):
+def connect(scheduler: Any, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[Any, bool]:
     """A ``distributed.Client`` for a scheduler address, or ``scheduler`` itself if it is one.
 
     Parameters
@@ -80,20 +93,20 @@ def connect(scheduler, *, timeout=DEFAULT_TIMEOUT):
     _probe(address, timeout)
     try:
         client = distributed.Client(address, timeout=timeout, set_as_default=False)
-    except Exception as exc:  # noqa: BLE001 - whatever the reason, one line
+    except Exception as exc:  # whatever the reason, one line
         raise SchedulerUnreachableError(_unreachable(address, timeout, exc)) from exc
     return client, True
 
 
 def _unreachable(address, timeout, exc):
-    reason = " ".join(str(exc).split()) or type(exc).__name__
+    reason = one_line(exc) or type(exc).__name__
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or reason.startswith("Timed out"):
         reason = "no answer"
     return f"Dask scheduler {address}: {reason} (waited up to {timeout:g} s)"
 
 
 def _probe(address, timeout):
-    from distributed.comm import connect as comm_connect
+    from distributed.comm.core import connect as comm_connect
 
     async def probe():
         comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)
@@ -116,11 +129,21 @@ def _probe(address, timeout):
         raise SchedulerUnreachableError(_unreachable(address, timeout, failure[0])) from failure[0]
 
 
-def version_warnings(client):
+def version_warnings(client: Any) -> list[str]:
     """One line per worker whose kmeans_compress is missing or another version than this one's.
 
     The bytes a worker writes depend on the package's version; a worker without the package would
     fail every task it is given. Only the workers connected now are asked.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Connected to the cluster.
+
+    Returns
+    -------
+    list of str
+        One line per such worker (or one line saying the workers could not be asked).
     """
     from . import __version__
 
@@ -134,7 +157,7 @@ def version_warnings(client):
     try:
         versions = client.run(package_version)
     except Exception as exc:  # noqa: BLE001 - only a check
-        return [f"could not ask the Dask workers which kmeans_compress they run: {' '.join(str(exc).split())}"]
+        return [f"could not ask the Dask workers which kmeans_compress they run: {one_line(exc)}"]
     texts = []
     for worker, version in sorted(versions.items()):
         if version is None:
@@ -148,24 +171,21 @@ def version_warnings(client):
 
 
 # ---------------------------------------------------------------------------------------------
-# The batch
+# The executor
 # ---------------------------------------------------------------------------------------------
 
 
-def _remote(index, label, func, payload):
-    """What a worker runs for one task: ``func(payload)`` with one BLAS/OpenMP thread (a worker
-    runs as many tasks at once as it has threads), errors and warnings caught as the local
-    runner catches them."""
+def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
+    """What a worker runs for one task: ``fn(*args)`` with one BLAS/OpenMP thread (a worker runs
+    as many tasks at once as it has threads) and Pillow's log quiet."""
     from threadpoolctl import threadpool_limits
-
-    from ._batch import quiet_pil_logger
 
     quiet_pil_logger()
     with threadpool_limits(1):
-        return _run_one(index, label, lambda: func(payload))
+        return fn(*args)
 
 
-def _cluster_error_text(label, exc):
+def _cluster_error_text(label: str, exc: BaseException) -> str:
     """One line for a task the cluster did not finish (the task's own errors come back as values)."""
     name = type(exc).__name__
     if name == "KilledWorker":
@@ -177,151 +197,147 @@ def _cluster_error_text(label, exc):
     return error_text(label, exc)
 
 
-def run_on_cluster(client, tasks, *, on_result=None, on_done=None, window=None):
-    """Run split tasks on a Dask cluster; return their outcomes in task order.
+class DaskExecutor:
+    """A Dask cluster as an executor for :func:`~kmeans_compress._batch.run_ordered`.
+
+    The runner reads every input and writes every output here (``shares_files`` is false: a
+    task comes in pieces, as :class:`~kmeans_compress._compress.FileJob` does); only the work
+    goes to the workers, which import it from their own installation of the package. Nothing
+    assumes a shared filesystem.
 
     Parameters
     ----------
-    client : distributed.Client or str
-        A client, or a scheduler address to connect to (see :func:`connect`; that client is
-        closed at the end).
-    tasks : sequence of (str, job)
-        ``job.prepare()`` runs here and returns ``(payload, state)`` (e.g. the input's bytes,
-        and where to write); ``job.remote(payload)`` runs on a worker (a function of the package,
-        which workers import from their own installation); ``job.finish(value, state)`` runs here
-        with what came back (e.g. writes the output) and returns the task's value, as
-        :class:`~kmeans_compress._compress.FileJob` does. An exception in any of the three
-        becomes the outcome's one-line error.
-    on_result, on_done : callable, optional
-        As for :func:`~kmeans_compress._batch.run_ordered`.
+    client : distributed.Client
+        A client connected to the cluster (see :func:`connect`); the caller closes it.
     window : int, optional
         Tasks submitted at a time (input bytes held by the scheduler at once); default four per
         worker thread, at least 8.
 
-    Returns
-    -------
-    list of Outcome
+    Attributes
+    ----------
+    shares_files : bool
+        False: inputs are read and outputs written here, not on the workers.
+    window : int
+        As given, or the default.
 
     Notes
     -----
-    Tasks go to the scheduler a window at a time, so a batch of a million files never holds a
-    million inputs in memory here or on the scheduler. Results are written as they arrive, in
-    any order, but handed to ``on_result`` in task order. A task whose worker dies is run again
-    by Dask on another worker; this client collects each task's future once, so each output is
-    written at most once. On Ctrl-C, tasks not yet given to a worker are cancelled, the ones
-    running finish and are written (a second Ctrl-C stops waiting for them), what finished is
-    handed to ``on_result``, then KeyboardInterrupt is raised again.
+    A task whose worker dies is run again by Dask on another worker
+    (``distributed.scheduler.allowed-failures`` times, then it fails with ``KilledWorker``);
+    the runner collects each task's future once, so each output is written at most once.
     """
-    client, owned = connect(client)
-    try:
-        return _run(client, list(tasks), on_result, on_done, window)
-    finally:
-        if owned:
-            client.close()
 
+    shares_files = False
 
-def _run(client, tasks, on_result, on_done, window):
-    distributed = _distributed()
-    ordered = _InOrder(on_result)
-    outcomes = [None] * len(tasks)
-    run_id = uuid.uuid4().hex[:8]
-    if window is None:
-        window = max(8, 4 * sum(client.nthreads().values()))
-    futures = {}  # future -> (index, state, warnings while preparing), for the tasks not collected yet
-    pending = iter(range(len(tasks)))
+    def __init__(self, client: Any, *, window: int | None = None) -> None:
+        distributed = _distributed()
+        self.client = client
+        self.window = max(8, 4 * sum(client.nthreads().values())) if window is None else int(window)
+        self._run_id = uuid.uuid4().hex[:8]
+        self._count = 0
+        self._queue = distributed.as_completed(loop=client.loop)
 
-    def collect(outcome):
-        outcomes[outcome.index] = outcome
-        if on_done is not None:
-            on_done(outcome)
-        ordered.add(outcome)
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Send ``fn(*args)`` to the cluster (under a key of this run's); return its future.
 
-    def submit_next(queue):
-        for index in pending:
-            label, job = tasks[index]
-            with _caught_warnings() as texts:
-                try:
-                    payload, state = job.prepare()
-                except Exception as exc:  # noqa: BLE001 - this file's one line; the others go on
-                    collect(Outcome(index, label, error=error_text(label, exc), warnings=texts))
-                    continue
-            future = client.submit(
-                _remote, index, label, job.remote, payload, key=f"kmeans-compress-{run_id}-{index}", pure=False
-            )
-            futures[future] = (index, state, texts)
-            queue.add(future)
-            return True
-        return False
+        Parameters
+        ----------
+        fn : callable
+            A function the workers can import or unpickle.
+        *args
+            Its arguments, sent with it.
 
-    def finish(future):
-        index, state, early = futures.pop(future)
-        label, job = tasks[index]
+        Returns
+        -------
+        distributed.Future
+        """
+        key = f"kmeans-compress-{self._run_id}-{self._count}"
+        self._count += 1
+        future = self.client.submit(_on_worker, fn, *args, key=key, pure=False)
+        self._queue.add(future)
+        return future
+
+    def wait(self, futures: Collection[Any]) -> list[Any]:
+        """Block until at least one submitted future is done; return those done.
+
+        Parameters
+        ----------
+        futures : collection of distributed.Future
+            The futures in flight (all submitted here).
+
+        Returns
+        -------
+        list of distributed.Future
+        """
+        done = [next(self._queue)]  # Ctrl-C lands here, while waiting
+        done += self._queue.next_batch(block=False)
+        return done
+
+    def result(self, future: Any) -> Any:
+        """What the worker returned, the future released.
+
+        Parameters
+        ----------
+        future : distributed.Future
+            A done future.
+
+        Returns
+        -------
+        Outcome
+        """
         try:
-            outcome = future.result()
-        except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker, a lost scheduler
-            outcome = Outcome(index, label, error=_cluster_error_text(label, exc))
+            return future.result()
         finally:
             future.release()
-        outcome.warnings = early + [w for w in outcome.warnings if w not in early]
-        if outcome.error is None:
-            with _caught_warnings() as texts:
-                try:
-                    outcome.value = job.finish(outcome.value, state)
-                except Exception as exc:  # noqa: BLE001
-                    outcome.value, outcome.error = None, error_text(label, exc)
-            outcome.warnings += [w for w in texts if w not in outcome.warnings]
-        collect(outcome)
 
-    # Outputs are written in this process (the local pool writes in its workers, which ignore
-    # Ctrl-C), so Ctrl-C is held while a result is written and reported, and while a task is
-    # submitted and recorded: never a file written but not reported, or a task never cancelled.
-    def refill(queue):
-        with _interrupt_held():
-            while len(futures) < window and submit_next(queue):
-                pass
+    def failure_text(self, label: str, exc: BaseException) -> str:
+        """One line for a task the cluster did not finish (a worker that died each time, a lost scheduler).
 
-    queue = distributed.as_completed(loop=client.loop)
-    try:
-        refill(queue)
-        for future in queue:  # Ctrl-C lands here, while waiting
-            with _interrupt_held():
-                finish(future)
-            refill(queue)
-    except KeyboardInterrupt:
-        _interrupted(client, futures, finish)
-        ordered.flush()
-        raise
-    return outcomes
+        Parameters
+        ----------
+        label : str
+            The task's label (its input's path).
+        exc : BaseException
+            What :meth:`result` raised.
 
+        Returns
+        -------
+        str
+        """
+        return _cluster_error_text(label, exc)
 
-def _interrupted(client, futures, finish):
-    """Ctrl-C: cancel what the scheduler has not handed to a worker; let the rest finish and be written."""
-    try:
-        running = {key for keys in client.processing().values() for key in keys}
-        waiting = [f for f in futures if f.key in running or f.done()]
-        client.cancel([f for f in futures if f not in waiting])
-        for future in waiting:
-            with contextlib.suppress(Exception):
-                future.result()
-            with _interrupt_held():
-                finish(future)
-    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting
-        pass
-    finally:
+    def stop(self, futures: Collection[Any]) -> list[Any]:
+        """Ctrl-C: cancel what the scheduler has not handed to a worker; return the rest.
+
+        Parameters
+        ----------
+        futures : collection of distributed.Future
+            The futures in flight.
+
+        Returns
+        -------
+        list of distributed.Future
+            Those given to a worker already, or done: the runner waits for them and writes them.
+        """
+        try:
+            processing = {key for keys in self.client.processing().values() for key in keys}
+        except Exception:  # noqa: BLE001 - no answer: wait for none
+            processing = set()
+        running = [f for f in futures if f.key in processing or f.done()]
         with contextlib.suppress(Exception):
-            client.cancel(list(futures))
-        futures.clear()
+            self.client.cancel([f for f in futures if f not in running])
+        self._queue.clear()
+        for future in running:
+            self._queue.add(future)
+        return running
 
+    def abandon(self, futures: Collection[Any]) -> None:
+        """A second Ctrl-C: cancel ``futures`` on the cluster and wait for none.
 
-@contextlib.contextmanager
-def _caught_warnings():
-    """User warnings raised in the block, one line each, into the list yielded."""
-    import warnings
-
-    from ._batch import _warning_texts
-
-    texts = []
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield texts
-    texts.extend(_warning_texts(caught))
+        Parameters
+        ----------
+        futures : collection of distributed.Future
+            The futures still in flight.
+        """
+        with contextlib.suppress(Exception):
+            self.client.cancel(list(futures))

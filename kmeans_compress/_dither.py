@@ -12,7 +12,8 @@ how :func:`floyd_steinberg` deals with it:
 
 * The palette image Pillow returns is not promised to be the palette asked for: before Pillow
   9.1 (python-pillow/Pillow#6060) a short palette was padded to 256 entries with a grey ramp
-  and the remap could pick those foreign entries; Pillow 13 returns the k entries asked for. Here the palette handed to Pillow is the fitted palette repeated to fill all
+  and the remap could pick those foreign entries; Pillow 13 returns the k entries asked for.
+  Here the palette handed to Pillow is the fitted palette repeated to fill all
   256 entries, so whatever index Pillow picks is one of the fitted colours, and the labels are
   recovered by looking each returned palette colour up in the fitted palette (not by trusting
   the index), so a reordering or merging of entries would not corrupt them either.
@@ -29,6 +30,7 @@ This module imports only the colour packer and the checks from the package.
 from __future__ import annotations
 
 import numpy as np
+import PIL
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
@@ -87,7 +89,7 @@ def floyd_steinberg(image: ArrayLike, palette: ArrayLike) -> NDArray[np.uint8]:
     if used.max() >= len(lut) or np.any(lut[used] < 0):
         msg = (
             "Pillow returned palette entries that are not in the palette asked for "
-            f"(Pillow {Image.__version__}); please report this."
+            f"(Pillow {PIL.__version__}); please report this."
         )
         raise RuntimeError(msg)
     return lut.astype(np.uint8)[indices]

@@ -72,7 +72,7 @@ _OPTIMIZERS = ("auto", "oxipng", "pillow")
 _PILLOW_MISREADS_TRNS = re.compile(rb"\xff*\x00\xff*\n", re.DOTALL)
 
 
-def _oxipng_module():
+def _oxipng_module() -> Any:
     try:
         import oxipng
     except ImportError:
@@ -80,7 +80,7 @@ def _oxipng_module():
     return oxipng
 
 
-def _check_palette_labels(palette, labels):
+def _check_palette_labels(palette: Any, labels: Any) -> tuple[NDArray[Any], NDArray[Any]]:
     palette = np.asarray(palette)
     labels = np.asarray(labels)
     if palette.ndim != 2 or palette.shape[1] not in (3, 4) or palette.dtype != np.uint8:
@@ -115,7 +115,7 @@ def encode_palette_png(
     labels : ndarray of unsigned int, shape (H, W)
         Index into ``palette`` for every pixel.
     compress_level : int, default 9
-        zlib effort of the Pillow encoder (9 is the maximum; Pillow's ``optimize`` is also on).
+        The zlib effort of the Pillow encoder (9 is the maximum; Pillow's ``optimize`` is also on).
         Used when the file is not recompressed by oxipng.
     optimizer : {"auto", "oxipng", "pillow"}, default "auto"
         ``"oxipng"`` recompresses the image data with oxipng's libdeflate (the ``pyoxipng``
@@ -206,7 +206,9 @@ def encode_palette_png(
     return _readable_trns(data, len(palette))
 
 
-def _last_entry_first_if_misread(palette, labels):
+def _last_entry_first_if_misread(
+    palette: NDArray[Any], labels: NDArray[Any]
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """Move the last entry first when its alpha of 10 would end a tRNS that Pillow misreads.
 
     See :func:`_readable_trns`, which handles every other case; here no opaque entry follows,
@@ -222,7 +224,7 @@ def _last_entry_first_if_misread(palette, labels):
     return np.ascontiguousarray(palette[order]), position[labels]
 
 
-def _readable_trns(data, n_entries):
+def _readable_trns(data: bytes, n_entries: int) -> bytes:
     """``data`` with its tRNS chunk one opaque byte longer when Pillow would misread it.
 
     Pillow reads a tRNS of "255s, one 0, 255s, then 10" as a single fully transparent entry (its

@@ -293,6 +293,7 @@ class ColorHistogram:
         Returns
         -------
         ndarray, shape ``self.shape``, same dtype as ``color_labels``
+            Each pixel's label: the label of its colour.
 
         Raises
         ------
@@ -316,4 +317,6 @@ class ColorHistogram:
 
     def __repr__(self) -> str:
         where = "merged" if self.shape is None else f"shape={self.shape}"
-        return f"ColorHistogram(n_colors={self.n_colors}, n_channels={self.n_channels}, n_pixels={self.n_pixels}, {where})"
+        return (
+            f"ColorHistogram(n_colors={self.n_colors}, n_channels={self.n_channels}, n_pixels={self.n_pixels}, {where})"
+        )

@@ -28,7 +28,15 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from PIL.ImageCms import ImageCmsTransform
 
-__all__ = ["GREY_MODES", "ColourTag", "colour_tag", "grey_to_srgb", "icc_matrix_profile", "transform_to_srgb", "warn_image"]
+__all__ = [
+    "GREY_MODES",
+    "ColourTag",
+    "colour_tag",
+    "grey_to_srgb",
+    "icc_matrix_profile",
+    "transform_to_srgb",
+    "warn_image",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -302,10 +310,12 @@ def _png_gamma_profile(gamma, chromaticity, *, grey):
         if not (math.isfinite(gamma) and 0.01 <= gamma <= 100):
             msg = f"gAMA {gamma:g} unusable"
             raise ValueError(msg)
-        curve = (1.0 / gamma,)
+        curve: tuple[float, ...] = (1.0 / gamma,)
     else:
         curve = _SRGB_TRC  # cHRM alone: the tone curve is unknown, sRGB's is the assumption
-    desc = " ".join(part for part in ("PNG", f"gAMA {gamma:g}" if gamma is not None else "", "cHRM" if chromaticity else "") if part)
+    desc = " ".join(
+        part for part in ("PNG", f"gAMA {gamma:g}" if gamma is not None else "", "cHRM" if chromaticity else "") if part
+    )
     if grey:
         return icc_matrix_profile(desc, curve, None)
     if chromaticity is None:
@@ -330,7 +340,17 @@ def _checked_chromaticity(chromaticity, what):
 # Tone curves of the ITU-T H.273 transfer characteristics a colour-managed viewer maps to an ICC
 # curve: BT.709/601/2020 (the inverse of their camera curve, as Skia does), sRGB, linear, gamma.
 _BT709_TRC = (1 / 0.45, 1 / 1.099, 0.099 / 1.099, 1 / 4.5, 0.081)
-_NCLX_CURVES = {1: _BT709_TRC, 6: _BT709_TRC, 14: _BT709_TRC, 15: _BT709_TRC, 13: _SRGB_TRC, 2: _SRGB_TRC, 8: (1.0,), 4: (2.2,), 5: (2.8,)}
+_NCLX_CURVES = {
+    1: _BT709_TRC,
+    6: _BT709_TRC,
+    14: _BT709_TRC,
+    15: _BT709_TRC,
+    13: _SRGB_TRC,
+    2: _SRGB_TRC,
+    8: (1.0,),
+    4: (2.2,),
+    5: (2.8,),
+}
 
 
 def _nclx_tag(nclx, label):

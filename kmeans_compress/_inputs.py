@@ -90,7 +90,8 @@ def drop_output_clashes(items, k, out_dir, format="png"):  # noqa: A002
     """Inputs whose output name another, earlier input already takes (``a.png`` and ``a.jpg`` both
     give ``a-k16.png``): kept out of the run with one error each, so that neither ``--force`` nor
     the order in which parallel workers finish decides which one survives."""
-    kept, errors, taken = [], [], {}
+    kept, errors = [], []
+    taken: dict[str, object] = {}  # output path -> the input that takes it
     for src, root in items:
         dst = os.path.normcase(os.path.abspath(default_output_path(src, k, output_folder(src, root, out_dir), format)))
         if dst in taken:

@@ -71,8 +71,10 @@ def fit_quantizer(X: Any, n_colors: int = 16, *, icc_profile: bytes | None = Non
             identity = transform_to_srgb(bytes(icc_profile), "RGB")[1]
         except Exception as exc:  # noqa: BLE001 - LittleCMS rejects bad profiles in several ways
             warnings.warn(
-                f"ICC profile unusable for viewing ({' '.join(str(exc).split())}); clusters chosen on its stored values",
-                UserWarning, stacklevel=2,
+                f"ICC profile unusable for viewing ({' '.join(str(exc).split())}); clusters chosen on its stored "
+                "values",
+                UserWarning,
+                stacklevel=2,
             )
             identity = True
         if not identity:
@@ -104,7 +106,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
 
     Attributes
     ----------
-    palette_ : ndarray of uint8, shape (n_colors_, C)
+    palette_ : ndarray of uint8, shape (``n_colors_``, C)
         Stored values (in the profile's space) of the colours used, in the order of the fit on
         the seen colours (by luminance).
     labels_ : ndarray, shape (H, W) or (N,)
@@ -120,7 +122,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         The distinct stored colours, their pixel counts and each one's entry (as seen).
     label_corrections_ : None
         Runs are never used with a kept profile.
-    seen_palette_ : ndarray of uint8, shape (n_colors_, C)
+    seen_palette_ : ndarray of uint8, shape (``n_colors_``, C)
         The palette as a colour-managed viewer shows it: ``palette_`` through the profile, in sRGB.
     view_quantizer_ : KMeansQuantizer
         The fit on the seen colours that chose the partition (its palette is in sRGB).
@@ -206,7 +208,10 @@ class KeptProfileQuantizer(KMeansQuantizer):
         remap = np.cumsum(used) - 1
         palette, seen_palette = palette[used], seen_palette[used]
         color_labels = remap[color_labels].astype(label_dtype(len(palette)))
-        diff = colors_to_features(seen, self.color_space) - colors_to_features(seen_palette, self.color_space)[color_labels]
+        diff = (
+            colors_to_features(seen, self.color_space)
+            - colors_to_features(seen_palette, self.color_space)[color_labels]
+        )
         self.view_quantizer_ = view
         self.kmeans_ = view.kmeans_
         self.palette_ = np.ascontiguousarray(palette)
@@ -255,10 +260,16 @@ class KeptProfileQuantizer(KMeansQuantizer):
         self.n_colors_ = fitted.n_colors_
         self.n_distinct_colors_ = hist.n_colors
         self.inertia_ = 0.0  # every colour is its own entry
-        self.colors_, self.color_counts_, self.color_labels_ = fitted.colors_, fitted.color_counts_, fitted.color_labels_
+        self.colors_, self.color_counts_, self.color_labels_ = (
+            fitted.colors_,
+            fitted.color_counts_,
+            fitted.color_labels_,
+        )
         self.labels_ = fitted.labels_
 
-    def seen(self, image: NDArray[np.uint8], *, seen_image: NDArray[np.uint8] | None = None) -> tuple[NDArray[np.uint8], SeenQuantizer]:
+    def seen(
+        self, image: NDArray[np.uint8], *, seen_image: NDArray[np.uint8] | None = None
+    ) -> tuple[NDArray[np.uint8], SeenQuantizer]:
         """``image`` and this fit as a colour-managed viewer shows them, for :func:`~kmeans_compress._measure.measure`.
 
         Parameters
@@ -282,7 +293,13 @@ class KeptProfileQuantizer(KMeansQuantizer):
         # Measured pixel by pixel (its colours_ left None): from the seen histogram the MSE is the
         # same float, but ΔE sums its terms in another order and differs in the last digits.
         return seen_image, SeenQuantizer(
-            self.seen_palette_, self.labels_, self.n_colors, self.n_colors_, self.inertia_, self.color_space, self.dither
+            self.seen_palette_,
+            self.labels_,
+            self.n_colors,
+            self.n_colors_,
+            self.inertia_,
+            self.color_space,
+            self.dither,
         )
 
     @staticmethod
@@ -318,7 +335,10 @@ class KeptProfileQuantizer(KMeansQuantizer):
         return palette
 
     def _nearest(self, seen_colors, seen_palette):
-        """Entry of ``seen_palette`` nearest each seen colour (opaque colours to opaque entries; ties to the lowest index)."""
+        """Entry of ``seen_palette`` nearest each seen colour.
+
+        Opaque colours go to opaque entries; ties to the lowest index.
+        """
         feats = colors_to_features(seen_colors, self.color_space)
         pal_feats = colors_to_features(seen_palette, self.color_space)
         return nearest_entries(seen_colors, feats, seen_palette, pal_feats)[0]

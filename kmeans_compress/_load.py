@@ -20,11 +20,11 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import IO, Union
+from typing import IO
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._colorspace import to_uint8
 from ._icc import GREY_MODES, colour_tag, grey_to_srgb, transform_to_srgb, warn_image
@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 #: What :func:`read_image` and :func:`load_image` accept.
-ImageSource = Union[str, bytes, os.PathLike, IO[bytes], Image.Image, np.ndarray]
+ImageSource = str | bytes | os.PathLike | IO[bytes] | Image.Image | np.ndarray
 
 
 class InvalidImageError(ValueError):
@@ -188,8 +188,8 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that: refuse those too, before
             # any pixel memory is allocated.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with _open(source, label) as im:
-                im = _first_frame(im, label)
+            with _open(source, label) as opened:
+                im = _first_frame(opened, label)
                 sixteen_bit = _stored_as_16_bit(im)  # the tile list is gone after load()
                 im.load()
                 return _decode(im, label, keep_profile=keep_profile, sixteen_bit=sixteen_bit)
@@ -201,7 +201,7 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
         raise InvalidImageError(msg) from None
     except _UNREADABLE as exc:
         raise _unreadable(label, exc) from None
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         msg = f"{label}: not an image file Pillow can read"
         raise InvalidImageError(msg) from None
     except InvalidImageError:
@@ -266,7 +266,7 @@ def _open(source, label):
     """``Image.open``, and for a HEIF file that Pillow alone does not know, pillow-heif."""
     try:
         return Image.open(source)
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         if isinstance(source, (str, os.PathLike)):
             with open(source, "rb") as fh:
                 head = fh.read(16)
@@ -333,7 +333,9 @@ def _manage_colour(im, tag, label, *, keep_profile, sixteen_bit):
             return _with_alpha(rgb, arr), True, None
         if tag.space == "GRAY":
             if im.mode not in GREY_MODES:
-                warn_image(label, f"greyscale ICC profile ({tag.name}) on a {im.mode} image ignored; pixels taken as sRGB")
+                warn_image(
+                    label, f"greyscale ICC profile ({tag.name}) on a {im.mode} image ignored; pixels taken as sRGB"
+                )
                 return arr, False, None
             if keep_profile:
                 warn_image(label, f"a greyscale profile ({tag.name}) cannot tag a colour palette; converted to sRGB")
@@ -341,7 +343,9 @@ def _manage_colour(im, tag, label, *, keep_profile, sixteen_bit):
             if identity:
                 return arr, False, None
             return _with_alpha(lut[arr[..., 0]], arr), True, None
-        warn_image(label, f"ICC profile ({tag.name}) is for {tag.space or 'an unknown'} colour, not RGB; pixels taken as sRGB")
+        warn_image(
+            label, f"ICC profile ({tag.name}) is for {tag.space or 'an unknown'} colour, not RGB; pixels taken as sRGB"
+        )
         return _pil_to_array(im, sixteen_bit=sixteen_bit), False, None
     except InvalidImageError:
         raise

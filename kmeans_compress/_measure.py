@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ from ._metrics import (
     psnr_from_mse,
     raw_size,
 )
+from ._threads import available_cpus
 from ._validation import check_image
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ __all__ = ["Measurement", "encode_and_measure", "label_histogram", "measure"]
 class Measurement:
     """Size and quality of one quantized image against its original.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
     k : int
         Colours asked for.
@@ -119,8 +121,14 @@ class Measurement:
     dither: bool = False
     format: str = "png"
 
-    def to_dict(self):
-        """Plain dict, valid JSON: infinite or NaN floats become None."""
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict, valid JSON: infinite or NaN floats become None.
+
+        Returns
+        -------
+        dict
+            One entry per field, under the field's name.
+        """
         out = dataclasses.asdict(self)
         for key, value in out.items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -163,6 +171,7 @@ def measure(
     Returns
     -------
     Measurement
+        Size and quality of ``palette_[labels_]`` against ``image``, and of its encoded file.
 
     Raises
     ------
@@ -199,7 +208,7 @@ def measure(
         err = palette_mse(*histogram)
         # on a large image, ΔE runs on a second thread beside SSIM (NumPy loops that release the
         # GIL); each value is computed whole by one thread, so it does not depend on the threads
-        if height * width >= _THREADED_PIXELS and _cpus() > 1:
+        if height * width >= _THREADED_PIXELS and available_cpus() > 1:
             with ThreadPoolExecutor(1) as pool:
                 future = pool.submit(palette_delta_e, *histogram)
                 similarity = palette_ssim(image, palette, labels)  # band by band: palette[labels] never held whole
@@ -241,15 +250,9 @@ def measure(
 _THREADED_PIXELS = 1 << 21
 
 
-def _cpus():
-    """CPUs this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def label_histogram(quantizer: Measurable) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
+def label_histogram(
+    quantizer: Measurable,
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.uint8], NDArray[Any]] | None:
     """``(colors, counts, palette, color_labels)`` describing a fit's ``labels_`` exactly, or None.
 
     The fit's histogram pairs (``colors_``, ``color_counts_``, ``color_labels_``), with the

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from ._colorspace import linear_to_srgb, premultiply, srgb_to_lab, srgb_to_linear
 from ._ssim import mean_ssim
@@ -21,42 +23,56 @@ from ._threads import one_thread
 from ._validation import check_background, check_image, check_real
 
 __all__ = [
-    "file_size",
-    "raw_size",
     "bits_per_pixel",
     "compression_ratio",
+    "delta_e",
+    "file_size",
     "mse",
+    "palette_delta_e",
+    "palette_mse",
+    "palette_sq_error",
+    "palette_ssim",
     "psnr",
     "psnr_from_mse",
-    "ssim",
-    "palette_ssim",
-    "delta_e",
-    "palette_mse",
-    "palette_delta_e",
+    "raw_size",
     "smooth_image",
+    "ssim",
 ]
 
 
-def file_size(path):
+def file_size(path: str | os.PathLike[str]) -> int:
     """Size of a file in bytes."""
     return os.path.getsize(path)
 
 
-def raw_size(image):
+def raw_size(image: ArrayLike) -> int:
     """Bytes of the uncompressed pixels: ``H * W * C`` (24 bits a pixel for RGB, 32 for RGBA)."""
     shape = np.shape(image)
     return int(shape[0] * shape[1] * (shape[2] if len(shape) == 3 else 1))
 
 
-def bits_per_pixel(n_bytes, n_pixels):
-    """``8 * n_bytes / n_pixels``: what the file costs per pixel (24 for raw RGB)."""
+def bits_per_pixel(n_bytes: float, n_pixels: int) -> float:
+    """``8 * n_bytes / n_pixels``: what the file costs per pixel (24 for raw RGB).
+
+    Parameters
+    ----------
+    n_bytes : float
+        Size of the file in bytes.
+    n_pixels : int
+        Pixels of the image it holds, ``width * height``; must be positive.
+
+    Returns
+    -------
+    float
+        Bits of the file for each pixel.
+    """
     if n_pixels <= 0:
         msg = f"n_pixels must be positive, got {n_pixels}."
         raise ValueError(msg)
     return 8.0 * n_bytes / n_pixels
 
 
-def compression_ratio(original_bytes, compressed_bytes):
+def compression_ratio(original_bytes: float, compressed_bytes: float) -> float:
     """``original_bytes / compressed_bytes``: how many times smaller (above 1 means smaller)."""
     if compressed_bytes <= 0:
         msg = f"compressed_bytes must be positive, got {compressed_bytes}."
@@ -64,7 +80,7 @@ def compression_ratio(original_bytes, compressed_bytes):
     return float(original_bytes) / float(compressed_bytes)
 
 
-def _pair(reference, test):
+def _pair(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> tuple[NDArray[np.uint8], NDArray[np.uint8]]:
     ref = np.asarray(reference)
     tst = np.asarray(test)
     if ref.shape != tst.shape:
@@ -76,7 +92,7 @@ def _pair(reference, test):
     return ref, tst
 
 
-def mse(reference, test):
+def mse(reference: NDArray[np.uint8], test: NDArray[np.uint8]) -> float:
     """Mean squared error over all pixels and channels, on the 0..255 scale.
 
     ``MSE = mean((reference - test) ** 2)``, RGBA premultiplied (see module notes).
@@ -95,20 +111,32 @@ def mse(reference, test):
     return total / ref.size
 
 
-def psnr(reference, test, *, data_range=255.0):
+def psnr(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, data_range: float = 255.0) -> float:
     """Peak signal-to-noise ratio in dB: ``10 * log10(data_range**2 / MSE)``.
 
-    Returns ``inf`` for identical images.
+    Parameters
+    ----------
+    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image.
+    test : ndarray of uint8, the shape of ``reference``
+        The image compared with it, for example the quantized one.
+    data_range : float, default=255.0
+        The largest possible pixel value.
+
+    Returns
+    -------
+    float
+        PSNR in dB (higher is better); ``inf`` for identical images.
     """
     return psnr_from_mse(mse(reference, test), data_range=data_range)
 
 
-def psnr_from_mse(err, *, data_range=255.0):
+def psnr_from_mse(err: float, *, data_range: float = 255.0) -> float:
     """PSNR in dB of a known mean squared error; ``inf`` when it is 0."""
     return math.inf if err == 0 else 10.0 * math.log10(data_range**2 / err)
 
 
-def ssim(reference, test, *, win_size=7):
+def ssim(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, win_size: int = 7) -> float:
     """Mean structural similarity, :func:`skimage.metrics.structural_similarity`.
 
     Computed per channel with ``data_range=255``, a ``win_size`` x ``win_size`` uniform window
@@ -117,15 +145,27 @@ def ssim(reference, test, *, win_size=7):
     :mod:`kmeans_compress._ssim`). Rows are processed in bands, so memory stays bounded, and
     summed in order, so the value is the same on every run.
 
+    Parameters
+    ----------
+    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image.
+    test : ndarray of uint8, the shape of ``reference``
+        The image compared with it, for example the quantized one.
+    win_size : int, default=7
+        Side of the square window, in pixels (odd, as scikit-image requires).
+
     Returns
     -------
-    float in [-1, 1]; 1 for identical images.
+    float
+        Mean SSIM, in [-1, 1]; 1 for identical images.
     """
     ref, tst = _pair(reference, test)
     return mean_ssim(ref, lambda r0, r1: tst[r0:r1], win_size=win_size)
 
 
-def palette_ssim(reference, palette, labels, *, win_size=7):
+def palette_ssim(
+    reference: NDArray[np.uint8], palette: NDArray[np.uint8], labels: NDArray[np.integer[Any]], *, win_size: int = 7
+) -> float:
     """:func:`ssim` of ``reference`` against the palette image ``palette[labels]``, built band by band.
 
     Parameters
@@ -157,7 +197,13 @@ _DELTA_E_BAND_PIXELS = 1 << 17
 _BAND_COLORS = 1 << 15
 
 
-def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
+def delta_e(
+    reference: NDArray[np.uint8],
+    test: NDArray[np.uint8],
+    *,
+    sigma: float = 0.0,
+    background: tuple[float, float, float] = (0, 0, 0),
+) -> float:
     """Mean CIEDE2000 colour difference between two images, in ΔE00 units.
 
     Both images are converted from sRGB to CIELAB (D65, :func:`skimage.color.rgb2lab`) and
@@ -172,6 +218,7 @@ def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
     Parameters
     ----------
     reference, test : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image and the image compared with it, for example the quantized one.
     sigma : float, default 0
         When positive, both images are first smoothed with a Gaussian of this standard
         deviation in pixels, in linear light, as the eye averages a fine pattern seen from a
@@ -185,7 +232,8 @@ def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
 
     Returns
     -------
-    float, 0 for identical images.
+    float
+        Mean ΔE00 over pixels; 0 for identical images.
 
     Notes
     -----
@@ -204,7 +252,7 @@ def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
         for r0 in range(0, height, band):
             total += _delta_e_sum_pairs(ref[r0 : r0 + band], tst[r0 : r0 + band], bg)
         return total / (height * width)
-    pad = int(math.ceil(4.0 * sigma))
+    pad = math.ceil(4.0 * sigma)
     for r0 in range(0, height, band):
         r1 = min(r0 + band, height)
         lo, hi = max(0, r0 - pad), min(height, r1 + pad)
@@ -214,13 +262,13 @@ def delta_e(reference, test, *, sigma=0.0, background=(0, 0, 0)):
     return total / (height * width)
 
 
-def _ciede2000(lab1, lab2):
+def _ciede2000(lab1: NDArray[np.float64], lab2: NDArray[np.float64]) -> NDArray[np.float64]:
     from skimage.color import deltaE_ciede2000
 
     return deltaE_ciede2000(lab1, lab2, channel_axis=-1)
 
 
-def _composite(pixels, bg):
+def _composite(pixels: NDArray[np.uint8], bg: NDArray[np.float64]) -> NDArray[np.float64]:
     """uint8 (..., 3|4) -> float64 sRGB in 0..1, RGBA composited over ``bg`` (0..255)."""
     rgb = pixels[..., :3].astype(np.float64)
     if pixels.shape[-1] == 4:
@@ -229,7 +277,7 @@ def _composite(pixels, bg):
     return rgb / 255.0
 
 
-def _pixel_codes(pixels):
+def _pixel_codes(pixels: NDArray[np.uint8]) -> NDArray[np.uint32]:
     """uint8 (..., C) -> one uint32 per pixel holding its C bytes (C = 3 gets a zero 4th byte)."""
     n_ch = pixels.shape[-1]
     quad = np.zeros((pixels.size // n_ch, 4), np.uint8)
@@ -237,7 +285,7 @@ def _pixel_codes(pixels):
     return quad.view(np.uint32).ravel()
 
 
-def _delta_e_sum_pairs(ref, tst, bg):
+def _delta_e_sum_pairs(ref: NDArray[np.uint8], tst: NDArray[np.uint8], bg: NDArray[np.float64]) -> float:
     """Sum of ΔE00 over the pixels of a band, computed once per distinct (reference, test) pair.
 
     Lab is computed once per distinct colour on each side (a quantized image has only k).
@@ -249,7 +297,7 @@ def _delta_e_sum_pairs(ref, tst, bg):
     pairs, counts = np.unique(a, return_counts=True)
     del a
 
-    def lab_of(codes):
+    def lab_of(codes: NDArray[np.uint64]) -> NDArray[np.float64]:
         colors, inverse = np.unique(codes.astype(np.uint32), return_inverse=True)
         pixels = colors.view(np.uint8).reshape(-1, 4)[:, :n_ch]
         return srgb_to_lab(_composite(pixels, bg)[:, None, :])[:, 0][inverse.reshape(-1)]
@@ -259,7 +307,10 @@ def _delta_e_sum_pairs(ref, tst, bg):
     return float(np.dot(_ciede2000(lab_a, lab_b), counts))
 
 
-def _palette_pairs(colors, counts, palette, color_labels):
+_Histogram = tuple[NDArray[np.uint8], NDArray[np.integer[Any]], NDArray[np.uint8], NDArray[np.integer[Any]]]
+
+
+def _palette_pairs(colors: ArrayLike, counts: ArrayLike, palette: ArrayLike, color_labels: ArrayLike) -> _Histogram:
     """Validate a colour histogram and its palette assignment; return them as arrays."""
     colors = np.asarray(colors)
     counts = np.asarray(counts)
@@ -286,7 +337,12 @@ def _palette_pairs(colors, counts, palette, color_labels):
     return colors, counts, palette, color_labels
 
 
-def palette_mse(colors, counts, palette, color_labels):
+def palette_mse(
+    colors: NDArray[np.uint8],
+    counts: NDArray[np.integer[Any]],
+    palette: NDArray[np.uint8],
+    color_labels: NDArray[np.integer[Any]],
+) -> float:
     """:func:`mse` of a palette image, from the original's colour histogram instead of its pixels.
 
     Every pixel of colour ``colors[i]`` (``counts[i]`` of them) is drawn as
@@ -318,7 +374,12 @@ def palette_mse(colors, counts, palette, color_labels):
     return float(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.float64)) / n_values
 
 
-def palette_sq_error(colors, counts, palette, color_labels):
+def palette_sq_error(
+    colors: NDArray[np.uint8],
+    counts: NDArray[np.integer[Any]],
+    palette: NDArray[np.uint8],
+    color_labels: NDArray[np.integer[Any]],
+) -> int:
     """Sum over pixels of the squared RGB error of a palette image, as an exact int.
 
     The sum behind :func:`palette_mse` for RGB (same arguments, validated there), in integer
@@ -333,7 +394,14 @@ def palette_sq_error(colors, counts, palette, color_labels):
     return total
 
 
-def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 0)):
+def palette_delta_e(
+    colors: NDArray[np.uint8],
+    counts: NDArray[np.integer[Any]],
+    palette: NDArray[np.uint8],
+    color_labels: NDArray[np.integer[Any]],
+    *,
+    background: tuple[float, float, float] = (0, 0, 0),
+) -> float:
     """:func:`delta_e` (no smoothing) of a palette image, from the original's colour histogram.
 
     The mean CIEDE2000 difference over pixels is ``sum_i counts[i] * ΔE00(colors[i],
@@ -365,7 +433,7 @@ def palette_delta_e(colors, counts, palette, color_labels, *, background=(0, 0, 
     return total / float(counts.sum())
 
 
-def smooth_image(image, *, sigma=1.0):
+def smooth_image(image: NDArray[np.uint8], *, sigma: float = 1.0) -> NDArray[np.uint8]:
     """Blur an image with a Gaussian in linear light: roughly what an eye sees from a distance.
 
     Use it to judge dithering: a pixel-by-pixel measure counts the dithering noise as error,
@@ -376,15 +444,17 @@ def smooth_image(image, *, sigma=1.0):
     Parameters
     ----------
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The image to blur.
     sigma : float, default 1.0
         Standard deviation of the Gaussian, in pixels (0 returns a copy).
 
     Returns
     -------
-    ndarray of uint8, same shape. sRGB is decoded to linear light, blurred per channel
-    (``mode="nearest"`` at the borders), encoded again, then rounded and clipped. With alpha,
-    colour is blurred premultiplied and alpha linearly, so transparent pixels do not bleed their
-    hidden RGB. Works on the whole image at once (about 50 bytes a pixel of float64 memory).
+    ndarray of uint8, the shape of ``image``
+        The blurred image. sRGB is decoded to linear light, blurred per channel
+        (``mode="nearest"`` at the borders), encoded again, then rounded and clipped. With alpha,
+        colour is blurred premultiplied and alpha linearly, so transparent pixels do not bleed
+        their hidden RGB. Works on the whole image at once, in float64.
     """
     from scipy.ndimage import gaussian_filter
 
@@ -404,7 +474,7 @@ def smooth_image(image, *, sigma=1.0):
     return np.concatenate([to_uint8(linear_to_srgb(colour) * 255.0), to_uint8(alpha_s * 255.0)], axis=2)
 
 
-def _smoothed_lab(pixels, bg, sigma):
+def _smoothed_lab(pixels: NDArray[np.uint8], bg: NDArray[np.float64], sigma: float) -> NDArray[np.float64]:
     from scipy.ndimage import gaussian_filter
 
     linear = srgb_to_linear(_composite(pixels, bg))

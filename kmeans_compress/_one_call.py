@@ -81,7 +81,7 @@ def quantize(
     max_iter : int, default=300
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
-        scikit-learn's relative tolerance on centre movement, to declare convergence.
+        Relative tolerance on centre movement to declare convergence, as scikit-learn's.
     random_state : int, numpy.random.Generator or None, default=0
         Seed for k-means++: the same image, k and seed give the same palette.
     dither : bool, default=False

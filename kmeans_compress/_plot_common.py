@@ -50,7 +50,8 @@ def axes_list(ax, n, *, projection=None, figsize):
         msg = f"ax must be {n} axes for this figure, got {len(axes)}."
         raise ValueError(msg)
     if projection is not None and any(a.name != projection for a in axes):
-        msg = f"ax must be {projection!r} axes (fig.add_subplot(projection={projection!r})), got {[a.name for a in axes]}."
+        names = [a.name for a in axes]
+        msg = f"ax must be {projection!r} axes (fig.add_subplot(projection={projection!r})), got {names}."
         raise ValueError(msg)
     return axes[0].figure, axes
 

@@ -184,7 +184,7 @@ def plot_k_grid(
     panels += [(int(k), v) for k, v in results.items()]
     axes = panel_axes(fig, len(panels), ncols, image.shape[:2], panel_w=3.2, title_h=1.0)
     fig = axes[0].figure
-    for ax, (k, value) in zip(axes, panels):
+    for ax, (k, value) in zip(axes, panels, strict=True):
         if k == "original":
             show_image(ax, image, f"Original\n{distinct_colors(image):,} colours")
             continue
@@ -215,8 +215,8 @@ def _zoom_slices(shape, zoom):
         )
         raise ValueError(msg)
     height, width = shape[:2]
-    r0, r1 = int(top * height), max(int(top * height) + 1, int(round(bottom * height)))
-    c0, c1 = int(left * width), max(int(left * width) + 1, int(round(right * width)))
+    r0, r1 = int(top * height), max(int(top * height) + 1, round(bottom * height))
+    c0, c1 = int(left * width), max(int(left * width) + 1, round(right * width))
     return slice(r0, r1), slice(c0, c1)
 
 
@@ -296,7 +296,7 @@ def plot_variants(
         axes = panel_axes(fig, len(variant_panels), ncols, (crop_h, crop_w), panel_w=panel_w, title_h=0.8)
         fig = axes[0].figure
         panels = variant_panels
-    for ax, (label, shown, m) in zip(axes, panels):
+    for ax, (label, shown, m) in zip(axes, panels, strict=True):
         if m is None:  # the original
             panel_title = f"{label}\n{distinct_colors(image):,} colours"
         elif m is False:  # a variant without a measurement
@@ -308,7 +308,11 @@ def plot_variants(
             )
         show_image(ax, shown[rows, cols], panel_title, palette_only=m is not None)
         ax.title.set_fontsize(9)
-    where = "" if zoom is None else f" (shown: rows {rows.start}–{rows.stop}, columns {cols.start}–{cols.stop}; measures of the whole image)"
+    where = (
+        ""
+        if zoom is None
+        else f" (shown: rows {rows.start}–{rows.stop}, columns {cols.start}–{cols.stop}; measures of the whole image)"
+    )
     head = f"{title}: " if title else ""
     fig.suptitle(f"{head}{len(variants)} variants{where}", fontsize=10)
     return fig

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,10 +103,10 @@ def plot_sweep_curves(rows: Sequence[Any], *, ax: Sequence[Axes] | None = None) 
         found = [getattr(r, baseline, None) for r in rows]
         pairs = [(b.bytes / 1000.0, b.psnr) for b in found if b is not None and math.isfinite(b.psnr)]
         if pairs:
-            ax_rd.plot(*zip(*pairs), style, color=color, label=name, markersize=5)
+            ax_rd.plot(*zip(*pairs, strict=True), style, color=color, label=name, markersize=5)
     if len(ax_rd.get_lines()) > 1:
         ax_rd.legend(loc="lower right", fontsize=8)
-    for k, x, y in zip(ks, kb, quality):
+    for k, x, y in zip(ks, kb, quality, strict=True):
         if np.isfinite(y):
             ax_rd.annotate(f"k={int(k)}", (x, y), xytext=(-5, 5), textcoords="offset points", ha="right", fontsize=8)
     ax_rd.set_xlabel("file size (kB)")
@@ -154,13 +155,19 @@ def plot_gain_per_kb(
     if ax is None:
         fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(gain) + 2.0), 3.8), layout="constrained")
     fig = ax.figure  # type: ignore[assignment] # the axes' own (sub)figure, returned as before
-    labels = [f"{a}→{b}" for a, b in zip(ks[:-1], ks[1:])]
+    labels = [f"{a}→{b}" for a, b in pairwise(ks)]
     colors = ["tab:purple" if suggested_k is None or b <= suggested_k else "tab:gray" for b in ks[1:]]
     x = np.arange(len(gain))
     ax.bar(x, np.nan_to_num(gain), color=colors)
     ax.set_xticks(x, labels)
     if np.isfinite(overall):
-        ax.axhline(overall, color="black", linestyle="--", linewidth=1, label=f"over k = {ks[0]} to {ks[-1]}: {overall:.2f} dB/kB")
+        ax.axhline(
+            overall,
+            color="black",
+            linestyle="--",
+            linewidth=1,
+            label=f"over k = {ks[0]} to {ks[-1]}: {overall:.2f} dB/kB",
+        )
         top = max(np.nanmax(gain), overall)
         if top > 0:
             ax.set_ylim(top=1.3 * top)  # headroom, so that the legend never covers a bar
@@ -196,7 +203,7 @@ def plot_sweep_reports(reports: Iterable[Any]) -> Figure:
         raise ValueError(msg)
     fig = Figure(figsize=(15.0, 4.6 * len(reports)), layout="constrained")
     axes = fig.subplots(len(reports), 3, squeeze=False)
-    for report, row_axes in zip(reports, axes):
+    for report, row_axes in zip(reports, axes, strict=True):
         plot_sweep_curves(report.rows, ax=row_axes)
         row_axes[0].set_title(f"{Path(report.input).name}: {row_axes[0].get_title()}")
     return fig

@@ -36,6 +36,8 @@ from ._validation import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from ._remap import Runs
+
 __all__ = ["ColorHistogram", "KMeansQuantizer", "label_dtype"]
 
 #: What ``fit`` accepts: an image or pixel array, a histogram, or a list or tuple of them.
@@ -81,7 +83,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
     max_iter : int, default=300
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
-        scikit-learn's relative tolerance on centre movement, to declare convergence.
+        Relative tolerance on centre movement to declare convergence, as scikit-learn's.
     random_state : int, numpy.random.Generator or None, default=0
         Seed for k-means++. The same image, k and seed give the same palette and PNG bytes.
     dither : bool, default=False
@@ -115,7 +117,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     Attributes
     ----------
-    palette_ : ndarray of uint8, shape (n_colors_, C)
+    palette_ : ndarray of uint8, shape (``n_colors_``, C)
         The colours used (C is 3, or 4 for an image with alpha), ordered by luminance. With
         alpha, fully transparent pixels keep an exact ``(0, 0, 0, 0)`` entry (when
         ``n_colors >= 2``) and nearly opaque entries are made opaque, so that transparent areas
@@ -153,9 +155,9 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     See Also
     --------
-    kmeans_compress.quantize : fit and rebuild the image in one call.
-    ColorHistogram : what ``fit`` works on; several images' histograms can be merged.
-    sklearn.cluster.KMeans : the clustering it wraps.
+    kmeans_compress.quantize : Fit and rebuild the image in one call.
+    ColorHistogram : What ``fit`` works on; several images' histograms can be merged.
+    sklearn.cluster.KMeans : The clustering it wraps.
 
     Examples
     --------
@@ -213,8 +215,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Returns
         -------
-        self : KMeansQuantizer
-            Fitted. ``labels_`` is set only when ``X`` maps back to one image's pixels (an
+        KMeansQuantizer
+            This estimator, fitted. ``labels_`` is set only when ``X`` maps back to one image's pixels (an
             image, a pixel array, or that image's own histogram).
         """
         self._validate_parameters()
@@ -237,7 +239,11 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
             # Fully transparent pixels (one colour, (0, 0, 0, 0), in the histogram) keep an exact
             # entry of their own: left to k-means they blend with faint edge pixels into an
             # almost invisible haze (alpha 1 to 3) over the whole background.
-            clear = (hist.colors[:, 3] == 0) if hist.n_channels == 4 and self.n_colors > 1 else np.zeros(hist.n_colors, bool)
+            clear = (
+                (hist.colors[:, 3] == 0)
+                if hist.n_channels == 4 and self.n_colors > 1
+                else np.zeros(hist.n_colors, bool)
+            )
             if clear.any():
                 colors, counts, kept_features = hist.colors[~clear], hist.counts[~clear], features[~clear]
             else:  # no copies: on a large photo they would cost as much as the image
@@ -309,7 +315,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         return quantizer
 
     def without_runs(self) -> Self | None:
-        """This fit with every pixel on its nearest entry, or None when runs moved no pixel.
+        """Return this fit with every pixel on its nearest entry, or None when runs moved no pixel.
 
         For callers that encode both and keep the smaller file (runs do not pay on every
         image): the copy's ``labels_`` are ``remap(X)``'s nearest labels, its ``run_budget`` 0
@@ -318,6 +324,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         KMeansQuantizer or None
+            A copy with the nearest labels, or None when runs moved no pixel.
         """
         moved = self.__dict__.get("_moved")
         if moved is None:
@@ -331,7 +338,14 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         plain.label_corrections_ = None
         return plain
 
-    def _set_palette(self, hist, features, palette, search=None, guess=None):
+    def _set_palette(
+        self,
+        hist: ColorHistogram,
+        features: NDArray[Any],
+        palette: NDArray[Any],
+        search: Any = None,
+        guess: NDArray[Any] | None = None,
+    ) -> None:
         """Assign colours to the nearest entry of ``palette``; keep the used entries in order.
 
         ``search``, when given, is a :class:`NearestSearch` over ``features`` to reuse, and
@@ -359,7 +373,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.color_counts_ = hist.counts
         self.color_labels_ = remap[color_labels].astype(label_dtype(len(palette)))
 
-    def _validate_parameters(self):
+    def _validate_parameters(self) -> None:
         """Check every constructor parameter (scikit-learn estimators validate in ``fit``)."""
         check_k("n_colors", self.n_colors)
         check_option("color_space", self.color_space, COLOR_SPACES)
@@ -375,14 +389,30 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     # -- remapping onto the fitted palette ------------------------------------------------------
 
-    def _remap(self, hist, color_labels, dither, run_budget, image=None, stacklevel=2):
+    def _remap(
+        self,
+        hist: ColorHistogram,
+        color_labels: NDArray[Any],
+        dither: bool,
+        run_budget: RunBudget,
+        image: NDArray[np.uint8] | None = None,
+        stacklevel: int = 2,
+    ) -> tuple[NDArray[Any], Runs | None]:
         """Labels of ``hist``'s pixels from each colour's entry, with dithering or runs (see :mod:`._remap`)."""
         budget = resolve_run_budget(run_budget, self.n_colors)
         return remap_histogram(
-            hist, self.palette_, color_labels, dither=dither, run_budget_db=budget, image=image, stacklevel=stacklevel + 1
+            hist,
+            self.palette_,
+            color_labels,
+            dither=dither,
+            run_budget_db=budget,
+            image=image,
+            stacklevel=stacklevel + 1,
         )
 
-    def remap(self, X: ArrayLike | ColorHistogram, *, dither: bool = False, run_budget: RunBudget = 0.0) -> NDArray[Any]:
+    def remap(
+        self, X: ArrayLike | ColorHistogram, *, dither: bool = False, run_budget: RunBudget = 0.0
+    ) -> NDArray[Any]:
         """Palette index of every pixel of ``X``: the fitted palette applied to any image.
 
         Parameters
@@ -420,7 +450,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         image = None if isinstance(X, ColorHistogram) else np.asarray(X)
         return self._remap(hist, color_labels, dither, run_budget, image)[0]
 
-    def _histogram_of(self, X):
+    def _histogram_of(self, X: ArrayLike | ColorHistogram) -> ColorHistogram:
         """One image's histogram, its channels checked against the palette's."""
         hist = X if isinstance(X, ColorHistogram) else ColorHistogram.from_image(X)
         if hist.n_channels != self.palette_.shape[1]:
@@ -441,6 +471,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+            Each pixel's palette entry, remapped with this estimator's ``dither`` and ``run_budget``.
         """
         return self.remap(X, dither=self.dither, run_budget=self.run_budget)
 
@@ -459,6 +490,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of the smallest unsigned dtype, shape (H, W) or (N,)
+            The fitted ``labels_``: each pixel's palette entry.
         """
         return self.fit(X).labels_
 
@@ -477,6 +509,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of uint8, the shape of ``X``
+            The quantized image: each pixel replaced by its palette colour.
         """
         self.fit(X)
         return self.palette_[self.labels_]
@@ -492,16 +525,17 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Returns
         -------
         ndarray of uint8, the shape of ``X``
+            The quantized image: each pixel replaced by its palette colour.
         """
         return self.palette_[self.predict(X)]
 
 
-def _check_run_budget(run_budget):
+def _check_run_budget(run_budget: object) -> None:
     if not (isinstance(run_budget, str) and run_budget == "auto"):
         check_real("run_budget", run_budget, low=0.0)
 
 
-def _luminance(colors):
+def _luminance(colors: NDArray[Any]) -> NDArray[np.float64]:
     rgb = colors[:, :3].astype(np.float64)
     lum = rgb @ np.array([0.299, 0.587, 0.114])
     if colors.shape[1] == 4:

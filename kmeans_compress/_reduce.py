@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.cluster.vq import vq
 
-__all__ = ["cell_codes", "compact_codes", "reduce_histogram", "kmeans_plusplus", "NearestSearch", "lloyd_polish"]
+__all__ = ["NearestSearch", "cell_codes", "compact_codes", "kmeans_plusplus", "lloyd_polish", "reduce_histogram"]
 
 # Dense bincount over the grid up to this many bits per code, np.unique above.
 _DENSE_CODE_BITS = 20
@@ -337,7 +337,7 @@ def _query_part(points, centres, labels, cc2, nearest_other):
         ends = np.r_[starts[1:], len(rest)]
         reach = np.maximum.reduceat(u2[rest], starts) * (4.0 * (1.0 + _REL_SLACK)) + _ABS_SLACK
         sub = points[rest]
-        for s, e, a, r in zip(starts.tolist(), ends.tolist(), owner[starts].tolist(), reach.tolist()):
+        for s, e, a, r in zip(starts.tolist(), ends.tolist(), owner[starts].tolist(), reach.tolist(), strict=True):
             cand = np.flatnonzero(cc2[a] <= r)
             if len(cand) > 1:
                 labels[rest[s:e]] = cand[_vq(sub[s:e], centres[cand])]
@@ -387,14 +387,13 @@ def _two_nearest(points, dist, cand, table, beyond):
     candidates); ``beyond`` (n,) is the distance from the guess to the nearest centre left out
     (None when none is), so those are at least ``beyond - dist`` away.
     """
-    d2 = None
-    for j in range(points.shape[1]):
-        diff = (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None]
-        diff *= diff
-        if d2 is None:
-            d2 = diff
-        else:
-            d2 += diff
+    diffs = (
+        (table[j][None, :] if cand is None else table[:, j, :]) - points[:, j, None] for j in range(points.shape[1])
+    )
+    d2 = next(diffs)
+    d2 *= d2
+    for diff in diffs:
+        d2 += np.multiply(diff, diff, out=diff)
     rows = np.arange(len(points))
     at = d2.argmin(axis=1)
     best = d2[rows, at]
@@ -495,7 +494,9 @@ def lloyd_polish(search, weights, centres, n_steps, guess=None, tol=0.0, overrel
     # each centre's weight and weighted sum, updated with the points that change centre only
     # (weights times points, made where needed rather than held: a copy of the points on big images)
     mass = np.bincount(labels, weights=weights, minlength=k)
-    sums = np.stack([np.bincount(labels, weights=weights * points[:, j], minlength=k) for j in range(points.shape[1])], axis=1)
+    sums = np.stack(
+        [np.bincount(labels, weights=weights * points[:, j], minlength=k) for j in range(points.shape[1])], axis=1
+    )
     for step in range(n_steps):
         filled = mass > 0
         old, old_lists = centres.copy(), lists

@@ -178,7 +178,14 @@ def remap_histogram(
             image = np.asarray(image).reshape((*shape, 3) if len(shape) == 2 else (1, -1, 3))
             return floyd_steinberg(image, palette).reshape(shape).astype(dtype, copy=False), None
     labels = hist.pixel_labels(color_labels)
-    if dither or run_budget_db <= 0 or hist.pixels is None or hist.shape is None or len(hist.shape) != 2 or len(palette) < 2:
+    if (
+        dither
+        or run_budget_db <= 0
+        or hist.pixels is None
+        or hist.shape is None
+        or len(hist.shape) != 2
+        or len(palette) < 2
+    ):
         return labels, None
     total = palette_sq_error(hist.colors, hist.counts, palette, color_labels)
     moved_labels, positions, moves = favour_runs(hist.pixels, palette, labels, run_budget_db, total)

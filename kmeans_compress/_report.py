@@ -5,10 +5,15 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from ._choose import knee_k, smallest_swept_k, target_text
-from ._sweep import ImageSweep, check_ks
+from ._sweep import ImageSweep, SweepRow, check_ks
 from ._tables import format_table
+
+if TYPE_CHECKING:
+    from ._typing import PathLike
 
 __all__ = ["SweepReport", "sweep_file", "sweep_file_k"]
 
@@ -21,23 +26,23 @@ class SweepReport:
 
     input: str
     n_distinct_colors: int
-    rows: list
+    rows: list[SweepRow]
     min_psnr: float | None = None
     min_ssim: float | None = None
 
     @property
-    def knee_k(self):
+    def knee_k(self) -> int:
         """k at the knee of the swept size-quality curve."""
         return knee_k(self.rows).k
 
     @property
-    def target_k(self):
+    def target_k(self) -> int | None:
         """Smallest swept k meeting the target, None when none does or there is no target."""
         if self.min_psnr is None and self.min_ssim is None:
             return None
         return smallest_swept_k(self.rows, min_psnr=self.min_psnr, min_ssim=self.min_ssim)
 
-    def to_dict(self):
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict, valid JSON."""
         return {
             "input": self.input,
@@ -47,11 +52,12 @@ class SweepReport:
             "rows": [r.to_dict() for r in self.rows],
         }
 
-    def summary(self, *, compare=None):
+    def summary(self, *, compare: bool | None = None) -> str:
         """The table, the knee and the target, as lines of text."""
         first = self.rows[0]
+        size = f"{first.width}x{first.height}, {self.n_distinct_colors:,} distinct colours, {first.bytes_in:,} B"
         lines = [
-            f"{self.input}: {first.width}x{first.height}, {self.n_distinct_colors:,} distinct colours, {first.bytes_in:,} B",
+            f"{self.input}: {size}",
             format_table(self.rows, compare=compare),
             f"knee (largest normalised PSNR minus normalised bytes): k={self.knee_k}",
         ]
@@ -63,32 +69,52 @@ class SweepReport:
 
 
 @functools.lru_cache(maxsize=1)
-def _image_sweep(path, stamp, compare, random_state, params):
+def _image_sweep(
+    path: str, stamp: tuple[int, int] | None, compare: bool, random_state: int, params: tuple[tuple[str, Any], ...]
+) -> ImageSweep:
     # one file's histogram is built once per process, however many of its k a process measures;
     # ``stamp`` (size and modification time) makes a changed file a new entry
     return ImageSweep(path, compare=compare, random_state=random_state, **dict(params))
 
 
-def sweep_file_k(path, k, *, compare=False, random_state=0, **params):
+def sweep_file_k(
+    path: PathLike, k: int, *, compare: bool = False, random_state: int = 0, **params: Any
+) -> tuple[SweepRow, int]:
     """Measure one k of a file: (its row, its number of distinct colours). Picklable, for workers."""
-    path = os.fspath(path)
+    name = os.fspath(path)
+    stamp: tuple[int, int] | None
     try:
-        stat = os.stat(path)
+        stat = os.stat(name)
         stamp = (stat.st_size, stat.st_mtime_ns)
     except OSError:
         stamp = None  # load_image says what is wrong
-    job = _image_sweep(path, stamp, compare, random_state, tuple(sorted(params.items())))
+    job = _image_sweep(name, stamp, compare, random_state, tuple(sorted(params.items())))
     return job.row(k), job.n_distinct_colors
 
 
-def sweep_file(path, ks, *, min_psnr=None, min_ssim=None, compare=False, random_state=0, **params):
+def sweep_file(
+    path: PathLike,
+    ks: Iterable[int],
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+    compare: bool = False,
+    random_state: int = 0,
+    **params: Any,
+) -> SweepReport:
     """Sweep a file over ``ks`` and report it (:class:`SweepReport`)."""
     job = ImageSweep(path, compare=compare, random_state=random_state, **params)
     rows = job.rows(check_ks(ks))
     return SweepReport(os.fspath(path), job.n_distinct_colors, rows, min_psnr=min_psnr, min_ssim=min_ssim)
 
 
-def make_report(path, parts, *, min_psnr=None, min_ssim=None):
+def make_report(
+    path: PathLike,
+    parts: Sequence[tuple[SweepRow, int]],
+    *,
+    min_psnr: float | None = None,
+    min_ssim: float | None = None,
+) -> SweepReport:
     """A :class:`SweepReport` from the ``(row, n_distinct_colors)`` pairs of :func:`sweep_file_k`."""
     rows = [row for row, _ in parts]
     return SweepReport(os.fspath(path), parts[0][1], rows, min_psnr=min_psnr, min_ssim=min_ssim)

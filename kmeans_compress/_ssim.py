@@ -73,7 +73,9 @@ def _window_sums(a, win, dtype):
         blocks, size = [a], 1  # blocks[i][j] sums 2**i values from j on
         while size * 2 <= win:
             b = blocks[-1]
-            blocks.append(np.add(_take(b, axis, 0, b.shape[axis] - size), _take(b, axis, size, b.shape[axis] - size), dtype=dtype))
+            blocks.append(
+                np.add(_take(b, axis, 0, b.shape[axis] - size), _take(b, axis, size, b.shape[axis] - size), dtype=dtype)
+            )
             size *= 2
         n_out, offset, parts = a.shape[axis] - win + 1, 0, []
         for i in range(len(blocks) - 1, -1, -1):  # win is the sum of its bits: widest block first

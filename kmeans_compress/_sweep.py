@@ -40,8 +40,16 @@ DEFAULT_KS = (2, 4, 8, 16, 32, 64, 128, 256)
 class SweepRow(Measurement):
     """A :class:`~kmeans_compress.Measurement` of one k, plus the optional baselines.
 
-    Attributes
+    Each parameter is kept as the attribute of the same name.
+
+    Parameters
     ----------
+    k, n_colors, width, height, inertia, mse, psnr, ssim : see Measurement
+        The fields of :class:`~kmeans_compress.Measurement`, with the same meaning.
+    delta_e, bytes_out, bits_per_pixel, raw_bytes, ratio_raw : see Measurement
+        The fields of :class:`~kmeans_compress.Measurement`, with the same meaning.
+    bytes_in, ratio, seconds, color_space, dither, format : see Measurement
+        The optional fields of :class:`~kmeans_compress.Measurement`, with the same meaning and defaults.
     jpeg : Baseline or None
         With ``compare=True``: the best Pillow JPEG no larger than this k's file (``setting`` is
         its quality). None without ``compare``, for images with alpha, or when even quality 1
@@ -55,13 +63,30 @@ class SweepRow(Measurement):
     mediancut: Baseline | None = None
 
     def measurement(self, **changes: Any) -> Measurement:
-        """The row without its baselines, as a plain :class:`~kmeans_compress.Measurement`
-        (``changes`` replace fields, e.g. ``seconds``)."""
+        """Return the row without its baselines, as a plain :class:`~kmeans_compress.Measurement`.
+
+        Parameters
+        ----------
+        **changes
+            Fields to replace in the copy, for example ``seconds``.
+
+        Returns
+        -------
+        Measurement
+            The measurement fields of this row, with ``changes`` applied.
+        """
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Measurement)}
         return Measurement(**{**fields, **changes})
 
     def to_dict(self) -> dict[str, Any]:
-        """Flat dict, valid JSON: the measurement's fields then ``jpeg_*`` and ``mediancut_*``."""
+        """Flat dict, valid JSON: the measurement's fields then ``jpeg_*`` and ``mediancut_*``.
+
+        Returns
+        -------
+        dict
+            The measurement's entries, then the setting, bytes, PSNR and SSIM of each baseline
+            (None where there is none).
+        """
         out = Measurement.to_dict(self)
         del out["jpeg"], out["mediancut"]
         for name, setting in (("jpeg", "quality"), ("mediancut", "n_colors")):
@@ -88,6 +113,7 @@ class ImageSweep:
     Parameters
     ----------
     image : ndarray of uint8 (H, W, 3|4), or anything :func:`~kmeans_compress.load_image` reads
+        The image to sweep: an array, or a path, bytes or file object that is read once here.
     bytes_in : int, optional
         Size of the original file, for each row's ``ratio``. Taken from the file when ``image``
         is a path.
@@ -165,7 +191,18 @@ class ImageSweep:
         return self.histogram.n_colors
 
     def row(self, k: int) -> SweepRow:
-        """The :class:`SweepRow` of ``k``, fitting it only the first time it is asked for."""
+        """The :class:`SweepRow` of ``k``, fitting it only the first time it is asked for.
+
+        Parameters
+        ----------
+        k : int
+            Palette size, 1 to 256.
+
+        Returns
+        -------
+        SweepRow
+            The measured row of ``k``; the same object on every later call.
+        """
         k = check_k("k", k)
         if k in self.rows_:
             return self.rows_[k]
@@ -175,16 +212,27 @@ class ImageSweep:
             start -= fit_seconds
         else:
             quantizer, data = self._fit(k)
-        options = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
         data, measured = encode_and_measure(
-            seen_image, seen_quantizer, stored=quantizer, k=k, bytes_in=self.bytes_in, started=start, data=data, **options
+            seen_image,
+            seen_quantizer,
+            stored=quantizer,
+            k=k,
+            bytes_in=self.bytes_in,
+            started=start,
+            data=data,
+            **options,
         )
         jpeg = mediancut = None
         if self.compare:  # against the image as seen, as the row itself is measured
             jpeg, mediancut = baselines(seen_image, k, len(data), format=self.format)
-        row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}, jpeg=jpeg, mediancut=mediancut)
+        row = SweepRow(
+            **{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)},
+            jpeg=jpeg,
+            mediancut=mediancut,
+        )
         if self.keep_quantizers:
             self.quantizers_[k] = quantizer
         self.rows_[k] = row
@@ -230,7 +278,7 @@ class ImageSweep:
         return quantizer, data
 
     @staticmethod
-    def _smaller_file(quantizer, options):
+    def _smaller_file(quantizer: KMeansQuantizer, options: dict[str, Any]) -> tuple[KMeansQuantizer, bytes | None]:
         """The fit (with runs, or its nearest-colour labels) whose file is smaller, and that file.
 
         Runs spend a little PSNR for fewer bytes, but on some images (flat-colour drawings,
@@ -246,7 +294,20 @@ class ImageSweep:
         return (plain, plain_data) if len(plain_data) <= len(runs_data) else (quantizer, runs_data)
 
     def rows(self, ks: Iterable[int], *, callback: Callable[[SweepRow], object] | None = None) -> list[SweepRow]:
-        """Rows for every k in ``ks``, in that order; ``callback(row)`` after each one."""
+        """Measure every k in ``ks``, in that order, calling ``callback(row)`` after each one.
+
+        Parameters
+        ----------
+        ks : iterable of int
+            Palette sizes, each 1 to 256; a k measured before is not fitted again.
+        callback : callable, optional
+            Called with each row as soon as it is ready, for example to show progress.
+
+        Returns
+        -------
+        list of SweepRow
+            One row per k, in the order of ``ks``.
+        """
         out = []
         for k in ks:
             out.append(self.row(k))
@@ -255,19 +316,32 @@ class ImageSweep:
         return out
 
     def measured(self) -> list[SweepRow]:
-        """Every row measured so far, sorted by k."""
+        """Every row measured so far, sorted by k.
+
+        Returns
+        -------
+        list of SweepRow
+            The rows of every k fitted by this sweep, smallest k first.
+        """
         return [self.rows_[k] for k in sorted(self.rows_)]
 
 
 def sweep(
-    image: Any, ks: Iterable[int] = DEFAULT_KS, *, bytes_in: int | None = None, random_state: Any = 0, compare: bool = False,
-    callback: Callable[[SweepRow], object] | None = None, **params: Any,
+    image: Any,
+    ks: Iterable[int] = DEFAULT_KS,
+    *,
+    bytes_in: int | None = None,
+    random_state: Any = 0,
+    compare: bool = False,
+    callback: Callable[[SweepRow], object] | None = None,
+    **params: Any,
 ) -> list[SweepRow]:
     """Quantize ``image`` at every k in ``ks`` and measure size and quality.
 
     Parameters
     ----------
     image : ndarray of uint8 (H, W, 3|4), or anything :func:`~kmeans_compress.load_image` reads
+        The image to quantize: an array, or a path, bytes or file object that is read once.
     ks : iterable of int, default=DEFAULT_KS
         Palette sizes, each 1..256.
     bytes_in : int, optional

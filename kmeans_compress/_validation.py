@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Collection
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 #: A PNG palette holds at most this many colours.
 MAX_COLORS = 256
 
 
-def check_int(name, value, *, low=None, high=None, hint=""):
+def check_int(name: str, value: object, *, low: int | None = None, high: int | None = None, hint: str = "") -> int:
     """``value`` as an ``int`` when it is an integer (not a bool) in ``low..high``, else ValueError."""
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
-    if ok and (low is None or value >= low) and (high is None or value <= high):
-        return int(value)
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)):
+        number = int(value)
+        if (low is None or number >= low) and (high is None or number <= high):
+            return number
     if low is not None and high is not None:
         allowed = f"an integer from {low} to {high}"
     elif low == 1:
@@ -35,16 +39,17 @@ def check_int(name, value, *, low=None, high=None, hint=""):
     raise ValueError(msg)
 
 
-def check_k(name, value):
+def check_k(name: str, value: object) -> int:
     """A palette size: an integer from 1 to 256."""
     return check_int(name, value, low=1, high=MAX_COLORS, hint=" (a PNG palette holds no more)")
 
 
-def check_real(name, value, *, low=-math.inf, high=math.inf):
+def check_real(name: str, value: object, *, low: float = -math.inf, high: float = math.inf) -> float:
     """``value`` as a finite ``float`` in ``low..high``, else ValueError."""
-    ok = isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
-    if ok and math.isfinite(value) and low <= value <= high:
-        return float(value)
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        number = float(value)
+        if math.isfinite(number) and low <= number <= high:
+            return number
     if math.isinf(low) and math.isinf(high):
         allowed = "a finite number"
     elif math.isinf(high):
@@ -55,7 +60,7 @@ def check_real(name, value, *, low=-math.inf, high=math.inf):
     raise ValueError(msg)
 
 
-def check_option(name, value, options):
+def check_option(name: str, value: object, options: Collection[str]) -> str:
     """``value`` when it is one of ``options``, else ValueError listing them."""
     if isinstance(value, str) and value in options:
         return value
@@ -63,7 +68,7 @@ def check_option(name, value, options):
     raise ValueError(msg)
 
 
-def check_bool(name, value):
+def check_bool(name: str, value: object) -> bool:
     """``value`` as a ``bool`` when it is True or False, else ValueError."""
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
@@ -71,15 +76,20 @@ def check_bool(name, value):
     raise ValueError(msg)
 
 
-def _check_uint8(arr, name, kind, shapes, shape_ok, hint=""):
-    arr = np.asarray(arr)
+def _check_uint8(
+    value: ArrayLike, name: str, kind: str, shapes: str, shape_ok: Callable[[NDArray[Any]], bool], hint: str = ""
+) -> NDArray[np.uint8]:
+    arr = np.asarray(value)
     if arr.dtype != np.uint8 or not shape_ok(arr):
-        msg = f"Expected a uint8 {kind} of shape {shapes} for {name}, got dtype {arr.dtype} and shape {arr.shape}.{hint}"
+        msg = (
+            f"Expected a uint8 {kind} of shape {shapes} for {name}, got dtype {arr.dtype} and shape {arr.shape}."
+            f"{hint}"
+        )
         raise ValueError(msg)
     return arr
 
 
-def check_image(image, name="image", *, channels=(3, 4)):
+def check_image(image: ArrayLike, name: str = "image", *, channels: Collection[int] = (3, 4)) -> NDArray[np.uint8]:
     """``image`` as an ndarray when it is ``uint8`` of shape ``(H, W, C)`` with C in ``channels``.
 
     Raises ValueError with the dtype and shape received otherwise.
@@ -94,7 +104,7 @@ def check_image(image, name="image", *, channels=(3, 4)):
     )
 
 
-def check_background(background, name="background"):
+def check_background(background: ArrayLike, name: str = "background") -> NDArray[np.float64]:
     """An sRGB colour to composite alpha over, as a float64 array of 3 values in 0..255, else ValueError."""
     bg = np.asarray(background, dtype=np.float64)
     if bg.shape != (3,) or not np.all((bg >= 0) & (bg <= 255)):
@@ -103,13 +113,17 @@ def check_background(background, name="background"):
     return bg
 
 
-def check_palette(palette, name="palette", *, channels=(3, 4)):
+def check_palette(
+    palette: ArrayLike, name: str = "palette", *, channels: Collection[int] = (3, 4)
+) -> NDArray[np.uint8]:
     """``palette`` as an ndarray when it is ``uint8`` of shape ``(k, C)``, 1 <= k <= 256."""
     shapes = " or ".join(f"(k, {c})" for c in channels) + f" with 1 <= k <= {MAX_COLORS}"
-    return _check_uint8(palette, name, "palette", shapes, lambda a: a.ndim == 2 and a.shape[1] in channels and 1 <= len(a) <= MAX_COLORS)
+    return _check_uint8(
+        palette, name, "palette", shapes, lambda a: a.ndim == 2 and a.shape[1] in channels and 1 <= len(a) <= MAX_COLORS
+    )
 
 
-def check_pixels(X, name="X"):
+def check_pixels(X: Any, name: str = "X") -> NDArray[np.uint8]:
     """``X`` as an ndarray when it is an image ``(H, W, 3|4)`` or pixels ``(N, 3|4)`` of ``uint8``.
 
     The estimator's input contract (scikit-learn's ``X``). Raises TypeError for sparse
@@ -124,7 +138,10 @@ def check_pixels(X, name="X"):
         raise TypeError(msg)
     arr = np.asarray(X)
     if arr.ndim == 2 and arr.shape[1] == 0:  # scikit-learn's words for no features
-        msg = f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: pixels have 3 or 4 channels."
+        msg = (
+            f"Found array with 0 feature(s) (shape={arr.shape}) while a minimum of 3 is required: "
+            "pixels have 3 or 4 channels."
+        )
         raise ValueError(msg)
     if not ((arr.ndim == 3 and arr.shape[2] in (3, 4)) or (arr.ndim == 2 and arr.shape[1] in (3, 4))):
         msg = (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
 
-__all__ = ["OutputExistsError", "check_output_path", "save_palette_png", "write_bytes_atomic"]
+__all__ = ["OutputExistsError", "ProtectedFiles", "check_output_path", "save_palette_png", "write_bytes_atomic"]
 
 StrPath = str | os.PathLike[str]
 
@@ -32,11 +32,106 @@ class OutputExistsError(FileExistsError):
     """The output path exists (and ``overwrite`` was not given) or is one of the inputs."""
 
 
-def _same_file(a, b):
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return Path(a).resolve() == Path(b).resolve()
+class ProtectedFiles:
+    """Files never to be written over, each resolved once: their real paths and (device, inode).
+
+    Checking a path against them costs one :func:`os.path.realpath` and one :func:`os.stat`,
+    however many there are, so a batch of N files checks its outputs in O(N), not O(N²).
+    Identities are taken when it is built: a file made a link to one of them later is not seen.
+
+    Parameters
+    ----------
+    paths : iterable of str or os.PathLike
+        The files (other items, such as a file object, are ignored: they have no path).
+    """
+
+    __slots__ = ("_given", "_ids", "_resolved")
+
+    def __init__(self, paths: Iterable[str | os.PathLike[str]] = ()) -> None:
+        self._given: list[str] = []
+        self._resolved: dict[str, str] = {}
+        self._ids: dict[tuple[int, int], str] = {}
+        self._add(paths)
+
+    @classmethod
+    def of(cls, paths: ProtectedFiles | Iterable[str | os.PathLike[str]]) -> ProtectedFiles:
+        """``paths`` itself when it is a :class:`ProtectedFiles`, else one built from it.
+
+        Parameters
+        ----------
+        paths : ProtectedFiles or iterable of paths
+            What to protect.
+
+        Returns
+        -------
+        ProtectedFiles
+        """
+        return paths if isinstance(paths, ProtectedFiles) else cls(paths)
+
+    def including(self, paths: Iterable[str | os.PathLike[str]]) -> ProtectedFiles:
+        """A copy that protects ``paths`` too (only those not given already are resolved).
+
+        Parameters
+        ----------
+        paths : iterable of paths
+            More files to protect.
+
+        Returns
+        -------
+        ProtectedFiles
+        """
+        given = set(self._given)
+        extra = [p for p in paths if isinstance(p, (str, os.PathLike)) and os.fspath(p) not in given]
+        if not extra:
+            return self
+        copy = ProtectedFiles()
+        copy._given, copy._resolved, copy._ids = list(self._given), dict(self._resolved), dict(self._ids)
+        copy._add(extra)
+        return copy
+
+    def _add(self, paths: Iterable[str | os.PathLike[str]]) -> None:
+        for src in paths:
+            if not isinstance(src, (str, os.PathLike)):
+                continue
+            given = os.fspath(src)
+            self._given.append(given)
+            self._resolved.setdefault(os.path.realpath(given), given)
+            try:
+                st = os.stat(given)
+            except OSError:  # missing: protected by its path alone
+                continue
+            self._ids.setdefault((st.st_dev, st.st_ino), given)
+
+    def owner(self, path: str | os.PathLike[str]) -> str | None:
+        """The protected file ``path`` names (through symlinks, ``..`` and hard links), or None.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A path that may be about to be written.
+
+        Returns
+        -------
+        str or None
+            That file's path as given.
+        """
+        found = self._resolved.get(os.path.realpath(path))
+        if found is not None or not self._ids:
+            return found
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        return self._ids.get((st.st_dev, st.st_ino))
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, (str, os.PathLike)) and self.owner(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._given)
+
+    def __len__(self) -> int:
+        return len(self._given)
 
 
 def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterable[object] = ()) -> None:
@@ -48,9 +143,10 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         The output file's path.
     overwrite : bool, default False
         Allow replacing an existing regular file (never an input).
-    inputs : iterable of paths
+    inputs : iterable of paths, or ProtectedFiles
         Files that must never be written (compared through symlinks and hard links); items
-        that are not paths (file objects, arrays) are ignored.
+        that are not paths (file objects, arrays) are ignored. A :class:`ProtectedFiles`
+        resolved once serves many checks.
 
     Raises
     ------
@@ -60,10 +156,9 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         ``overwrite`` is false.
     """
     path = Path(path)
-    for src in inputs:
-        if isinstance(src, (str, os.PathLike)) and (Path(src).resolve() == path.resolve() or (path.exists() and _same_file(src, path))):
-            msg = f"{path}: refusing to write over an input file"
-            raise OutputExistsError(msg)
+    if path in ProtectedFiles.of(inputs):  # type: ignore[arg-type]
+        msg = f"{path}: refusing to write over an input file"
+        raise OutputExistsError(msg)
     if path.is_dir():
         msg = f"{path}: is a directory"
         raise OutputExistsError(msg)
@@ -73,11 +168,15 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         msg = f"{path}: is not a regular file (a device, pipe or socket); write to a file path instead"
         raise OutputExistsError(msg)
     if path.exists() and not overwrite:
-        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-        raise OutputExistsError(msg)
+        raise OutputExistsError(_already_exists(path))
 
 
-def _make_folders(folder):
+def _already_exists(path: Path) -> str:
+    """The message for an output that exists and may not be replaced (three places refuse it)."""
+    return f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
+
+
+def _make_folders(folder: Path) -> list[Path]:
     """Make ``folder`` and its missing parents; the ones made, outermost first."""
     missing = []
     while not folder.exists() and folder != folder.parent:
@@ -94,7 +193,7 @@ def _make_folders(folder):
     return made
 
 
-def _remove_folders(made):
+def _remove_folders(made: list[Path]) -> None:
     """Remove the folders :func:`_make_folders` made, innermost first, while they are empty."""
     for each in reversed(made):
         try:
@@ -160,12 +259,10 @@ def write_bytes_atomic(
                 try:
                     os.link(tmp, path)
                 except FileExistsError:
-                    msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                    raise OutputExistsError(msg) from None
+                    raise OutputExistsError(_already_exists(path)) from None
                 except OSError:  # file systems without hard links
                     if path.exists():
-                        msg = f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
-                        raise OutputExistsError(msg) from None
+                        raise OutputExistsError(_already_exists(path)) from None
                     os.replace(tmp, path)
             written = True
         finally:
@@ -203,7 +300,7 @@ def save_palette_png(
     inputs : iterable of paths
         Files that must not be written over (the images being compressed).
     compress_level : int, default 9
-        zlib effort when the file is not recompressed by oxipng.
+        The zlib effort when the file is not recompressed by oxipng.
     icc_profile : bytes, optional
         Profile to embed instead of the ``sRGB`` chunk (``ImageInfo.icc_profile``).
     dpi : tuple of float, optional

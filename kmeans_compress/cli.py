@@ -30,6 +30,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def _error(text):
     print(f"{PROG}: error: {text}", file=sys.stderr, flush=True)
 
 
+def _error_line(text):
+    print(f"{PROG}: {text}", file=sys.stderr, flush=True)
+
+
 def _palette_size(args):
     """-k as given; else "auto" when a target quality is given; else 16."""
     if args.k is not None:
@@ -56,10 +61,14 @@ def _palette_size(args):
 
 def _compress_tasks(args, items, all_inputs):
     from ._compress import FileJob
+    from ._protect import protect_batch
 
     k = _palette_size(args)
     quantizer = {
-        "random_state": args.seed, "color_space": args.color_space, "dither": args.dither, "run_budget": args.run_budget,
+        "random_state": args.seed,
+        "color_space": args.color_space,
+        "dither": args.dither,
+        "run_budget": args.run_budget,
     }
     if k == "auto":
         quantizer.update(min_psnr=args.min_psnr, min_ssim=args.min_ssim)
@@ -67,12 +76,14 @@ def _compress_tasks(args, items, all_inputs):
         "n_colors": k,
         "overwrite": args.force,
         "skip_if_larger": not args.allow_larger,
-        "inputs": tuple(all_inputs),
         "format": args.format,
         "keep_profile": args.keep_profile,
         "options": quantizer,
     }
-    return [(src, FileJob(src, args.output, out_dir=output_folder(src, root, args.out_dir), **options)) for src, root in items]
+    jobs = [FileJob(src, args.output, out_dir=output_folder(src, root, args.out_dir), **options) for src, root in items]
+    # every input is kept from being written over; resolved once for the batch, not once per file
+    jobs = protect_batch(jobs, also=all_inputs)
+    return [(os.fspath(job.input_path), job) for job in jobs]
 
 
 def _sweep_options(args):
@@ -91,7 +102,7 @@ class _Output:
     """Prints each outcome (warnings, then its line or JSON, or its error) around an optional bar."""
 
     def __init__(self, args, total, unit):
-        self.args, self.bar = args, None
+        self.args, self.bar, self.shown = args, None, []
         if not args.no_progress and _stderr_is_tty():
             from tqdm import tqdm
 
@@ -110,6 +121,7 @@ class _Output:
             self.bar.refresh()  # every file (or k) shows, however fast they come
 
     def show(self, outcome):
+        self.shown.append(outcome)
         for text in outcome.warnings:
             self.write(f"{PROG}: warning: {text}", sys.stderr)
         if outcome.error is not None:
@@ -119,11 +131,23 @@ class _Output:
         if self.args.json:
             self.write(json.dumps(value.to_dict()), sys.stdout)
         else:
-            self.write(value.summary() if self.args.sweep is None else value.summary(compare=self.args.compare), sys.stdout)
+            self.write(
+                value.summary() if self.args.sweep is None else value.summary(compare=self.args.compare), sys.stdout
+            )
+
+    def interrupted(self):
+        """Ctrl-C: the bar goes at once (with the ``^C`` the terminal echoed after it), and a line says what happens
+        now."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            sys.stderr.write("\r\x1b[K")  # on a terminal: the rest of the line too
+        _error_line("interrupted: finishing the files in progress, starting no more (Ctrl-C again to stop waiting)")
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+            self.bar = None
 
 
 def _stderr_is_tty():
@@ -133,27 +157,39 @@ def _stderr_is_tty():
         return False
 
 
-def _summary(outcomes, n_input_errors, as_json):
+def _summary(outcomes, n_input_errors, as_json, not_started=0):
     reports = [o.value for o in outcomes if o.error is None]
     failed = len(outcomes) - len(reports) + n_input_errors
     kept = sum(1 for r in reports if r.kept_original)
     before = sum(r.measurement.bytes_in for r in reports)
     after = sum(r.measurement.bytes_in if r.kept_original else r.measurement.bytes_out for r in reports)
     ratio = f" ({before / after:.2f}x smaller)" if after else ""
+    stopped = f", {not_started} not done (interrupted)" if not_started else ""
     text = (
-        f"{len(reports) + failed} files: {len(reports) - kept} written, {kept} kept original (output would be larger), "
-        f"{failed} failed; {before:,} B -> {after:,} B{ratio}"
+        f"{len(reports) + failed + not_started} files: {len(reports) - kept} written, {kept} kept original "
+        f"(output would be larger), {failed} failed{stopped}; {before:,} B -> {after:,} B{ratio}"
     )
     print(text, file=sys.stderr if as_json else sys.stdout, flush=True)
 
 
 def _run_compress(args, items, all_inputs, jobs, client=None):
+    """The outcomes in input order, and whether Ctrl-C stopped the batch (then only those done)."""
     out = _Output(args, len(items), "file")
     try:
-        if client is None and jobs > 1 and len(items) > 1:
+        executor = None
+        if client is not None:
+            from ._dask import DaskExecutor
+
+            executor = DaskExecutor(client)
+        elif jobs > 1 and len(items) > 1:
             start_workers()  # their imports run beside this process's own, on another core
         tasks = _compress_tasks(args, items, all_inputs)
-        return run_ordered(tasks, jobs=jobs, client=client, on_result=out.show, on_done=out.tick)
+        outcomes = run_ordered(
+            tasks, jobs=jobs, executor=executor, on_result=out.show, on_done=out.tick, on_interrupt=out.interrupted
+        )
+        return outcomes, False
+    except KeyboardInterrupt:
+        return out.shown, True
     finally:
         out.close()
 
@@ -164,18 +200,20 @@ def _run_sweeps(args, items, jobs):
 
     targets = {"min_psnr": args.min_psnr, "min_ssim": args.min_ssim}
     if len(items) != 1:
-        tasks = [(src, functools.partial(sweep_file, src, args.sweep, **targets, **_sweep_options(args))) for src, _ in items]
+        tasks = [
+            (src, functools.partial(sweep_file, src, args.sweep, **targets, **_sweep_options(args))) for src, _ in items
+        ]
         out = _Output(args, len(tasks), "file")
         try:
-            return run_ordered(tasks, jobs=jobs, on_result=out.show, on_done=out.tick)
+            return run_ordered(tasks, jobs=jobs, on_result=out.show, on_done=out.tick, on_interrupt=out.interrupted)
         finally:
             out.close()
     src = items[0][0]
     ks = sorted(args.sweep, reverse=True) if jobs > 1 else args.sweep  # largest first: they take longest
-    tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
-    out = _Output(args, len(tasks), "k")
+    k_tasks = [(src, functools.partial(sweep_file_k, src, k, **_sweep_options(args))) for k in ks]
+    out = _Output(args, len(k_tasks), "k")
     try:
-        parts = run_ordered(tasks, jobs=jobs, on_done=out.tick)
+        parts = run_ordered(k_tasks, jobs=jobs, on_done=out.tick, on_interrupt=out.interrupted)
     finally:
         out.close()
     failed = next((p for p in parts if p.error is not None), None)
@@ -267,15 +305,18 @@ def _main(args, items, input_errors, client):
     if not items:
         return EXIT_FAILED if input_errors else EXIT_OK
     paths = [src for src, _ in items]
+    interrupted = False
     if args.sweep is not None:
         jobs = choose_jobs(args.jobs, paths, len(args.sweep))
         outcomes = _run_sweeps(args, items, jobs)
     else:
         jobs = 1 if client is not None else choose_jobs(args.jobs, paths, 1 if fixed_k is not None else 8)
-        outcomes = _run_compress(args, items, all_inputs, jobs, client)
+        outcomes, interrupted = _run_compress(args, items, all_inputs, jobs, client)
     failures = len(input_errors) + sum(1 for o in outcomes if o.error is not None)
-    if args.sweep is None and len(items) + len(input_errors) > 1:
-        _summary(outcomes, len(input_errors), args.json)
+    if args.sweep is None and (len(items) + len(input_errors) > 1 or interrupted):
+        _summary(outcomes, len(input_errors), args.json, not_started=len(items) - len(outcomes))
+    if interrupted:
+        raise KeyboardInterrupt  # after the summary of what was written: exit status 130
     if args.sweep is not None and (args.csv or args.json_out or args.plot):
         try:
             _save_tables(args, outcomes)

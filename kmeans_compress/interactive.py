@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 
 try:
     import ipywidgets as widgets
-    import matplotlib  # noqa: F401  (show_k draws with it)
+    from matplotlib.figure import Figure
 except ImportError as exc:  # the [interactive] extra
     msg = "kmeans_compress.interactive needs ipywidgets and matplotlib: pip install 'kmeans-compress[interactive]'"
     raise ImportError(msg) from exc
@@ -49,6 +49,7 @@ from .plotting import plot_result
 if TYPE_CHECKING:
     from ._quantize import KMeansQuantizer
     from ._sweep import SweepRow
+    from ._typing import ImageSource
 
 __all__ = ["KSlider", "ShownK", "k_slider", "show_k"]
 
@@ -67,7 +68,9 @@ _GAP = 6
 _PICTURE_LEVEL = 6  # zlib level of the picture (not of the file: that is the package's encoder)
 
 
-def show_k(image, k, *, random_state=0, fig=None):
+def show_k(
+    image: ImageSweep | NDArray[np.uint8], k: int, *, random_state: int = 0, fig: Figure | None = None
+) -> tuple[Figure, SweepRow]:
     """Quantize ``image`` to ``k`` colours, measure it, and draw it above its palette.
 
     Parameters
@@ -180,11 +183,11 @@ def _picture(palette: NDArray[np.uint8], labels: NDArray[Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _png_width(png):
+def _png_width(png: bytes) -> int:
     return int.from_bytes(png[16:20], "big")  # the IHDR chunk's width field
 
 
-def _as_images(images):
+def _as_images(images: Any) -> dict[str, Any]:
     if isinstance(images, np.ndarray):
         return {"image": images}
     if isinstance(images, (str, Path)):
@@ -198,7 +201,9 @@ def _as_images(images):
     return dict(images)
 
 
-def k_slider(images, *, k=16, random_state=0):
+def k_slider(
+    images: Mapping[str, ImageSource | ImageSweep] | ImageSource, *, k: int = 16, random_state: int = 0
+) -> KSlider:
     """An interactive control: drag k from 1 to 256, pick an image, and see the result.
 
     Parameters
@@ -245,10 +250,10 @@ class KSlider(widgets.VBox):
         The same in one line of text.
     """
 
-    def __init__(self, images, *, k, random_state):
+    def __init__(self, images: Mapping[str, Any], *, k: int, random_state: int) -> None:
         k = check_k("k", k)
         self._sources = images
-        self._loaded = {}
+        self._loaded: dict[str, ImageSweep] = {}
         self._random_state = random_state
         self.chooser = widgets.Dropdown(options=list(images), description="image")
         self.slider = widgets.FloatLogSlider(
@@ -267,7 +272,7 @@ class KSlider(widgets.VBox):
         """The slider's k, a whole number from 1 to 256."""
         return min(K_MAX, max(K_MIN, round(self.slider.value)))
 
-    def _sweep(self, name):
+    def _sweep(self, name: str) -> ImageSweep:
         """The image's ImageSweep: loaded and its colours counted once, each k fitted once."""
         if name not in self._loaded:
             source = self._sources[name]
@@ -277,7 +282,7 @@ class KSlider(widgets.VBox):
                 self._loaded[name] = ImageSweep(source, random_state=self._random_state, keep_quantizers=True)
         return self._loaded[name]
 
-    def update(self, change=None):
+    def update(self, change: object = None) -> None:
         """Fit, encode and show the slider's k for the chosen image, with its size and PSNR."""
         name, k = self.chooser.value, self.k
         quantizer, self.measurement = _shown(self._sweep(name), k)
@@ -287,7 +292,7 @@ class KSlider(widgets.VBox):
         self.summary = _summary(name, self.measurement)
         self.caption.value = self.summary
 
-    def _repr_mimebundle_(self, **kwargs):
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
         # The widget view for a live front end; a plain image and a line of text for the rest
         # (a front end shows the richest type it can render, so a live one draws the widget).
         bundle = super()._repr_mimebundle_(**kwargs) or {}

@@ -28,19 +28,18 @@ from ._plot_images import (
     plot_result,
     plot_side_by_side,
     plot_variants,
-    result_figsize,  # noqa: F401 - the slider sizes its figure with it
 )
 from ._plot_sweeps import plot_gain_per_kb, plot_sweep_curves, plot_sweep_reports
 
 __all__ = [
-    "plot_palette",
     "plot_color_scatter",
-    "plot_side_by_side",
-    "plot_result",
-    "plot_k_grid",
-    "plot_variants",
-    "plot_sweep_curves",
     "plot_gain_per_kb",
+    "plot_k_grid",
+    "plot_palette",
+    "plot_result",
+    "plot_side_by_side",
+    "plot_sweep_curves",
     "plot_sweep_reports",
+    "plot_variants",
     "to_hex",
 ]

@@ -1,9 +1,20 @@
 """The command line beyond one file: choosing k, sweeps, never-larger, batches and progress."""
 
 import csv
+import dataclasses
+import fcntl
 import json
+import os
+import pty
+import signal
+import struct
 import subprocess
 import sys
+import termios
+import textwrap
+import threading
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,7 +131,9 @@ def test_sweep_compare_and_plot(photo, tmp_path, capsys):
 
 
 def test_core_and_cli_do_not_import_matplotlib():
-    code = "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep; print('matplotlib' in sys.modules)"
+    code = (
+        "import sys, kmeans_compress, kmeans_compress.cli, kmeans_compress._sweep; print('matplotlib' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -233,3 +246,168 @@ def test_no_mirrored_folder_for_a_bad_file(tmp_path, capsys):
     _photo(tmp_path / "in" / "good.png")
     assert main([str(tmp_path / "in"), "-r", "-k", "4", "--out-dir", str(tmp_path / "out")]) == 1
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["good-k4.png"]  # no empty out/sub
+
+
+# --- Ctrl-C -------------------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_SLOW_TASKS = textwrap.dedent(
+    """
+    import functools, sys, time
+    from kmeans_compress._batch import run_ordered
+
+    def task(i, log):
+        with open(log, "a") as fh:
+            fh.write(f"{i} {time.time()}\\n")
+        time.sleep(0.4)
+        return i
+
+    if __name__ == "__main__":
+        log, jobs = sys.argv[1], int(sys.argv[2])
+        tasks = [(str(i), functools.partial(task, i, log)) for i in range(40)]
+        try:
+            run_ordered(tasks, jobs=jobs, on_result=lambda o: print(o.index, flush=True),
+                        on_interrupt=lambda: print(f"ack {time.time()}", file=sys.stderr, flush=True))
+        except KeyboardInterrupt:
+            sys.exit(130)
+    """
+)
+
+
+@pytest.mark.parametrize("jobs", [1, 2], ids=["thread", "processes"])
+def test_no_task_starts_after_ctrl_c(tmp_path, jobs):
+    """The runner answers Ctrl-C at once, starts no task after it, and reports the ones that were running."""
+    script, log = tmp_path / "slow.py", tmp_path / "started.log"
+    script.write_text(_SLOW_TASKS)
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(script), str(log), str(jobs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "0"  # under way
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    ack = float(err.split()[1])
+    assert ack - sent < 0.5
+    started = {int(i): float(t) for i, t in (line.split() for line in log.read_text().splitlines())}
+    assert max(started.values()) < ack  # nothing started after Ctrl-C was answered
+    assert len(started) < 40
+    reported = {0, *map(int, out.split())}
+    assert reported == set(started)  # each task that started was finished and reported
+
+
+def test_ctrl_c_in_a_folder_run_on_a_terminal(tmp_path):
+    """Ctrl-C in a real terminal: a line at once, the progress bar gone, the summary, exit 130."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(12):
+        _photo(folder / f"p{i:02d}.png", seed=i, size=(384, 512))
+    out = tmp_path / "out"
+    master, slave = pty.openpty()  # stderr on a terminal: the progress bar is drawn
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 100 columns
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "kmeans_compress", str(folder), "-k", "32", "--jobs", "2", "--out-dir", str(out)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=slave, text=True, env=env, cwd=tmp_path)
+    os.close(slave)
+    chunks = []  # (time received, bytes) from the terminal
+
+    def read_terminal():
+        while True:
+            try:
+                data = os.read(master, 4096)
+            except OSError:  # the child closed the terminal
+                return
+            if not data:
+                return
+            chunks.append((time.time(), data))
+
+    reader = threading.Thread(target=read_terminal, daemon=True)
+    reader.start()
+    first = proc.stdout.readline()
+    sent = time.time()
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stdout.read()
+    proc.wait(timeout=60)
+    reader.join(timeout=5)
+    os.close(master)
+    terminal = b"".join(data for _, data in chunks).decode(errors="replace")
+    assert proc.returncode == 130 and "Traceback" not in terminal, terminal
+    ack_text = "kmeans-compress: interrupted: finishing the files in progress, starting no more"
+    assert ack_text in terminal
+    seen = ""
+    for received, data in chunks:  # when the acknowledgement arrived
+        seen += data.decode(errors="replace")
+        if ack_text in seen:
+            assert received - sent < 0.5
+            break
+    before, after = terminal.split(ack_text, 1)
+    assert "%|" in before  # the bar was drawn...
+    assert before.endswith("\r\x1b[K")  # ...and cleared, ^C included, before the line
+    assert "%|" not in after  # and never drawn again
+    assert after.rstrip().splitlines()[-1] == "kmeans-compress: interrupted"
+    lines = (first + rest).splitlines()
+    written = sorted(p.name for p in out.iterdir())
+    assert [Path(line.split("-> ")[-1].split()[0]).name for line in lines[:-1]] == written
+    assert len(written) < 12
+    assert lines[-1].startswith(
+        f"12 files: {len(written)} written, 0 kept original (output would be larger), 0 failed, "
+        f"{12 - len(written)} not done (interrupted)"
+    )
+
+
+# --- output paths resolved once per batch -------------------------------------------------------
+
+
+def test_output_paths_are_resolved_once_per_batch(tmp_path, monkeypatch):
+    """Protecting every input of a batch of N files costs O(N) path resolutions, not O(N²), and a
+    job carries only the inputs its output could name (none here), not all N."""
+    from kmeans_compress import _compress, _write
+
+    real = _compress.compress_bytes(_photo(tmp_path / "one.png").read_bytes(), 4)
+    smaller = dataclasses.replace(real, measurement=dataclasses.replace(real.measurement, bytes_in=10**6))
+    larger = dataclasses.replace(real, measurement=dataclasses.replace(real.measurement, bytes_in=1))
+    n = 10_000
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(n):
+        (folder / f"f{i:05d}.png").write_bytes(b"x")
+    monkeypatch.setattr(_write.os, "fsync", lambda fd: None)  # a thousand fsyncs say nothing here
+    calls = {"realpath": 0, "stat": 0}
+    real_realpath, real_stat = os.path.realpath, os.stat
+
+    def realpath(path, *args, **kwargs):
+        calls["realpath"] += 1
+        return real_realpath(path, *args, **kwargs)
+
+    def stat(path, *args, **kwargs):
+        calls["stat"] += 1
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os.path, "realpath", realpath)
+    monkeypatch.setattr(os, "stat", stat)
+    args = cli.build_parser().parse_args([str(folder), "-k", "4", "--out-dir", str(tmp_path / "out")])
+    items, _ = expand_inputs(args.inputs)
+    tasks = cli._compress_tasks(args, items, [src for src, _ in items])  # the batch, as the command builds it
+    for i, (_, job) in enumerate(tasks):  # each job as the runner runs it, without decoding anything
+        assert job.inputs == ()
+        _payload, state = job.prepare()
+        job.finish(smaller if i % 10 == 0 else larger, state)  # one in ten written, the others kept
+    monkeypatch.undo()
+    assert len(os.listdir(tmp_path / "out")) == n // 10
+    assert calls["realpath"] <= 6 * n, calls  # each input once for the batch, each output a few times
+    assert calls["stat"] <= 20 * n, calls
+
+
+def test_a_batch_still_refuses_an_output_that_is_another_input(tmp_path, capsys):
+    """Narrowed per job, the protection still sees an output name that links to another input."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    a, b = _photo(folder / "a.png", 1), _photo(folder / "b.png", 2)
+    before = b.read_bytes()
+    for k in range(1, 257):  # a's output names, whatever k is chosen, are links to b
+        os.symlink(b, folder / f"a-k{k}.png")
+    for k in ("4", "auto"):
+        main([str(a), str(b), "-k", k, "--force", "--no-progress"])
+        assert "a.png: " in capsys.readouterr().err
+        assert b.read_bytes() == before and all(os.path.islink(folder / f"a-k{k}.png") for k in range(1, 257))

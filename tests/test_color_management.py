@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import png_chunks, saved
 from PIL import Image, ImageCms, PngImagePlugin
 
-from kmeans_compress import load_image
 from kmeans_compress import _icc as kicc
 from kmeans_compress import _load as kload
-from kmeans_compress._icc import icc_matrix_profile
+from kmeans_compress import load_image
 from kmeans_compress._encode import encode_palette_png
+from kmeans_compress._icc import icc_matrix_profile
 from kmeans_compress._load import read_image
-from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
 P3 = (ICC / "DisplayP3-v4.icc").read_bytes()
@@ -161,7 +161,9 @@ def test_keep_profile_leaves_pixels_and_returns_profile():
     image, info = read_image(saved(tagged, icc_profile=P3), keep_profile=True)
     np.testing.assert_array_equal(image, np.asarray(tagged))
     assert info.icc_profile == P3 and not info.converted and info.profile == "sP3"
-    data = encode_palette_png(np.array([[1, 2, 3], [250, 0, 9]], np.uint8), np.eye(3, dtype=np.uint8), icc_profile=info.icc_profile)
+    data = encode_palette_png(
+        np.array([[1, 2, 3], [250, 0, 9]], np.uint8), np.eye(3, dtype=np.uint8), icc_profile=info.icc_profile
+    )
     assert Image.open(io.BytesIO(data)).info["icc_profile"] == P3
     assert [name for name, _ in png_chunks(data)] == ["IHDR", "iCCP", "PLTE", "IDAT", "IEND"]
 
@@ -288,9 +290,9 @@ def cmyk_profile():
     a CMYK pixel read through it is grey, where Pillow's plain conversion gives colours.
     """
     grid = []
-    for c in range(2):
-        for m in range(2):
-            for y in range(2):
+    for _c in range(2):
+        for _m in range(2):
+            for _y in range(2):
                 for k in range(2):
                     grid += [0 if k else 0xFF00, 0x8000, 0x8000]  # v2 16-bit Lab encoding
     lut = (

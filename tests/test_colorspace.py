@@ -6,10 +6,9 @@ import numpy as np
 import pytest
 
 from kmeans_compress import KMeansQuantizer, quantize
-from kmeans_compress._colorspace import COLOR_SPACES
 from kmeans_compress import _colorspace as cs
-from kmeans_compress.cli import main
 from kmeans_compress._colorspace import (
+    COLOR_SPACES,
     colors_to_features,
     features_to_colors,
     lab_to_srgb,
@@ -17,6 +16,7 @@ from kmeans_compress._colorspace import (
     srgb_to_lab,
     srgb_to_oklab,
 )
+from kmeans_compress.cli import main
 
 # CSS Color Module Level 4 sample values: oklab() of the sRGB primaries.
 OKLAB_PRIMARIES = [
@@ -64,7 +64,9 @@ def test_cielab_known_values(rgb, lab):
     np.testing.assert_allclose(srgb_to_lab(np.array([[rgb]], float))[0, 0], lab, atol=5e-3)
 
 
-@pytest.mark.parametrize(("to", "back"), [(srgb_to_oklab, oklab_to_srgb), (srgb_to_lab, lab_to_srgb)], ids=["oklab", "lab"])
+@pytest.mark.parametrize(
+    ("to", "back"), [(srgb_to_oklab, oklab_to_srgb), (srgb_to_lab, lab_to_srgb)], ids=["oklab", "lab"]
+)
 def test_float_round_trip(to, back):
     rgb = np.random.default_rng(0).random((200, 3))
     np.testing.assert_allclose(back(to(rgb)), rgb, atol=1e-9)

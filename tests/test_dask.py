@@ -18,17 +18,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from test_cli_batch import _photo
 
 import kmeans_compress
 from kmeans_compress.cli import main
-from test_cli_batch import _photo
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def _distributed():
     if os.environ.get("KMEANS_COMPRESS_REQUIRE_DASK"):
-        import distributed  # noqa: PLC0415 - fails the test run instead of skipping
+        import distributed
 
         return distributed
     return pytest.importorskip("distributed")
@@ -153,24 +153,33 @@ def test_progress_bar_on_the_cluster(photos, tmp_path, capsys, monkeypatch, two_
 
 def test_a_worker_with_another_version_is_named(photos, tmp_path, capsys, monkeypatch, two_workers):
     monkeypatch.setattr(kmeans_compress, "__version__", "0.0.test")  # this side differs from the workers
-    argv = [str(photos / "p0.png"), "-k", "4", "--out-dir", str(tmp_path / "o"), "--scheduler", two_workers.scheduler.address]
+    argv = [
+        str(photos / "p0.png"),
+        "-k",
+        "4",
+        "--out-dir",
+        str(tmp_path / "o"),
+        "--scheduler",
+        two_workers.scheduler.address,
+    ]
     assert main(argv) == 0
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all("this machine 0.0.test" in line for line in err)
     assert {line.split()[4] for line in err} == set(two_workers.scheduler_info()["workers"])
 
 
-def test_python_api_takes_a_client(photos, tmp_path, two_workers):
+def test_python_api_takes_a_cluster_executor(photos, tmp_path, two_workers):
     from kmeans_compress._batch import run_ordered
     from kmeans_compress._compress import FileJob
+    from kmeans_compress._dask import DaskExecutor
 
     paths = sorted(photos.glob("*.png"))
     tasks = [(str(p), FileJob(p, out_dir=tmp_path / "o", n_colors=8)) for p in paths]
     seen = []
-    outcomes = run_ordered(tasks, client=two_workers, on_result=lambda o: seen.append(o.index))
+    outcomes = run_ordered(tasks, executor=DaskExecutor(two_workers), on_result=lambda o: seen.append(o.index))
     assert seen == list(range(len(paths)))
     assert [o.error for o in outcomes] == [None] * len(paths)
-    for p, o in zip(paths, outcomes):
+    for p, o in zip(paths, outcomes, strict=True):
         assert o.value.output == str(tmp_path / "o" / f"{p.stem}-k8.png")
         assert Path(o.value.output).read_bytes() == kmeans_compress.compress_bytes(p.read_bytes(), 8).data
 
@@ -212,7 +221,9 @@ def test_scheduler_that_does_not_answer(photos, tmp_path, capsys, kind, request)
     port = request.getfixturevalue(f"{kind}_port")
     out = tmp_path / "out"
     start = time.perf_counter()
-    status = main([str(photos), "--out-dir", str(out), "--scheduler", f"tcp://127.0.0.1:{port}", "--scheduler-timeout", "1"])
+    status = main(
+        [str(photos), "--out-dir", str(out), "--scheduler", f"tcp://127.0.0.1:{port}", "--scheduler-timeout", "1"]
+    )
     seconds = time.perf_counter() - start
     err = capsys.readouterr().err
     assert status == 1 and seconds < 5
@@ -242,7 +253,9 @@ def test_what_the_cluster_did_not_finish_is_said_in_one_line():
 
     lost = FutureCancelledError("kmeans-compress-x-3", "scheduler-connection-lost", "Client lost the connection...")
     assert _cluster_error_text("a.png", lost) == "a.png: not done, the connection to the Dask scheduler was lost"
-    assert _cluster_error_text("a.png", FutureCancelledError("k", None)) == "a.png: not done, its Dask task was cancelled"
+    assert (
+        _cluster_error_text("a.png", FutureCancelledError("k", None)) == "a.png: not done, its Dask task was cancelled"
+    )
     assert _cluster_error_text("a.png", OSError("gone")) == "a.png: gone"
 
 
@@ -289,7 +302,9 @@ def test_worker_killed_mid_batch(tmp_path, capsys, monkeypatch, two_workers):
 
     killer = threading.Thread(target=kill_one_running_task)
     killer.start()
-    status = main([str(folder), "-k", "32", "--out-dir", str(tmp_path / "dask"), "--scheduler", two_workers.scheduler.address])
+    status = main(
+        [str(folder), "-k", "32", "--out-dir", str(tmp_path / "dask"), "--scheduler", two_workers.scheduler.address]
+    )
     killer.join()
     captured = capsys.readouterr()
     assert killed, "no task of ours was seen running"
@@ -318,12 +333,18 @@ def test_ctrl_c_cancels_what_has_not_started(tmp_path, two_workers):
     proc.wait(timeout=60)
     assert first.startswith(str(folder / "p00.png")), (first, err)
     assert proc.returncode == 130 and err.strip().splitlines()[-1] == "kmeans-compress: interrupted", err
+    assert err.splitlines()[0].startswith("kmeans-compress: interrupted: finishing the files in progress"), err
     assert "Traceback" not in err
     written = _outputs(out)
-    reported = [line.split("-> ")[-1].split()[0] for line in (first + rest).splitlines() if "-> " in line]
+    lines = (first + rest).splitlines()
+    reported = [line.split("-> ")[-1].split()[0] for line in lines if line.startswith(str(folder))]
     assert sorted(Path(p).name for p in reported) == sorted(written)  # every file written was reported
     assert len(written) < 16  # the rest were cancelled
-    for name, data in written.items():  # complete files, no temporary ones
+    assert lines[-1].startswith(
+        f"16 files: {len(written)} written, 0 kept original (output would be larger), 0 failed, "
+        f"{16 - len(written)} not done (interrupted)"
+    )  # the summary says what was written
+    for name in written:  # complete files, no temporary ones
         assert not name.startswith(".")
         Image.open(out / name).load()
     deadline = time.monotonic() + 10

@@ -5,10 +5,10 @@ import pytest
 from scipy.ndimage import gaussian_filter
 from skimage.color import deltaE_ciede2000, rgb2lab
 
-from kmeans_compress import delta_e
-from kmeans_compress._metrics import smooth_image
 from kmeans_compress import _metrics as metrics_mod
+from kmeans_compress import delta_e
 from kmeans_compress._colorspace import linear_to_srgb, srgb_to_linear
+from kmeans_compress._metrics import smooth_image
 
 
 def _flat(color, shape=(3, 5)):

@@ -78,7 +78,11 @@ def test_labels_survive_a_reordered_palette_from_pillow(monkeypatch):
     [
         (np.zeros((2, 2, 4), np.uint8), np.zeros((2, 3), np.uint8), "needs an RGB image"),
         (np.zeros((2, 2, 3), np.float64), np.zeros((2, 3), np.uint8), "needs an RGB image"),
-        (np.zeros((2, 2, 3), np.uint8), np.zeros((2, 4), np.uint8), r"palette of shape \(k, 3\) .* got dtype uint8 and shape \(2, 4\)"),
+        (
+            np.zeros((2, 2, 3), np.uint8),
+            np.zeros((2, 4), np.uint8),
+            r"palette of shape \(k, 3\) .* got dtype uint8 and shape \(2, 4\)",
+        ),
         (np.zeros((2, 2, 3), np.uint8), np.zeros((257, 3), np.uint8), "1 <= k <= 256"),
         (np.zeros((2, 2, 3), np.uint8), np.zeros((0, 3), np.uint8), "1 <= k <= 256"),
     ],

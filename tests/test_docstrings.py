@@ -35,9 +35,8 @@ def _public_objects():
             for attr, value in sorted(vars(obj).items()):
                 if attr.startswith("_"):
                     continue
-                if isinstance(value, (classmethod, staticmethod)):
-                    value = value.__func__
-                if inspect.isfunction(value):
+                func = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
+                if inspect.isfunction(func):
                     paths.append(f"kmeans_compress.{name}.{attr}")
     return paths
 
@@ -50,7 +49,6 @@ def test_every_public_name_is_checked():
     assert names == set(kmeans_compress.__all__) - {"__version__"}
 
 
-@pytest.mark.xfail(strict=False, reason="docstrings fixed after the remodel")
 @pytest.mark.parametrize("import_path", PUBLIC)
 def test_docstring(import_path):
     result = validate(import_path)

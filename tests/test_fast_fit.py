@@ -121,7 +121,7 @@ def test_reduced_fit_close_to_exact_fit(photo_like, k):
 def test_labels_are_exactly_nearest(photo_like):
     q = KMeansQuantizer(32).fit(photo_like)
     pixels = photo_like.reshape(-1, 3).astype(np.float64)
-    want, want_sq = _brute_nearest(pixels, q.palette_.astype(np.float64))
+    _want, want_sq = _brute_nearest(pixels, q.palette_.astype(np.float64))
     got_sq = ((pixels - q.palette_[q.labels_.ravel()]) ** 2).sum(1)
     np.testing.assert_array_equal(got_sq, want_sq)
     assert q.inertia_ == pytest.approx(want_sq.sum())
@@ -203,7 +203,8 @@ def test_lloyd_runs_give_what_kmeans_fit_gives_to_the_bit(monkeypatch, n_cluster
     colors = rng.integers(0, 256, (900, 3)).astype(np.uint8)
     counts = rng.integers(1, 50, 900).astype(np.int64)
     features = colors.astype(np.float64)
-    kwargs = {"n_init": n_init, "max_iter": 300, "tol": 1e-4, "random_state": 0, "histogram_bits": None, "refine_iter": 0}
+    kwargs = {"n_init": n_init, "max_iter": 300, "tol": 1e-4, "random_state": 0}
+    kwargs.update(histogram_bits=None, refine_iter=0)
     direct = _centres.fit_centres(colors, counts, features, n_clusters, **kwargs)[3]
     monkeypatch.setattr(_centres, "_kmeans_single_lloyd", None)
     fitted = _centres.fit_centres(colors, counts, features, n_clusters, **kwargs)[3]

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import png_chunks, saved
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, encode_palette_png, load_image
 from kmeans_compress._encode import encode_palette, encode_palette_webp
 from kmeans_compress._formats import FORMATS, output_format
 from kmeans_compress._load import read_image
-from _helpers import png_chunks, saved
 
 ICC = Path(__file__).parent / "data" / "icc"
 P3 = (ICC / "DisplayP3-v4.icc").read_bytes()
@@ -111,7 +111,9 @@ def test_heic_without_the_extra_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pillow_heif", None)  # import pillow_heif -> ImportError
     monkeypatch.setattr(Image, "ID", [name for name in Image.ID if name != "HEIF"])
     monkeypatch.delitem(Image.OPEN, "HEIF", raising=False)
-    with pytest.raises(InvalidImageError, match=r"phone.heic: a HEIC/HEIF image; .*pip install kmeans-compress\[heif\]") as exc:
+    with pytest.raises(
+        InvalidImageError, match=r"phone.heic: a HEIC/HEIF image; .*pip install kmeans-compress\[heif\]"
+    ) as exc:
         load_image(path)
     assert "\n" not in str(exc.value)
 
@@ -151,7 +153,9 @@ def test_300_dpi_png_keeps_300_dpi():
     src = saved(Image.fromarray(photo_like()), dpi=(300, 300))
     image, info = read_image(src)
     assert info.dpi == pytest.approx((300, 300), abs=0.01)
-    data = encode_palette_png(np.array([[0, 0, 0], [9, 9, 9]], np.uint8), np.zeros(image.shape[:2], np.uint8), dpi=info.dpi)
+    data = encode_palette_png(
+        np.array([[0, 0, 0], [9, 9, 9]], np.uint8), np.zeros(image.shape[:2], np.uint8), dpi=info.dpi
+    )
     names = png_chunk_names(data)
     assert names == ["IHDR", "sRGB", "pHYs", "PLTE", "IDAT", "IEND"]
     phys = data[data.index(b"pHYs") + 4 : data.index(b"pHYs") + 13]
@@ -200,7 +204,9 @@ def test_webp_decodes_to_the_same_pixels_as_the_png(k, alpha):
 
 
 def test_webp_with_profile():
-    data = encode_palette(np.array([[0, 0, 0], [255, 0, 0]], np.uint8), np.eye(4, dtype=np.uint8), format="webp", icc_profile=P3)
+    data = encode_palette(
+        np.array([[0, 0, 0], [255, 0, 0]], np.uint8), np.eye(4, dtype=np.uint8), format="webp", icc_profile=P3
+    )
     assert riff_chunk_names(data) == ["VP8X", "ICCP", "VP8L"]
     with Image.open(io.BytesIO(data)) as im:
         assert im.info["icc_profile"] == P3
@@ -213,7 +219,13 @@ def test_encode_palette_rejects_other_formats():
 
 @pytest.mark.parametrize(
     ("path", "fmt", "expected"),
-    [("a.png", None, "png"), ("a.PNG", None, "png"), ("a.webp", None, "webp"), ("a.webp", "webp", "webp"), ("key-123", "webp", "webp")],
+    [
+        ("a.png", None, "png"),
+        ("a.PNG", None, "png"),
+        ("a.webp", None, "webp"),
+        ("a.webp", "webp", "webp"),
+        ("key-123", "webp", "webp"),
+    ],
 )
 def test_output_format(path, fmt, expected):
     assert output_format(path, fmt) == expected
@@ -291,7 +303,7 @@ def test_sweep_in_webp_compares_jpeg_at_the_webp_size(photo):
 
     png_rows = sweep(photo, [4, 16])
     rows = sweep(photo, [4, 16], format="webp", compare=True)
-    for row, png_row in zip(rows, png_rows):
+    for row, png_row in zip(rows, png_rows, strict=True):
         assert row.format == "webp" and row.bytes_out < png_row.bytes_out
         assert row.jpeg is None or row.jpeg.bytes <= row.bytes_out
         assert row.psnr == png_row.psnr
@@ -381,7 +393,12 @@ def test_folder_input_includes_heic(tmp_path):
 def _heic_with_nclx(array, primaries, transfer):
     pillow_heif = pytest.importorskip("pillow_heif")
     heif = pillow_heif.from_bytes(mode="RGB", size=(array.shape[1], array.shape[0]), data=array.tobytes())
-    heif.info["nclx_profile"] = {"color_primaries": primaries, "transfer_characteristics": transfer, "matrix_coefficients": 6, "full_range_flag": 1}
+    heif.info["nclx_profile"] = {
+        "color_primaries": primaries,
+        "transfer_characteristics": transfer,
+        "matrix_coefficients": 6,
+        "full_range_flag": 1,
+    }
     buf = io.BytesIO()
     heif.save(buf, quality=-1)  # lossless
     return buf.getvalue()
@@ -424,7 +441,9 @@ def test_save_palette_png_embeds_profile_and_dpi(tmp_path):
     from kmeans_compress import save_palette_png
 
     out = tmp_path / "kept.png"
-    save_palette_png(out, np.array([[1, 2, 3], [4, 5, 6]], np.uint8), np.eye(2, dtype=np.uint8), icc_profile=P3, dpi=(300, 300))
+    save_palette_png(
+        out, np.array([[1, 2, 3], [4, 5, 6]], np.uint8), np.eye(2, dtype=np.uint8), icc_profile=P3, dpi=(300, 300)
+    )
     with Image.open(out) as im:
         assert im.info["icc_profile"] == P3 and im.info["dpi"] == pytest.approx((300, 300), abs=0.01)
 

@@ -72,7 +72,12 @@ def corrupt_idat(fix_crc):
 def bomb(width, height):
     """A tiny PNG that declares a huge RGB image (its data stream is short)."""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return PNG_SIGNATURE + png_chunk(b"IHDR", ihdr) + png_chunk(b"IDAT", zlib.compress(b"\0" * 4096)) + png_chunk(b"IEND", b"")
+    return (
+        PNG_SIGNATURE
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", zlib.compress(b"\0" * 4096))
+        + png_chunk(b"IEND", b"")
+    )
 
 
 def text_chunk_bomb(kind=b"zTXt", megabytes=64):
@@ -199,7 +204,9 @@ def test_bomb_is_refused_before_decoding(tmp_path, declared):
         # VmHWM is this process's own peak; ru_maxrss would include the forking pytest's
         "    print(next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM:')))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+    )
     peak_mib = int(done.stdout) / 1024  # VmHWM is in KiB
     declared_mib = declared[0] * declared[1] * 3 / 2**20
     assert peak_mib < 200 < declared_mib
@@ -344,7 +351,12 @@ def upright():
 
 def quadrant_means(image):
     h, w = image.shape[0] // 2, image.shape[1] // 2
-    blocks = [image[4 : h - 4, 4 : w - 4], image[4 : h - 4, w + 4 : -4], image[h + 4 : -4, 4 : w - 4], image[h + 4 : -4, w + 4 : -4]]
+    blocks = [
+        image[4 : h - 4, 4 : w - 4],
+        image[4 : h - 4, w + 4 : -4],
+        image[h + 4 : -4, 4 : w - 4],
+        image[h + 4 : -4, w + 4 : -4],
+    ]
     return np.array([b.reshape(-1, 3).mean(axis=0) for b in blocks])
 
 

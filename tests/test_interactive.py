@@ -10,10 +10,10 @@ import pytest
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
 widgets = pytest.importorskip("ipywidgets")
+import dataclasses  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 from PIL import Image  # noqa: E402
-
-import dataclasses  # noqa: E402
 
 from kmeans_compress import ImageSweep, Measurement, measure, quantize  # noqa: E402
 from kmeans_compress.interactive import KSlider, k_slider, show_k  # noqa: E402

@@ -3,12 +3,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _helpers import saved
 from PIL import Image
 
 from kmeans_compress import InvalidImageError, OutputExistsError, encode_palette_png, load_image, save_palette_png
 from kmeans_compress._encode import png_bit_depth
 from kmeans_compress._load import image_from_array
-from _helpers import saved
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], np.uint8)
 

@@ -15,11 +15,15 @@ from test_color_management import ADOBE, P3, PROPHOTO, SRGB, saved, to_profile
 from kmeans_compress import KMeansQuantizer, delta_e, load_image, psnr, ssim
 from kmeans_compress._compress import compress_bytes
 from kmeans_compress._encode import encode_palette_png
-from kmeans_compress._load import read_image
 from kmeans_compress._kept_profile import KeptProfileQuantizer, fit_quantizer
+from kmeans_compress._load import read_image
 from kmeans_compress._sweep import ImageSweep
 
-PROFILES = [pytest.param(P3, id="display-p3"), pytest.param(ADOBE, id="adobe-rgb"), pytest.param(PROPHOTO, id="prophoto")]
+PROFILES = [
+    pytest.param(P3, id="display-p3"),
+    pytest.param(ADOBE, id="adobe-rgb"),
+    pytest.param(PROPHOTO, id="prophoto"),
+]
 
 
 def seen(data):

@@ -10,8 +10,8 @@ from PIL import Image
 
 import kmeans_compress._write as kwrite
 from kmeans_compress import OutputExistsError, compress_file, load_image, quantize, save_palette_png
-from kmeans_compress.cli import main
 from kmeans_compress._write import check_output_path, write_bytes_atomic
+from kmeans_compress.cli import main
 
 
 def snapshot(folder):

@@ -44,7 +44,9 @@ def test_histogram_metrics_equal_pixel_metrics(k, alpha):
         assert palette_mse(*hist) == mse(image, quantized)
     assert palette_delta_e(*hist) == pytest.approx(delta_e(image, quantized), rel=1e-9)
     grey = (128, 128, 128)
-    assert palette_delta_e(*hist, background=grey) == pytest.approx(delta_e(image, quantized, background=grey), rel=1e-9)
+    assert palette_delta_e(*hist, background=grey) == pytest.approx(
+        delta_e(image, quantized, background=grey), rel=1e-9
+    )
 
 
 def test_wrong_labels_change_the_histogram_mse():
@@ -106,7 +108,7 @@ def test_measure_on_two_threads_gives_the_same_figures(monkeypatch):
     q = KMeansQuantizer(8).fit(a)
     serial = measure(a, q)
     monkeypatch.setattr(measure_mod, "_THREADED_PIXELS", 1)  # ΔE on a thread beside SSIM
-    monkeypatch.setattr(measure_mod, "_cpus", lambda: 2)
+    monkeypatch.setattr(measure_mod, "available_cpus", lambda: 2)
     threaded = measure(a, q)
     assert (threaded.ssim, threaded.delta_e, threaded.mse) == (serial.ssim, serial.delta_e, serial.mse)
     assert threaded.delta_e == palette_delta_e(*label_histogram(q))

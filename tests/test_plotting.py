@@ -14,7 +14,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.collections import PathCollection  # noqa: E402
 
-from kmeans_compress import KMeansQuantizer, encode_palette_png, quantize  # noqa: E402
+from kmeans_compress import (  # noqa: E402
+    KMeansQuantizer,
+    encode_palette_png,
+    measure,
+    quantize,
+)
+from kmeans_compress._baselines import Baseline  # noqa: E402
+from kmeans_compress._sweep import SweepRow  # noqa: E402
 from kmeans_compress.plotting import (  # noqa: E402
     plot_color_scatter,
     plot_gain_per_kb,
@@ -25,9 +32,6 @@ from kmeans_compress.plotting import (  # noqa: E402
     plot_variants,
     to_hex,
 )
-from kmeans_compress import measure  # noqa: E402
-from kmeans_compress._baselines import Baseline  # noqa: E402
-from kmeans_compress._sweep import SweepRow  # noqa: E402
 
 
 def fake_row(k, n_bytes, psnr_db, ssim=0.5, **extra):
@@ -158,7 +162,11 @@ def test_palette_draws_on_given_axes():
 @pytest.mark.parametrize(
     ("palette", "counts", "match"),
     [
-        (np.zeros((3, 2), np.uint8), None, r"Expected a uint8 palette .* for palette, got dtype uint8 and shape \(3, 2\)"),
+        (
+            np.zeros((3, 2), np.uint8),
+            None,
+            r"Expected a uint8 palette .* for palette, got dtype uint8 and shape \(3, 2\)",
+        ),
         (np.zeros((3, 3), np.float64), None, "got dtype float64"),
         (np.zeros((3, 3), np.uint8), [1, 2], r"one entry per palette colour, shape \(3,\), got shape \(2,\)"),
     ],
@@ -208,7 +216,10 @@ def test_scatter_before_after_with_centres():
     np.testing.assert_array_equal(pos_before, pos_after)  # same pixels, same places
     np.testing.assert_allclose(col_before[:, :3] * 255, pos_before, atol=1e-6)
     # after: each point in the palette colour its pixel was given
-    lookup = {tuple(p): tuple(q) for p, q in zip(image.reshape(-1, 3).tolist(), result.image.reshape(-1, 3).tolist())}
+    lookup = {
+        tuple(p): tuple(q)
+        for p, q in zip(image.reshape(-1, 3).tolist(), result.image.reshape(-1, 3).tolist(), strict=True)
+    }
     expected = np.array([lookup[tuple(p)] for p in pos_before.astype(int).tolist()]) / 255
     np.testing.assert_allclose(col_after[:, :3], expected, atol=1e-6)
     for ax in fig.axes:  # the k centres, marked on both panels in their own colours
@@ -217,7 +228,11 @@ def test_scatter_before_after_with_centres():
         np.testing.assert_allclose(colors[:, :3], result.palette / 255, atol=1e-6)
     assert "k = 2" in after.get_title()
     assert "k = 2" in before.get_title()
-    assert [before.get_xlabel(), before.get_ylabel(), before.get_zlabel()] == ["red (0–255)", "green (0–255)", "blue (0–255)"]
+    assert [before.get_xlabel(), before.get_ylabel(), before.get_zlabel()] == [
+        "red (0–255)",
+        "green (0–255)",
+        "blue (0–255)",
+    ]
 
 
 def test_scatter_accepts_rgba_drops_transparent_pixels_and_draws_with_alpha():
@@ -329,7 +344,7 @@ def test_k_grid_one_panel_per_k_plus_original():
     assert len(fig.axes) == 4  # 2 x 2: original + 3 values of k
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Original")
-    for title, (k, result) in zip(titles[1:], results.items()):
+    for title, (k, result) in zip(titles[1:], results.items(), strict=True):
         n_bytes = len(encode_palette_png(result.palette, result.labels))
         assert title.startswith(f"k = {k}\n{n_bytes / 1000:.1f} kB, PSNR ")
     assert "k = 2, 4, 8" in fig._suptitle.get_text()
@@ -342,7 +357,7 @@ def test_k_grid_one_panel_per_k_plus_original():
 )
 def test_k_grid_leaves_no_empty_slot(n_k, ncols, shape):
     image = three_colors()
-    fig = plot_k_grid(image, {k: image for k in range(1, n_k + 1)}, ncols=ncols)
+    fig = plot_k_grid(image, dict.fromkeys(range(1, n_k + 1), image), ncols=ncols)
     assert len(fig.axes) == n_k + 1 and all(ax.images for ax in fig.axes)
     rows = {}
     for ax in fig.axes:
@@ -374,7 +389,7 @@ def test_k_grid_accepts_fitted_quantizers():
     image = distinct_pixels(12, 16)
     quantizers = {k: KMeansQuantizer(k).fit(image) for k in (2, 5)}
     fig = plot_k_grid(image, quantizers, include_original=False)
-    for ax, (k, q) in zip(fig.axes, quantizers.items()):
+    for ax, (k, q) in zip(fig.axes, quantizers.items(), strict=True):
         np.testing.assert_array_equal(ax.images[0].get_array(), q.palette_[q.labels_])
         assert ax.get_title() == f"k = {k}"  # no measurements given: nothing measured here
 
@@ -398,7 +413,7 @@ def test_variants_titles_carry_label_bytes_and_measures():
     assert len(fig.axes) == 3
     titles = [ax.get_title() for ax in fig.axes]
     assert titles[0].startswith("Original")
-    for title, (label, result) in zip(titles[1:], variants.items()):
+    for title, (label, result) in zip(titles[1:], variants.items(), strict=True):
         n_bytes = len(encode_palette_png(result.palette, result.labels))
         assert title.startswith(f"{label}: {n_bytes / 1000:.1f} kB\nPSNR ")
         assert "SSIM" in title and "ΔE00" in title
@@ -420,7 +435,7 @@ def test_variants_use_given_measures_and_show_the_original_once_beside_every_row
 
 def test_variants_centre_a_last_row_that_is_not_full():
     image = three_colors()
-    variants = {name: image for name in ("a", "b", "c", "d", "e")}
+    variants = dict.fromkeys(("a", "b", "c", "d", "e"), image)
     fig = plot_variants(image, variants, ncols=4)
     assert len(fig.axes) == 6 and all(ax.images for ax in fig.axes)  # no empty slot
     first_row = [ax.get_position() for ax in fig.axes[1:4]]
@@ -457,11 +472,14 @@ def test_variants_reject_bad_input(kwargs, match):
 
 def make_rows(psnrs=(20.0, 25.0, 30.0), compare=False):
     rows = []
-    for i, (k, p) in enumerate(zip((8, 2, 4), (psnrs[2], psnrs[0], psnrs[1]))):
+    for i, (k, p) in enumerate(zip((8, 2, 4), (psnrs[2], psnrs[0], psnrs[1]), strict=True)):
         n_bytes = 1000 * (i + 1)
         extra = {}
         if compare:
-            extra = {"jpeg": Baseline(50, n_bytes - 100, p + 5, 0.9), "mediancut": Baseline(k, n_bytes + 100, p - 1, 0.4)}
+            extra = {
+                "jpeg": Baseline(50, n_bytes - 100, p + 5, 0.9),
+                "mediancut": Baseline(k, n_bytes + 100, p - 1, 0.4),
+            }
         rows.append(fake_row(k, n_bytes, p, ssim=0.5 + 0.1 * i, **extra))
     return rows
 
@@ -559,7 +577,10 @@ def test_gain_per_kb_bars_are_psnr_gained_over_kb_spent_between_neighbours():
 
 
 def test_gain_per_kb_caps_infinite_psnr_and_needs_two_rows():
-    rows = [dataclasses.replace(r, psnr=p) for r, p in zip(sorted(make_rows(), key=lambda r: r.k), (40.0, 50.0, math.inf))]
+    rows = [
+        dataclasses.replace(r, psnr=p)
+        for r, p in zip(sorted(make_rows(), key=lambda r: r.k), (40.0, 50.0, math.inf), strict=True)
+    ]
     ax = plot_gain_per_kb(rows).axes[0]
     assert all(np.isfinite(bar.get_height()) for bar in ax.patches)
     with pytest.raises(ValueError, match="at least two k"):

@@ -144,6 +144,8 @@ def test_same_bytes_in_a_fresh_process_with_one_thread():
         "print(hashlib.sha256(encode_palette_png(r.palette, r.labels)).hexdigest())\n"
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "123"}
-    done = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True, timeout=120, check=True
+    )
     result = quantize(load_image(root / "images" / "badge_rgba.png"), 16, random_state=3)
     assert done.stdout.strip() == hashlib.sha256(encode_palette_png(result.palette, result.labels)).hexdigest()

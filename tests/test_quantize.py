@@ -9,7 +9,7 @@ from kmeans_compress._quantize import label_dtype
 
 
 def _same_up_to_permutation(a, b):
-    pairs = set(zip(a.ravel().tolist(), b.ravel().tolist()))
+    pairs = set(zip(a.ravel().tolist(), b.ravel().tolist(), strict=True))
     return len(pairs) == len(set(a.ravel().tolist())) == len(set(b.ravel().tolist()))
 
 
@@ -52,7 +52,9 @@ def test_histogram_matches_numpy_unique(gradient):
     np.testing.assert_array_equal(hist.colors, colors)
     np.testing.assert_array_equal(hist.counts, counts)
     color_labels = (np.arange(hist.n_colors) % 7).astype(np.uint8)
-    np.testing.assert_array_equal(hist.pixel_labels(color_labels), color_labels[inverse.reshape(-1)].reshape(gradient.shape[:2]))
+    np.testing.assert_array_equal(
+        hist.pixel_labels(color_labels), color_labels[inverse.reshape(-1)].reshape(gradient.shape[:2])
+    )
 
 
 def test_weighted_distinct_fit_matches_per_pixel_objective(gradient):

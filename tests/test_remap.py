@@ -226,7 +226,7 @@ def test_empty_and_sparse_input_are_refused_clearly():
 
     with pytest.raises(ValueError, match="at least one pixel"):
         KMeansQuantizer(2).fit(np.empty((0, 3)))
-    with pytest.raises(TypeError, match="sparse .*needs dense uint8 pixels"):
+    with pytest.raises(TypeError, match=r"sparse .*needs dense uint8 pixels"):
         KMeansQuantizer(2).fit(scipy.sparse.csr_matrix(np.ones((4, 3), np.uint8)))
 
 

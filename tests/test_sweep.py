@@ -1,5 +1,6 @@
 import csv
 import io
+import itertools
 import json
 import math
 import warnings
@@ -8,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from kmeans_compress import compress_file, encode_palette_png, psnr, quantize
 from kmeans_compress import _sweep as sweep_module
+from kmeans_compress import compress_file, encode_palette_png, psnr, quantize
 from kmeans_compress._baselines import jpeg_at_size, mediancut_png
 from kmeans_compress._choose import choose_k, choose_knee, knee_index, knee_k, search_smallest_k, smallest_k
 from kmeans_compress._sweep import ImageSweep, SweepRow, sweep
@@ -86,11 +87,11 @@ def test_sweep_callback_and_validation(noisy):
     seen = []
     sweep(noisy, [2, 3], callback=seen.append)
     assert [r.k for r in seen] == [2, 3]
-    with pytest.raises(ValueError, match="from 1 to 256.*got 300"):
+    with pytest.raises(ValueError, match=r"from 1 to 256.*got 300"):
         sweep(noisy, [2, 300])
     with pytest.raises(ValueError, match="at least one k"):
         sweep(noisy, [])
-    with pytest.raises(ValueError, match="from 1 to 256.*got 0"):
+    with pytest.raises(ValueError, match=r"from 1 to 256.*got 0"):
         ImageSweep(noisy).row(0)
 
 
@@ -155,7 +156,7 @@ def test_search_finds_the_exhaustive_answer_in_few_calls(name):
     finite = [v for v in values if math.isfinite(v)]
     for threshold in np.linspace(min(finite), max(finite), 23)[1:]:
         calls = []
-        k, evaluated = search_smallest_k(lambda kk: calls.append(kk) or values[kk - 1], threshold)
+        k, evaluated = search_smallest_k(lambda kk, calls=calls: calls.append(kk) or values[kk - 1], threshold)
         assert k == _exhaustive(values, threshold), threshold
         assert len(calls) == len(set(calls)) == len(evaluated)  # each k at most once
         assert len(calls) <= 9, (threshold, calls)
@@ -179,7 +180,7 @@ def test_search_on_a_non_monotonic_curve_returns_a_local_answer():
     for k in range(30, 34):
         values[k - 1] = 0.0
     k, evaluated = search_smallest_k(lambda kk: values[kk - 1], 20.0)
-    assert values[k - 1] >= 20.0 and (k == 1 or values[k - 2] < 20.0 and k - 1 in evaluated)
+    assert values[k - 1] >= 20.0 and (k == 1 or (values[k - 2] < 20.0 and k - 1 in evaluated))
     assert k in (20, 34)
 
 
@@ -188,7 +189,7 @@ def test_smallest_k_matches_exhaustive_search_on_an_image(noisy):
     # k=64, and with them k=56 ends 0.0004 dB below k=55 on this image)
     exhaustive = ImageSweep(noisy, n_init=1)
     psnrs = [r.psnr for r in exhaustive.rows(range(1, 65))]
-    assert all(b >= a for a, b in zip(psnrs, psnrs[1:]))  # monotonic here, so the answer is exact
+    assert all(b >= a for a, b in itertools.pairwise(psnrs))  # monotonic here, so the answer is exact
     job = ImageSweep(noisy, n_init=1)
     for threshold in (20.0, 25.0, 28.0, 29.5):
         choice = smallest_k(ImageSweep(noisy, n_init=1), min_psnr=threshold)

@@ -183,7 +183,9 @@ def run_check(args) -> int:
                         break
                     time.sleep(0.5)
                 seconds = time.monotonic() - started
-                print(f"run all: {state.get('done')}/{state.get('total')} code cells in {seconds:.1f} s (in the browser)")
+                print(
+                    f"run all: {state.get('done')}/{state.get('total')} code cells in {seconds:.1f} s (in the browser)"
+                )
                 if state.get("done") != state.get("total"):
                     failures.append(f"not every cell ran within {args.timeout} s")
                 for error in state.get("errors", []):

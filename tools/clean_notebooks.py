@@ -3,9 +3,9 @@
 nbval compares a fresh run with the outputs stored in the notebook, so the outputs stay; what
 goes is what changes on every run without saying anything about the lesson: execution
 timestamps (``cell.metadata.execution``), random cell ids (replaced by their position), widget
-state and the widget views that would need it, and the Python patch version. Execution counts stay: nbval refuses a cell with outputs
-and no count, and after a top-to-bottom run they are simply 1, 2, 3... Then a diff of a re-run notebook shows
-only the outputs that changed. The stripping itself is nbstripout's (``strip_output``).
+state and the widget views that would need it, and the Python patch version. Execution counts stay: nbval refuses a
+cell with outputs and no count, and after a top-to-bottom run they are simply 1, 2, 3... Then a diff of a re-run
+notebook shows only the outputs that changed. The stripping itself is nbstripout's (``strip_output``).
 
 Usage, from the project's root::
 
