@@ -14,6 +14,11 @@ from numpy.typing import NDArray
 from sklearn.cluster import KMeans
 from sklearn.utils import check_random_state
 
+try:  # scikit-learn's own Lloyd loop, without KMeans.fit's checks at every run (see _lloyd_runs)
+    from sklearn.cluster._kmeans import _kmeans_single_lloyd
+except ImportError:  # another scikit-learn layout: KMeans.fit, the same result a little slower
+    _kmeans_single_lloyd = None
+
 from ._reduce import NearestSearch, kmeans_plusplus, lloyd_polish, reduce_histogram
 from ._threads import one_thread
 
@@ -106,18 +111,21 @@ def fit_centres(
     # scikit-learn's OpenMP loops on one thread: for fits this small (a few thousand points)
     # synchronising threads costs more than the work, and the result is the same on any core count
     with one_thread("openmp"):
-        for _ in range(_resolve_n_init(n_init, n_clusters)):
-            seeds = kmeans_plusplus(points, weights, n_clusters, rng)
-            kmeans = KMeans(
-                n_clusters=n_clusters,
-                init=seeds,
-                n_init=1,
-                max_iter=max_iter,
-                tol=tol,
-                algorithm="lloyd",
-            ).fit(points, sample_weight=weights)
-            if best is None or kmeans.inertia_ < best.inertia_:
-                best = kmeans
+        if _kmeans_single_lloyd is not None:
+            best = _lloyd_runs(points, weights, n_clusters, _resolve_n_init(n_init, n_clusters), rng, max_iter, tol)
+        else:
+            for _ in range(_resolve_n_init(n_init, n_clusters)):
+                seeds = kmeans_plusplus(points, weights, n_clusters, rng)
+                kmeans = KMeans(
+                    n_clusters=n_clusters,
+                    init=seeds,
+                    n_init=1,
+                    max_iter=max_iter,
+                    tol=tol,
+                    algorithm="lloyd",
+                ).fit(points, sample_weight=weights)
+                if best is None or kmeans.inertia_ < best.inertia_:
+                    best = kmeans
     assert best is not None
     centres, search, guess = best.cluster_centers_, None, None
     if reduce and refine_iter:
@@ -132,3 +140,39 @@ def fit_centres(
         )
     return centres, search, guess, best
 
+
+
+def _lloyd_runs(points, weights, n_clusters, n_runs, rng, max_iter, tol):
+    """One Lloyd run per k-means++ seeding, the lowest inertia kept, as a fitted ``KMeans``.
+
+    What ``KMeans(init=seeds, n_init=1, algorithm="lloyd").fit(points, sample_weight=weights)``
+    does for each run, step for step (the points centred on their mean, its tolerance scaled by
+    their variance, one thread), so the centres, labels and inertia are the same to the bit; but
+    its checks, its copies and its thread-pool inspection are done once, not once a run, which
+    on a small image cost more than the runs themselves.
+    """
+    X = np.array(points, dtype=np.float64, order="C")  # KMeans.fit copies the points too
+    sample_weight = np.asarray(weights, dtype=np.float64)
+    scaled_tol = float(np.mean(np.var(X, axis=0)) * tol) if tol else 0
+    X_mean = X.mean(axis=0)
+    X -= X_mean
+    best = None
+    for _ in range(n_runs):
+        seeds = kmeans_plusplus(points, weights, n_clusters, rng)
+        init = np.array(seeds, dtype=np.float64, order="C")
+        init -= X_mean
+        labels, inertia, centres, n_iter = _kmeans_single_lloyd(
+            X, sample_weight, init, max_iter=max_iter, verbose=False, tol=scaled_tol, n_threads=1
+        )
+        if best is None or inertia < best[1]:
+            best = labels, inertia, centres, n_iter, seeds
+    assert best is not None
+    labels, inertia, centres, n_iter, seeds = best
+    centres += X_mean
+    kmeans = KMeans(n_clusters=n_clusters, init=seeds, n_init=1, max_iter=max_iter, tol=tol, algorithm="lloyd")
+    # the fitted state KMeans.fit leaves (predict and transform read it)
+    kmeans.n_features_in_ = X.shape[1]
+    kmeans._tol, kmeans._n_init, kmeans._algorithm, kmeans._n_threads = scaled_tol, 1, "lloyd", 1
+    kmeans.cluster_centers_, kmeans._n_features_out = centres, len(centres)
+    kmeans.labels_, kmeans.inertia_, kmeans.n_iter_ = labels, inertia, n_iter
+    return kmeans

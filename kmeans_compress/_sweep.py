@@ -188,6 +188,7 @@ class ImageSweep:
         self.rows_: dict[int, SweepRow] = {}
         self.data_: dict[int, bytes] = {}
         self.quantizers_: dict[int, KMeansQuantizer] = {}
+        self._fits: dict[int, tuple[tuple[KMeansQuantizer, bytes], float]] = {}  # encoded, not yet measured
 
     @property
     def n_distinct_colors(self) -> int:
@@ -211,13 +212,12 @@ class ImageSweep:
         if k in self.rows_:
             return self.rows_[k]
         start = time.perf_counter()
-        quantizer = fit_quantizer(
-            self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
-        )
-        self.n_fits += 1
-        release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
+        if k in self._fits:  # fitted and encoded for a quick view: its time counts in the row's
+            (quantizer, data), fit_seconds = self._fits.pop(k)
+            start -= fit_seconds
+        else:
+            quantizer, data = self._fit(k)
         options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
-        quantizer, data = self._smaller_file(quantizer, options)
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
         data, measured = encode_and_measure(
@@ -244,6 +244,44 @@ class ImageSweep:
         self.rows_[k] = row
         self.data_[k] = data
         return row
+
+    def encoded(self, k: int) -> tuple[KMeansQuantizer, bytes]:
+        """The fit of ``k`` and its encoded file, without measuring them (what a quick view needs).
+
+        Each k is fitted and encoded once: :meth:`row` later measures this same fit and file.
+
+        Parameters
+        ----------
+        k : int
+            Palette size, 1 to 256.
+
+        Returns
+        -------
+        quantizer : KMeansQuantizer
+            The fit whose file is smaller (with runs, or its nearest-colour labels).
+        data : bytes
+            That file, in the sweep's format.
+        """
+        k = check_k("k", k)
+        if k in self.rows_ and k in self.quantizers_:
+            return self.quantizers_[k], self.data_[k]
+        if k not in self._fits:
+            start = time.perf_counter()
+            self._fits[k] = self._fit(k), time.perf_counter() - start
+        return self._fits[k][0]
+
+    def _fit(self, k: int) -> tuple[KMeansQuantizer, bytes]:
+        """Fit ``k`` and encode its smaller file: ``(quantizer, data)``."""
+        quantizer = fit_quantizer(
+            self.histogram, k, icc_profile=self.info.icc_profile, random_state=self.random_state, **self.params
+        )
+        self.n_fits += 1
+        release_free_memory()  # the fit's temporaries, before the encoder's and the metrics'
+        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
+        quantizer, data = self._smaller_file(quantizer, options)
+        if data is None:
+            data = encode_palette(quantizer.palette_, quantizer.labels_, **options)
+        return quantizer, data
 
     @staticmethod
     def _smaller_file(quantizer: KMeansQuantizer, options: dict[str, Any]) -> tuple[KMeansQuantizer, bytes | None]:

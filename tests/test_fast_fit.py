@@ -190,3 +190,26 @@ def test_oxipng_keeps_trns_and_is_smaller_than_pillow(photo_like):
 def test_optimizer_validation():
     with pytest.raises(ValueError, match="optimizer must be one of"):
         encode_palette_png(np.zeros((2, 3), np.uint8), np.zeros((2, 2), np.uint8), optimizer="zopfli")
+
+
+@pytest.mark.parametrize(("n_clusters", "n_init"), [(3, 10), (16, 3), (40, 1)], ids=["k3", "k16", "k40"])
+def test_lloyd_runs_give_what_kmeans_fit_gives_to_the_bit(monkeypatch, n_clusters, n_init):
+    """The direct call of scikit-learn's Lloyd loop is a pure speed-up: same centres, labels, inertia."""
+    from kmeans_compress import _centres
+
+    if _centres._kmeans_single_lloyd is None:
+        pytest.skip("this scikit-learn has no _kmeans_single_lloyd: KMeans.fit is used anyway")
+    rng = np.random.default_rng(1)
+    colors = rng.integers(0, 256, (900, 3)).astype(np.uint8)
+    counts = rng.integers(1, 50, 900).astype(np.int64)
+    features = colors.astype(np.float64)
+    kwargs = {"n_init": n_init, "max_iter": 300, "tol": 1e-4, "random_state": 0}
+    kwargs.update(histogram_bits=None, refine_iter=0)
+    direct = _centres.fit_centres(colors, counts, features, n_clusters, **kwargs)[3]
+    monkeypatch.setattr(_centres, "_kmeans_single_lloyd", None)
+    fitted = _centres.fit_centres(colors, counts, features, n_clusters, **kwargs)[3]
+    np.testing.assert_array_equal(direct.cluster_centers_, fitted.cluster_centers_)
+    np.testing.assert_array_equal(direct.labels_, fitted.labels_)
+    assert direct.inertia_ == fitted.inertia_ and direct.n_iter_ == fitted.n_iter_
+    np.testing.assert_array_equal(direct.init, fitted.init)
+    np.testing.assert_array_equal(direct.predict(features[:50]), fitted.predict(features[:50]))

@@ -2,13 +2,14 @@
 
 import base64
 import io
+import math
 
 import numpy as np
 import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
-pytest.importorskip("ipywidgets")
+widgets = pytest.importorskip("ipywidgets")
 import dataclasses  # noqa: E402
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -107,16 +108,24 @@ def test_show_k_rejects_k_out_of_range_and_a_sweep_without_quantizers():
 # -- k_slider -------------------------------------------------------------------------------------
 
 
-def test_slider_ranges_from_1_to_256_and_starts_at_k():
+def test_slider_ranges_from_1_to_256_on_a_log_scale_and_starts_at_k():
     box = k_slider(ramp(), k=5)
     assert isinstance(box, KSlider)
-    assert (box.slider.min, box.slider.max, box.slider.value) == (1, 256, 5)
+    slider = box.slider
+    assert (slider.base**slider.min, slider.base**slider.max, slider.value, box.k) == (1, 256, 5, 5)
+    assert slider.base**((slider.min + slider.max) / 2) == 16  # k = 16 halfway: small k have room
     assert box.measurement.k == 5
     assert box.summary.startswith("image, k = 5: indexed PNG")
     assert plt.get_fignums() == []  # drawn without pyplot: no figure left open, none shown twice
 
 
-def test_moving_the_slider_redraws_and_remeasures():
+def test_a_dragged_value_between_two_k_is_rounded():
+    box = k_slider(ramp(), k=5)
+    box.slider.value = 2 ** (math.log2(7) + box.slider.step / 3)
+    assert box.k == 7 and box.measurement.k == 7 and "k = 7:" in box.summary
+
+
+def test_moving_the_slider_shows_the_file_size_and_the_psnr_of_the_new_k():
     image = ramp()
     box = k_slider({"ramp": image}, k=2)
     first_png, first = box.picture.value, box.measurement
@@ -124,13 +133,35 @@ def test_moving_the_slider_redraws_and_remeasures():
     assert box.measurement.k == 8 and box.measurement.psnr > first.psnr
     assert box.picture.value != first_png
     assert box.caption.value == box.summary and "k = 8" in box.summary
-    _, expected = show_k(image, 8)
-    assert same_figures(box.measurement, expected)
+    _, expected = show_k(image, 8)  # the package's full measurement of the same fit
+    shown = box.measurement
+    assert (shown.bytes_out, shown.bits_per_pixel) == (expected.bytes_out, expected.bits_per_pixel)
+    assert shown.psnr == pytest.approx(expected.psnr, abs=1e-9)
     box.slider.value = 2
-    assert box.picture.value == first_png  # the same k draws the same figure
+    assert box.picture.value == first_png  # the same k shows the same picture
 
 
-def test_choosing_another_image_redraws_it_at_the_same_k(tmp_path):
+def test_the_picture_is_the_quantized_image_above_its_palette():
+    image = ramp()
+    box = k_slider({"ramp": image}, k=6)
+    quantizer = box._sweep("ramp").encoded(6)[0]
+    shown = np.asarray(Image.open(io.BytesIO(box.picture.value)).convert("RGB"))
+    scale = shown.shape[1] // image.shape[1]  # a small image is enlarged by a whole factor
+    assert shown.shape[1] == scale * image.shape[1] >= 432
+    top = shown[: scale * image.shape[0] : scale, ::scale]
+    np.testing.assert_array_equal(top, quantizer.palette_[quantizer.labels_])
+    below = {tuple(c) for c in shown[scale * image.shape[0] :].reshape(-1, 3).tolist()}
+    assert below == {tuple(c) for c in quantizer.palette_.tolist()} | {(255, 255, 255)}
+
+
+def test_the_summary_is_shown_once():
+    box = k_slider(ramp(), k=4)
+    labels = [w for w in box.children if isinstance(w, widgets.Label)]
+    assert [label.value for label in labels] == [box.summary]
+    assert not any(isinstance(w, widgets.Output) for w in box.children)
+
+
+def test_choosing_another_image_shows_it_at_the_same_k(tmp_path):
     path = tmp_path / "stripes.png"
     Image.fromarray(three_colors()).save(path)
     box = k_slider({"ramp": ramp(), "stripes": path}, k=3)
@@ -139,7 +170,7 @@ def test_choosing_another_image_redraws_it_at_the_same_k(tmp_path):
     assert box.summary.startswith("stripes, k = 3") and "PSNR inf dB" in box.summary
     width, height = png_size(box.picture.value)
     assert box.picture.width == str(width)  # shown at its own size
-    assert width > height  # the stripes are wider than tall, and so is the figure's image
+    assert width > height  # the stripes are wider than tall, and so is the picture
 
 
 def test_slider_reuses_the_fits_of_an_image_sweep_given():
@@ -147,11 +178,13 @@ def test_slider_reuses_the_fits_of_an_image_sweep_given():
     job.row(4)
     box = k_slider({"ramp": job}, k=4)
     assert job.n_fits == 1  # k = 4 was fitted before: not again
+    assert box.measurement.bytes_out == job.rows_[4].bytes_out
     box.slider.value = 5
-    assert job.n_fits == 2 and box.measurement is job.rows_[5]
+    assert job.n_fits == 2
+    assert job.row(5).bytes_out == box.measurement.bytes_out and job.n_fits == 2  # measured later: not refitted
 
 
-def test_without_a_widget_front_end_the_display_is_the_figure_and_a_line_of_text():
+def test_without_a_widget_front_end_the_display_is_the_picture_and_a_line_of_text():
     box = k_slider(ramp(), k=4)
     bundle = box._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle  # a live front end draws the widget

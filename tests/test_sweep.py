@@ -60,6 +60,17 @@ def test_histogram_built_once_and_fits_cached(noisy, monkeypatch):
     assert [r.k for r in job.measured()] == [2, 4, 8]
 
 
+def test_encoded_fits_once_and_the_row_measures_that_fit_and_file(noisy):
+    job = ImageSweep(noisy, keep_quantizers=True)
+    quantizer, data = job.encoded(4)
+    assert job.encoded(4)[1] is data and job.n_fits == 1 and job.rows_ == {}  # not measured
+    row = job.row(4)
+    assert job.n_fits == 1 and job.data_[4] is data and job.quantizers_[4] is quantizer
+    assert row.bytes_out == len(data) and row.seconds > 0
+    fresh = ImageSweep(noisy).row(4)  # the same figures as a row fitted and measured in one go
+    assert (fresh.bytes_out, fresh.psnr, fresh.ssim, fresh.delta_e) == (row.bytes_out, row.psnr, row.ssim, row.delta_e)
+
+
 def test_sweep_fields_by_hand(noisy):
     rows = sweep(noisy, [4, 8], bytes_in=1000)
     for r in rows:
