@@ -16,6 +16,7 @@ This module imports nothing heavy: the command line loads it before any work sta
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
@@ -308,6 +309,9 @@ class _Run:
         label, task = self.tasks[index]
         try:
             outcome = self.executor.result(future)
+        except ExecutorLost:
+            self.in_flight[future] = (index, state, early)  # reported with the others not done
+            raise
         except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS, a lost cluster
             outcome = Outcome(index, label, error=self.executor.failure_text(label, exc))
         if outcome is None:  # stopped by Ctrl-C before it started
@@ -323,7 +327,8 @@ class _Run:
         """The executor is gone: collect what finished, then every other task is not done, each said so."""
         for future in lost.done:
             if future in self.in_flight:
-                self._collect(future)
+                with contextlib.suppress(ExecutorLost):  # its result is gone with its worker: not done
+                    self._collect(future)
         self.executor.abandon(list(self.in_flight))
         not_done = [(index, early) for index, _, early in self.in_flight.values()]
         self.in_flight.clear()

@@ -141,8 +141,10 @@ class ClusterWatch:
         """
         if self.client.status != "running":
             raise ExecutorLost(LOST, done())
-        # the scheduler may take until the end of the bound to answer (a loaded machine, a first connection)
-        problem = self._problem(keys, max(self.tick, self.timeout - (time.monotonic() - self.alive)))
+        # the scheduler may take until the warning, then until the end of the bound, to answer (a
+        # loaded machine, a first connection): a stall is never declared on one slow answer
+        until = self.alive + (self.timeout if self.warned else self.warn_after)
+        problem = self._problem(keys, max(self.tick, until - time.monotonic()))
         now = time.monotonic()
         if problem is None:
             if self.warned:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib
+import inspect
 import logging
 import threading
 import time
@@ -260,11 +262,46 @@ def version_warnings(client: Any, *, timeout: float = DEFAULT_TIMEOUT) -> list[s
 # ---------------------------------------------------------------------------------------------
 
 
-def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
+class _ByName:
+    """A module-level function sent by its name, imported only where it runs.
+
+    The scheduler unpickles every task it is given: a function pickled by reference would make
+    it import that function's module (the whole compressor, scikit-learn with it), blocking it
+    for seconds on its first batch. Named this way, it imports only this module.
+    """
+
+    __slots__ = ("module", "qualname")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.module, self.qualname = fn.__module__, fn.__qualname__
+
+    def __getstate__(self) -> tuple[str, str]:
+        return self.module, self.qualname
+
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        self.module, self.qualname = state
+
+    def resolve(self) -> Callable[..., Any]:
+        obj: Any = importlib.import_module(self.module)
+        for part in self.qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+def _by_name(obj: Any) -> Any:
+    """``obj`` as a :class:`_ByName` when it is a function importable by name, else itself."""
+    if inspect.isfunction(obj) and "<" not in obj.__qualname__ and obj.__module__.startswith("kmeans_compress."):
+        return _ByName(obj)
+    return obj
+
+
+def _on_worker(fn: Any, *args: Any) -> Any:
     """What a worker runs for one task: ``fn(*args)`` with one BLAS/OpenMP thread (a worker runs
-    as many tasks at once as it has threads) and Pillow's log quiet."""
+    as many tasks at once as it has threads) and Pillow's log quiet; functions sent by name are
+    imported here first."""
     from threadpoolctl import threadpool_limits
 
+    fn, *args = (a.resolve() if isinstance(a, _ByName) else a for a in (fn, *args))
     quiet_pil_logger()
     with threadpool_limits(1):
         return fn(*args)
@@ -350,6 +387,7 @@ class DaskExecutor:
         self._queue = distributed.as_completed(loop=client.loop)
         self._futures: set[Any] = set()
         self._watch = ClusterWatch(client, self.timeout, on_wait)
+        self._lost: str | None = None  # why, once the cluster is lost
 
     def _done(self) -> list[Any]:
         return [f for f in self._futures if f.status == "finished"]
@@ -373,12 +411,12 @@ class DaskExecutor:
         ExecutorLost
             When the connection to the scheduler is lost.
         """
-        if self.client.status != "running":
-            raise ExecutorLost(LOST, self._done())
+        if self.client.status != "running" or self._lost is not None:
+            raise ExecutorLost(self._lost or LOST, self._done())
         key = f"kmeans-compress-{self._run_id}-{self._count}"
         self._count += 1
         try:
-            future = self.client.submit(_on_worker, fn, *args, key=key, pure=False)
+            future = self.client.submit(_on_worker, *map(_by_name, (fn, *args)), key=key, pure=False)
         except Exception as exc:  # a client closed meanwhile
             raise ExecutorLost(LOST, self._done()) from exc
         self._queue.add(future)
@@ -409,7 +447,7 @@ class DaskExecutor:
             with self._queue.thread_condition:  # woken as a future finishes; Ctrl-C lands here
                 self._queue.thread_condition.wait(timeout=min(0.1, self._watch.tick))
             if not self._queue.has_ready() and time.monotonic() - checked >= self._watch.tick:
-                self._watch.check(keys, self._done)
+                self._checked(lambda: self._watch.check(keys, self._done))
                 checked = time.monotonic()
         self._watch.progress()
         return self._queue.next_batch(block=False)
@@ -425,13 +463,35 @@ class DaskExecutor:
         Returns
         -------
         Outcome
+
+        Raises
+        ------
+        ExecutorLost
+            When its result was on a worker lost since, and the cluster made no progress for
+            ``timeout`` seconds.
         """
         self._futures.discard(future)
         try:
-            return future.result(timeout=self.timeout)
+            while True:
+                try:
+                    return future.result(timeout=self._watch.tick)
+                except (TimeoutError, asyncio.TimeoutError):
+                    # done, but its result was on a worker lost since: Dask computes it again, on a
+                    # worker within the bound, or the batch ends
+                    if self._lost is not None:
+                        raise ExecutorLost(self._lost) from None
+                    self._checked(lambda: self._watch.check([future.key], self._done))
         finally:
             with contextlib.suppress(Exception):
                 future.release()
+
+    def _checked(self, check: Callable[[], None]) -> None:
+        """``check()``, remembering why the cluster is lost when it says so."""
+        try:
+            check()
+        except ExecutorLost as lost:
+            self._lost = lost.reason
+            raise
 
     def failure_text(self, label: str, exc: BaseException) -> str:
         """One line for a task the cluster did not finish (a worker that died each time, a lost scheduler).
