@@ -27,7 +27,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from test_cli_batch import _photo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +38,7 @@ pytestmark = pytest.mark.cluster_faults
 
 def _distributed():
     if os.environ.get("KMEANS_COMPRESS_REQUIRE_DASK"):
-        import distributed  # noqa: PLC0415 - fails the test run instead of skipping
+        import distributed  # fails the test run instead of skipping
 
         return distributed
     return pytest.importorskip("distributed")
@@ -128,7 +127,9 @@ def _run(cluster, inputs, out, timeout, fault=None, extra=()):
     command = [sys.executable, "-m", "kmeans_compress", str(inputs), "-k", "16", "--out-dir", str(out),
                "--scheduler", cluster.address, "--scheduler-timeout", str(timeout), "--no-progress", *extra]
     start = time.monotonic()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=out.parent)
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=out.parent
+    )
     first = ""
     if fault is not None:
         first = proc.stdout.readline()
@@ -156,7 +157,8 @@ def _check_accounted(inputs, out, stdout, stderr):
     errors = [line for line in stderr.splitlines() if line.startswith(f"{PROG}: error: ")]
     written = [line for line in stdout.splitlines() if line.startswith(str(inputs))]
     for src in sorted(inputs.iterdir()):
-        said = [e for e in errors if e.startswith(f"{PROG}: error: {src}:")] + [w for w in written if w.startswith(f"{src}:")]
+        said = [e for e in errors if e.startswith(f"{PROG}: error: {src}:")]
+        said += [w for w in written if w.startswith(f"{src}:")]
         assert len(said) == 1, (src.name, said)
     files = sorted(out.iterdir()) if out.exists() else []
     assert all(not f.name.startswith(".") and not f.name.endswith(".tmp") for f in files), files
@@ -173,7 +175,8 @@ def _check_accounted(inputs, out, stdout, stderr):
 def test_scheduler_killed_mid_batch(cluster, inputs, tmp_path):
     """SIGKILL the scheduler: Dask cancels every task in flight at once; the batch ends with a line per file."""
     out = tmp_path / "out"
-    status, stdout, stderr, seconds = _run(cluster, inputs, out, 4, lambda: cluster.scheduler.send_signal(signal.SIGKILL))
+    kill = lambda: cluster.scheduler.send_signal(signal.SIGKILL)  # noqa: E731
+    status, stdout, stderr, seconds = _run(cluster, inputs, out, 4, kill)
     errors, written = _check_accounted(inputs, out, stdout, stderr)
     assert status == 1
     assert seconds < 4 + 10, seconds
@@ -184,7 +187,8 @@ def test_scheduler_killed_mid_batch(cluster, inputs, tmp_path):
 def test_scheduler_stopped_mid_batch(cluster, inputs, tmp_path):
     """SIGSTOP the scheduler: nothing closes, nothing answers; the bound ends the wait."""
     out = tmp_path / "out"
-    status, stdout, stderr, seconds = _run(cluster, inputs, out, 4, lambda: cluster.scheduler.send_signal(signal.SIGSTOP))
+    stop = lambda: cluster.scheduler.send_signal(signal.SIGSTOP)  # noqa: E731
+    status, stdout, stderr, seconds = _run(cluster, inputs, out, 4, stop)
     errors, _ = _check_accounted(inputs, out, stdout, stderr)
     assert status == 1
     assert 3 < seconds < 4 + 10, seconds
@@ -196,8 +200,10 @@ def test_scheduler_stopped_mid_batch(cluster, inputs, tmp_path):
 
 
 @pytest.mark.parametrize("cluster", [2], indirect=True)
-@pytest.mark.parametrize(("how", "said"), [(signal.SIGKILL, "no Dask worker"), (signal.SIGSTOP, "no Dask worker answering")],
-                         ids=["killed", "stopped"])
+@pytest.mark.parametrize(
+    ("how", "said"), [(signal.SIGKILL, "no Dask worker"), (signal.SIGSTOP, "no Dask worker answering")],
+    ids=["killed", "stopped"],
+)
 def test_every_worker_lost_mid_batch(cluster, inputs, tmp_path, how, said):
     """Every worker killed (no nanny brings it back) or stopped: a line while waiting, then the bound ends it."""
     out = tmp_path / "out"
@@ -255,7 +261,8 @@ def small_disk(tmp_path):
     """A 600 kB tmpfs (root only: the test says so and skips without it)."""
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)], capture_output=True, text=True)
+    command = ["mount", "-t", "tmpfs", "-o", "size=600k", "tmpfs", str(mount)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs here (needs root): {done.stderr.strip()}")
     try:
@@ -281,7 +288,8 @@ def test_full_disk(small_disk, tmp_path):
     out = small_disk / "out"
     done = subprocess.run(
         [sys.executable, "-m", "kmeans_compress", str(inputs), "-k", "64", "--out-dir", str(out), "--no-progress",
-         "--jobs", "1", "--allow-larger"], capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120,
+         "--jobs", "1", "--allow-larger"],
+        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120, check=False,
     )
     errors, written = _check_accounted(inputs, out, done.stdout, done.stderr)
     assert done.returncode == 1 and written and errors, done.stderr
@@ -294,7 +302,7 @@ def test_full_disk(small_disk, tmp_path):
 def test_read_only_folder(small_disk, tmp_path):
     out = small_disk / "out"
     out.mkdir()
-    done = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, text=True)
+    done = subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         pytest.skip(f"cannot remount read-only here: {done.stderr.strip()}")
     inputs = tmp_path / "in"
@@ -302,11 +310,13 @@ def test_read_only_folder(small_disk, tmp_path):
     for i in range(3):
         _photo(inputs / f"p{i}.png", seed=i)
     done = subprocess.run(
-        [sys.executable, "-m", "kmeans_compress", str(inputs), "-k", "8", "--out-dir", str(out), "--no-progress", "--jobs", "1"],
-        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120,
+        [sys.executable, "-m", "kmeans_compress", str(inputs), "-k", "8", "--out-dir", str(out), "--no-progress",
+         "--jobs", "1"],
+        capture_output=True, text=True, env=_env(), cwd=tmp_path, timeout=120, check=False,
     )
     errors, written = _check_accounted(inputs, out, done.stdout, done.stderr)
     assert done.returncode == 1 and not written
     assert errors == [
-        f"{PROG}: error: {inputs / f'p{i}.png'}: {out / f'p{i}-k8.png'}: {out}/ is on a read-only file system" for i in range(3)
+        f"{PROG}: error: {inputs / f'p{i}.png'}: {out / f'p{i}-k8.png'}: {out}/ is on a read-only file system"
+        for i in range(3)
     ]
