@@ -170,7 +170,7 @@ class ClusterWatch:
             return f"the Dask scheduler {self.address} has not answered"
         now = time.monotonic()
         workers = info.get("workers", {})
-        seen = {}
+        seen: dict[str, tuple[Any, float, float | None]] = {}
         for address, worker in workers.items():
             beat = worker.get("last_seen")
             before = self.seen.get(address)
@@ -188,7 +188,8 @@ class ClusterWatch:
             return "no Dask worker"
         if not answering:
             return "no Dask worker answering"
-        beats = [moved for moved in answering.values() if moved is not None]  # a worker seen once proves nothing yet
+        # a worker seen once proves nothing yet: only a heartbeat that moved
+        beats: list[float] = [moved for moved in answering.values() if moved is not None]
         self.alive = max([self.alive, *beats])
         if len(answering) == len(workers) or not keys:
             return None

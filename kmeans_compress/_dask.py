@@ -301,10 +301,10 @@ def _on_worker(fn: Any, *args: Any) -> Any:
     imported here first."""
     from threadpoolctl import threadpool_limits
 
-    fn, *args = (a.resolve() if isinstance(a, _ByName) else a for a in (fn, *args))
+    call = [a.resolve() if isinstance(a, _ByName) else a for a in (fn, *args)]
     quiet_pil_logger()
     with threadpool_limits(1):
-        return fn(*args)
+        return call[0](*call[1:])
 
 
 def _cluster_error_text(label: str, exc: BaseException) -> str:
