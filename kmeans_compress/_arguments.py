@@ -287,7 +287,15 @@ def build_parser():
         type=_positive_float,
         default=None,
         metavar="SECONDS",
-        help="give up when the scheduler has not answered within this time (default 10)",
+        help="the longest a batch waits for a cluster that makes no progress (a scheduler that does not answer, "
+        "no worker, or none that answers), at the start or mid-batch; then the files not done are given up, "
+        "each said so, exit status 1 (default 30)",
+    )
+    batch.add_argument(
+        "--scheduler-log",
+        metavar="FILE",
+        default=None,
+        help="append the Dask client's own log (distributed's) to FILE; it never goes to the terminal",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -346,6 +354,8 @@ def usage_problem(args, n_files):
             return "--jobs sets local processes; with --scheduler the cluster's workers do the work, drop --jobs"
     elif args.scheduler_timeout is not None:
         return "--scheduler-timeout goes with --scheduler ADDRESS"
+    elif args.scheduler_log is not None:
+        return "--scheduler-log goes with --scheduler ADDRESS"
     if args.sweep is not None and "-" in args.inputs:
         return "--sweep measures files; save stdin to a file first"
     if args.output == "-":

@@ -16,15 +16,17 @@ This module imports nothing heavy: the command line loads it before any work sta
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from ._local import LocalExecutor, interrupt_held, start_workers
-from ._tasks import Outcome, error_text, quiet_pil_logger, run_one
+from ._tasks import ExecutorLost, Outcome, error_text, quiet_pil_logger, run_one
 from ._threads import available_cpus
 
 __all__ = [
+    "ExecutorLost",
     "LocalExecutor",
     "Outcome",
     "SplitTask",
@@ -85,7 +87,10 @@ class TaskExecutor(Protocol):
         """Start ``fn(*args)`` on a worker; return its future."""
 
     def wait(self, futures: Collection[Any]) -> Collection[Any]:
-        """Block until at least one of ``futures`` is done; return the done ones."""
+        """Block until at least one of ``futures`` is done; return the done ones.
+
+        Raises :class:`ExecutorLost` when the workers are gone for good (then ``submit`` may too).
+        """
 
     def result(self, future: Any) -> Outcome | None:
         """What a done future holds (None: stopped before it started); raises what the worker could not catch."""
@@ -212,7 +217,10 @@ def run_ordered(
 
     Notes
     -----
-    Tasks are submitted a window at a time (``executor.window``). On Ctrl-C no task is started
+    Tasks are submitted a window at a time (``executor.window``). When the executor is lost
+    (:class:`ExecutorLost`: a cluster's scheduler gone, or no worker within its bound), what
+    finished is collected and every other task gets an outcome whose error says it was not done
+    and why; no exception is raised. On Ctrl-C no task is started
     any more: those waiting are cancelled, those running finish (a write is never cut in half)
     and are handed to ``on_result``, even past a gap in the order; a second Ctrl-C stops waiting
     for them. Then KeyboardInterrupt is raised again. Ctrl-C is held while a task is submitted
@@ -245,7 +253,7 @@ class _Run:
         self.ordered = _InOrder(on_result)
         self.outcomes: list[Any] = [None] * len(tasks)
         self.in_flight: dict[Any, tuple[int, Any, list[str]]] = {}  # future -> (index, state, warnings here)
-        self.pending = iter(range(len(tasks)))
+        self.next_index = 0  # the next task to submit (advanced only once it is submitted or reported)
 
     def run(self) -> list[Outcome]:
         try:
@@ -259,6 +267,10 @@ class _Run:
                 for future in self.executor.wait(list(self.in_flight)):
                     with interrupt_held():
                         self._collect(future)
+        except ExecutorLost as lost:
+            with interrupt_held():
+                self._lost(lost)
+            return self.outcomes
         except KeyboardInterrupt:
             self._interrupted()
             raise
@@ -271,22 +283,25 @@ class _Run:
 
     def _submit_next(self) -> bool:
         """Submit the next task (or report it, if it failed here); False when none is left."""
-        index = next(self.pending, None)
-        if index is None:
+        index = self.next_index
+        if index >= len(self.tasks):
             return False
         label, task = self.tasks[index]
         if self.executor.shares_files:
-            future = self.executor.submit(run_one, index, label, task)
+            future = self.executor.submit(run_one, index, label, task)  # ExecutorLost: the task stays pending
             self.in_flight[future] = (index, None, [])
+            self.next_index += 1
             return True
         prepared = run_one(index, label, task.prepare)
         if prepared.error is not None:
             self._add(prepared)
+            self.next_index += 1
             return True
         payload, state = prepared.value
         prepared.value = None
         future = self.executor.submit(run_one, index, label, task.remote, payload)
         self.in_flight[future] = (index, state, prepared.warnings)
+        self.next_index += 1
         return True
 
     def _collect(self, future: Any) -> None:
@@ -294,6 +309,9 @@ class _Run:
         label, task = self.tasks[index]
         try:
             outcome = self.executor.result(future)
+        except ExecutorLost:
+            self.in_flight[future] = (index, state, early)  # reported with the others not done
+            raise
         except Exception as exc:  # noqa: BLE001 - e.g. a worker killed by the OS, a lost cluster
             outcome = Outcome(index, label, error=self.executor.failure_text(label, exc))
         if outcome is None:  # stopped by Ctrl-C before it started
@@ -304,6 +322,21 @@ class _Run:
             outcome.value, outcome.error = finished.value, finished.error
             outcome.warnings += [w for w in finished.warnings if w not in outcome.warnings]
         self._add(outcome)
+
+    def _lost(self, lost: ExecutorLost) -> None:
+        """The executor is gone: collect what finished, then every other task is not done, each said so."""
+        for future in lost.done:
+            if future in self.in_flight:
+                with contextlib.suppress(ExecutorLost):  # its result is gone with its worker: not done
+                    self._collect(future)
+        self.executor.abandon(list(self.in_flight))
+        not_done = [(index, early) for index, _, early in self.in_flight.values()]
+        self.in_flight.clear()
+        not_done += [(index, []) for index in range(self.next_index, len(self.tasks))]
+        self.next_index = len(self.tasks)
+        for index, early in sorted(not_done, key=lambda pair: pair[0]):
+            label = self.tasks[index][0]
+            self._add(Outcome(index, label, error=f"{label}: not done, {lost.reason}", warnings=list(early)))
 
     def _interrupted(self) -> None:
         """Ctrl-C: start nothing more, say so, collect what was running, hand over what is done."""

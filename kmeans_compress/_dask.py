@@ -18,25 +18,39 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import importlib
+import inspect
+import logging
 import threading
+import time
 import uuid
+import warnings
 from collections.abc import Callable, Collection
 from typing import Any
 
+from ._cluster_watch import LOST, ClusterWatch, ask_scheduler, bounded
 from ._messages import one_line
-from ._tasks import error_text, quiet_pil_logger
+from ._tasks import ExecutorLost, error_text, quiet_pil_logger
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "DaskExecutor",
     "DaskMissingError",
     "SchedulerUnreachableError",
+    "close_client",
     "connect",
+    "route_logs",
     "version_warnings",
+    "worker_count",
 ]
 
-#: Seconds to wait for a scheduler to answer before giving up.
-DEFAULT_TIMEOUT = 10.0
+#: Seconds a batch waits for a cluster that makes no progress (a scheduler that does not answer,
+#: no worker, or none that answers) before the files not done are given up; also the bound on
+#: connecting.
+DEFAULT_TIMEOUT = 30.0
+
+#: The loggers of the cluster's libraries: their records never reach the terminal (see :func:`route_logs`).
+_CLUSTER_LOGGERS = ("distributed", "tornado", "asyncio")
 
 _INSTALL = "pip install 'kmeans-compress[dask]'"
 
@@ -98,6 +112,73 @@ def connect(scheduler: Any, *, timeout: float = DEFAULT_TIMEOUT) -> tuple[Any, b
     return client, True
 
 
+def worker_count(client: Any, *, timeout: float = DEFAULT_TIMEOUT) -> int | None:
+    """Workers connected to the cluster's scheduler now.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        Connected to the cluster.
+    timeout : float, default=DEFAULT_TIMEOUT
+        Seconds to wait for the scheduler's answer.
+
+    Returns
+    -------
+    int or None
+        None when the scheduler did not answer in time.
+    """
+    info = ask_scheduler(client, "identity", timeout, n_workers=0)
+    return None if info is None else int(info.get("n_workers", 0))
+
+
+def close_client(client: Any, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    """Close ``client`` within ``timeout`` seconds, whatever state the cluster is in; never raises.
+
+    Parameters
+    ----------
+    client : distributed.Client
+        The client to close (a lost or stopped scheduler never answers the goodbye).
+    timeout : float, default=DEFAULT_TIMEOUT
+        Seconds to wait at most.
+    """
+    with contextlib.suppress(Exception):
+        bounded(lambda: client.close(timeout=timeout), timeout + 1)
+
+
+def route_logs(path: str | None = None) -> None:
+    """Send the log records of distributed (and of tornado and asyncio beneath it) to ``path``, or nowhere.
+
+    distributed logs to the terminal by default (for example "Failed to reconnect to scheduler
+    after 10.00 seconds, closing client" when a scheduler is lost); a command that says what
+    happened to each file in its own line has no room for them. Its warnings are ignored too.
+
+    Parameters
+    ----------
+    path : str, optional
+        A file the records are appended to (with their time, level and logger); without it
+        they are dropped.
+    """
+    _distributed()  # its logging is set up as it is imported: after that, here
+    handler: logging.Handler
+    if path is None:
+        handler = logging.NullHandler()
+    else:
+        handler = logging.FileHandler(path, encoding="utf-8")  # opened now: a bad path is said at once
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # distributed gives some of its loggers their own handler ("distributed.client" among them):
+    # each is emptied, and their records go up to the top ones, which hold the one handler
+    names = [name for name in list(logging.root.manager.loggerDict) if name.split(".")[0] in _CLUSTER_LOGGERS]
+    for name in {*names, *_CLUSTER_LOGGERS}:
+        logger = logging.getLogger(name)
+        for old in list(logger.handlers):
+            logger.removeHandler(old)
+        top = name in _CLUSTER_LOGGERS
+        if top:
+            logger.addHandler(handler)
+        logger.propagate = not top
+    warnings.filterwarnings("ignore", module=r"distributed(\.|$)")
+
+
 def _unreachable(address, timeout, exc):
     reason = one_line(exc) or type(exc).__name__
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or reason.startswith("Timed out"):
@@ -129,7 +210,7 @@ def _probe(address, timeout):
         raise SchedulerUnreachableError(_unreachable(address, timeout, failure[0])) from failure[0]
 
 
-def version_warnings(client: Any) -> list[str]:
+def version_warnings(client: Any, *, timeout: float = DEFAULT_TIMEOUT) -> list[str]:
     """One line per worker whose kmeans_compress is missing or another version than this one's.
 
     The bytes a worker writes depend on the package's version; a worker without the package would
@@ -139,6 +220,8 @@ def version_warnings(client: Any) -> list[str]:
     ----------
     client : distributed.Client
         Connected to the cluster.
+    timeout : float, default=DEFAULT_TIMEOUT
+        Seconds to wait for the answers (a stopped worker never answers).
 
     Returns
     -------
@@ -155,7 +238,9 @@ def version_warnings(client: Any) -> list[str]:
         return __version__
 
     try:
-        versions = client.run(package_version)
+        versions = bounded(lambda: client.run(package_version), timeout)
+    except TimeoutError:
+        return [f"could not ask the Dask workers which kmeans_compress they run: no answer within {timeout:g} s"]
     except Exception as exc:  # noqa: BLE001 - only a check
         return [f"could not ask the Dask workers which kmeans_compress they run: {one_line(exc)}"]
     texts = []
@@ -170,19 +255,56 @@ def version_warnings(client: Any) -> list[str]:
     return texts
 
 
+
+
 # ---------------------------------------------------------------------------------------------
 # The executor
 # ---------------------------------------------------------------------------------------------
 
 
-def _on_worker(fn: Callable[..., Any], *args: Any) -> Any:
+class _ByName:
+    """A module-level function sent by its name, imported only where it runs.
+
+    The scheduler unpickles every task it is given: a function pickled by reference would make
+    it import that function's module (the whole compressor, scikit-learn with it), blocking it
+    for seconds on its first batch. Named this way, it imports only this module.
+    """
+
+    __slots__ = ("module", "qualname")
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.module, self.qualname = fn.__module__, fn.__qualname__
+
+    def __getstate__(self) -> tuple[str, str]:
+        return self.module, self.qualname
+
+    def __setstate__(self, state: tuple[str, str]) -> None:
+        self.module, self.qualname = state
+
+    def resolve(self) -> Callable[..., Any]:
+        obj: Any = importlib.import_module(self.module)
+        for part in self.qualname.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+
+def _by_name(obj: Any) -> Any:
+    """``obj`` as a :class:`_ByName` when it is a function importable by name, else itself."""
+    if inspect.isfunction(obj) and "<" not in obj.__qualname__ and obj.__module__.startswith("kmeans_compress."):
+        return _ByName(obj)
+    return obj
+
+
+def _on_worker(fn: Any, *args: Any) -> Any:
     """What a worker runs for one task: ``fn(*args)`` with one BLAS/OpenMP thread (a worker runs
-    as many tasks at once as it has threads) and Pillow's log quiet."""
+    as many tasks at once as it has threads) and Pillow's log quiet; functions sent by name are
+    imported here first."""
     from threadpoolctl import threadpool_limits
 
+    call = [a.resolve() if isinstance(a, _ByName) else a for a in (fn, *args)]
     quiet_pil_logger()
     with threadpool_limits(1):
-        return fn(*args)
+        return call[0](*call[1:])
 
 
 def _cluster_error_text(label: str, exc: BaseException) -> str:
@@ -192,8 +314,10 @@ def _cluster_error_text(label: str, exc: BaseException) -> str:
         return f"{label}: the Dask workers that ran it died each time (out of memory?); not tried again"
     if isinstance(exc, concurrent.futures.CancelledError):
         if getattr(exc, "reason", "") == "scheduler-connection-lost":
-            return f"{label}: not done, the connection to the Dask scheduler was lost"
+            return f"{label}: not done, {LOST}"
         return f"{label}: not done, its Dask task was cancelled"
+    if isinstance(exc, (TimeoutError, asyncio.TimeoutError)):
+        return f"{label}: not done, its result did not come back from the Dask cluster in time"
     return error_text(label, exc)
 
 
@@ -208,10 +332,21 @@ class DaskExecutor:
     Parameters
     ----------
     client : distributed.Client
-        A client connected to the cluster (see :func:`connect`); the caller closes it.
+        A client connected to the cluster (see :func:`connect`); the caller closes it (see
+        :func:`close_client`).
     window : int, optional
         Tasks submitted at a time (input bytes held by the scheduler at once); default four per
         worker thread, at least 8.
+    timeout : float, default=DEFAULT_TIMEOUT
+        Seconds the batch waits while the cluster makes no progress: a scheduler that does not
+        answer, no worker, no worker that answers (stopped, or killed and not back), or every
+        task in flight held by workers that do not answer. Then the runner is told the cluster
+        is lost (:class:`~kmeans_compress._tasks.ExecutorLost`): what finished is written, the
+        rest is not done. A worker that comes back within it continues the batch. Also bounds
+        the wait for each result.
+    on_wait : callable, optional
+        ``on_wait(text)`` with one line when a stall has lasted a third of ``timeout`` (at most
+        10 s), and when the cluster works again.
 
     Attributes
     ----------
@@ -219,23 +354,43 @@ class DaskExecutor:
         False: inputs are read and outputs written here, not on the workers.
     window : int
         As given, or the default.
+    timeout : float
+        As given.
 
     Notes
     -----
     A task whose worker dies is run again by Dask on another worker
     (``distributed.scheduler.allowed-failures`` times, then it fails with ``KilledWorker``);
-    the runner collects each task's future once, so each output is written at most once.
+    the runner collects each task's future once, so each output is written at most once. A lost
+    connection to the scheduler ends the batch at once: Dask cancels every task in flight then.
     """
 
     shares_files = False
 
-    def __init__(self, client: Any, *, window: int | None = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        *,
+        window: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        on_wait: Callable[[str], object] | None = None,
+    ) -> None:
         distributed = _distributed()
         self.client = client
-        self.window = max(8, 4 * sum(client.nthreads().values())) if window is None else int(window)
+        self.timeout = float(timeout)
+        if window is None:
+            ncores = ask_scheduler(client, "ncores", self.timeout) or {}
+            window = max(8, 4 * sum(ncores.values()))
+        self.window = int(window)
         self._run_id = uuid.uuid4().hex[:8]
         self._count = 0
         self._queue = distributed.as_completed(loop=client.loop)
+        self._futures: set[Any] = set()
+        self._watch = ClusterWatch(client, self.timeout, on_wait)
+        self._lost: str | None = None  # why, once the cluster is lost
+
+    def _done(self) -> list[Any]:
+        return [f for f in self._futures if f.status == "finished"]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Send ``fn(*args)`` to the cluster (under a key of this run's); return its future.
@@ -250,11 +405,22 @@ class DaskExecutor:
         Returns
         -------
         distributed.Future
+
+        Raises
+        ------
+        ExecutorLost
+            When the connection to the scheduler is lost.
         """
+        if self.client.status != "running" or self._lost is not None:
+            raise ExecutorLost(self._lost or LOST, self._done())
         key = f"kmeans-compress-{self._run_id}-{self._count}"
         self._count += 1
-        future = self.client.submit(_on_worker, fn, *args, key=key, pure=False)
+        try:
+            future = self.client.submit(_on_worker, *map(_by_name, (fn, *args)), key=key, pure=False)
+        except Exception as exc:  # a client closed meanwhile
+            raise ExecutorLost(LOST, self._done()) from exc
         self._queue.add(future)
+        self._futures.add(future)
         return future
 
     def wait(self, futures: Collection[Any]) -> list[Any]:
@@ -268,10 +434,23 @@ class DaskExecutor:
         Returns
         -------
         list of distributed.Future
+
+        Raises
+        ------
+        ExecutorLost
+            When the cluster made no progress for ``timeout`` seconds, or the connection to the
+            scheduler is lost.
         """
-        done = [next(self._queue)]  # Ctrl-C lands here, while waiting
-        done += self._queue.next_batch(block=False)
-        return done
+        keys = [f.key for f in futures]
+        checked = time.monotonic()
+        while not self._queue.has_ready():
+            with self._queue.thread_condition:  # woken as a future finishes; Ctrl-C lands here
+                self._queue.thread_condition.wait(timeout=min(0.1, self._watch.tick))
+            if not self._queue.has_ready() and time.monotonic() - checked >= self._watch.tick:
+                self._checked(lambda: self._watch.check(keys, self._done))
+                checked = time.monotonic()
+        self._watch.progress()
+        return self._queue.next_batch(block=False)
 
     def result(self, future: Any) -> Any:
         """What the worker returned, the future released.
@@ -284,11 +463,35 @@ class DaskExecutor:
         Returns
         -------
         Outcome
+
+        Raises
+        ------
+        ExecutorLost
+            When its result was on a worker lost since, and the cluster made no progress for
+            ``timeout`` seconds.
         """
+        self._futures.discard(future)
         try:
-            return future.result()
+            while True:
+                try:
+                    return future.result(timeout=self._watch.tick)
+                except (TimeoutError, asyncio.TimeoutError):
+                    # done, but its result was on a worker lost since: Dask computes it again, on a
+                    # worker within the bound, or the batch ends
+                    if self._lost is not None:
+                        raise ExecutorLost(self._lost) from None
+                    self._checked(lambda: self._watch.check([future.key], self._done))
         finally:
-            future.release()
+            with contextlib.suppress(Exception):
+                future.release()
+
+    def _checked(self, check: Callable[[], None]) -> None:
+        """``check()``, remembering why the cluster is lost when it says so."""
+        try:
+            check()
+        except ExecutorLost as lost:
+            self._lost = lost.reason
+            raise
 
     def failure_text(self, label: str, exc: BaseException) -> str:
         """One line for a task the cluster did not finish (a worker that died each time, a lost scheduler).
@@ -319,10 +522,8 @@ class DaskExecutor:
         list of distributed.Future
             Those given to a worker already, or done: the runner waits for them and writes them.
         """
-        try:
-            processing = {key for keys in self.client.processing().values() for key in keys}
-        except Exception:  # noqa: BLE001 - no answer: wait for none
-            processing = set()
+        answer = ask_scheduler(self.client, "processing", self.timeout) or {}  # no answer: wait for none
+        processing = {key for keys in answer.values() for key in keys}
         running = [f for f in futures if f.key in processing or f.done()]
         with contextlib.suppress(Exception):
             self.client.cancel([f for f in futures if f not in running])
@@ -332,12 +533,13 @@ class DaskExecutor:
         return running
 
     def abandon(self, futures: Collection[Any]) -> None:
-        """A second Ctrl-C: cancel ``futures`` on the cluster and wait for none.
+        """Wait for none of ``futures`` (a second Ctrl-C, a lost cluster); cancel them on the cluster.
 
         Parameters
         ----------
         futures : collection of distributed.Future
             The futures still in flight.
         """
+        self._futures.difference_update(futures)
         with contextlib.suppress(Exception):
-            self.client.cancel(list(futures))
+            bounded(lambda: self.client.cancel(list(futures)), min(self.timeout, 5.0))

@@ -15,7 +15,7 @@ from typing import Any
 
 from ._messages import one_line
 
-__all__ = ["Outcome", "error_text", "quiet_pil_logger", "run_one"]
+__all__ = ["ExecutorLost", "Outcome", "error_text", "quiet_pil_logger", "run_one"]
 
 
 @dataclasses.dataclass
@@ -49,6 +49,25 @@ def quiet_pil_logger() -> None:
         logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
+class ExecutorLost(RuntimeError):
+    """Raised by an executor when its workers are gone for good: no task in flight will finish.
+
+    For example a Dask scheduler lost, or silent, or without a worker, for longer than the
+    executor's bound. The runner then collects the futures in ``done``, and reports every other
+    task (in flight or not started) as not done, with ``reason``.
+
+    Parameters
+    ----------
+    reason : str
+        Why, in words that follow "not done, " in each file's line.
+    done : iterable, optional
+        Futures that finished before the loss: their results can still be collected.
+    """
+
+    def __init__(self, reason: str, done: Iterable[Any] = ()) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.done = list(done)
 
 
 def error_text(label: str, exc: BaseException) -> str:

@@ -11,6 +11,7 @@ This module imports nothing from the package but the PNG encoder of :mod:`._enco
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -171,6 +172,27 @@ def check_output_path(path: StrPath, *, overwrite: bool = False, inputs: Iterabl
         raise OutputExistsError(_already_exists(path))
 
 
+#: Errors of the file system, in words that name the folder (``{folder}``) rather than a temporary file.
+_FS_WORDS = {
+    errno.ENOSPC: "no space left on the device holding {folder}/",
+    errno.EDQUOT: "disk quota exceeded on the device holding {folder}/",
+    errno.EROFS: "{folder}/ is on a read-only file system",
+    errno.EACCES: "no permission to write in {folder}/",
+    errno.EPERM: "no permission to write in {folder}/",
+    errno.EFBIG: "the file is larger than this system allows in {folder}/",
+    errno.EIO: "input/output error on the device holding {folder}/",
+}
+
+
+def _write_error(exc: OSError, path: Path, folder: Path) -> OSError:
+    """``exc`` told about ``path`` (the output asked for) in words, never naming the temporary file."""
+    words = _FS_WORDS.get(exc.errno or 0)
+    reason = words.format(folder=folder) if words else (exc.strerror or str(exc)).lower()
+    error = type(exc)(f"{path}: {reason}")  # one argument: its str is the message alone, without "[Errno 28]"
+    error.errno = exc.errno
+    return error
+
+
 def _already_exists(path: Path) -> str:
     """The message for an output that exists and may not be replaced (three places refuse it)."""
     return f"{path}: already exists (not replaced unless asked: overwrite=True in Python, --force on the command line)"
@@ -236,11 +258,18 @@ def write_bytes_atomic(
         As :func:`check_output_path`, or when the file appeared while it was being written.
     FileNotFoundError
         When the folder is missing and ``make_folders`` is false.
+    OSError
+        When the file system refuses (a full disk, a read-only folder): the message names
+        ``path`` and says why in words ("no space left on the device holding out/"), and
+        ``errno`` is kept.
     """
     path = Path(path)
     check_output_path(path, overwrite=overwrite, inputs=inputs)
     folder = path.parent if str(path.parent) else Path(".")
-    made = _make_folders(folder) if make_folders else []
+    try:
+        made = _make_folders(folder) if make_folders else []
+    except OSError as exc:
+        raise _write_error(exc, path, folder) from None
     if not folder.is_dir():
         msg = f"{path}: folder {folder} does not exist"
         raise FileNotFoundError(msg)
@@ -268,6 +297,10 @@ def write_bytes_atomic(
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+    except OutputExistsError:
+        raise
+    except OSError as exc:  # a full disk, a read-only folder: said of the output, not the temporary file
+        raise _write_error(exc, path, folder) from None
     finally:
         if not written:
             _remove_folders(made)

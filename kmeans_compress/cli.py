@@ -203,7 +203,10 @@ def _run_compress(args, items, all_inputs, jobs, client=None):
         if client is not None:
             from ._dask import DaskExecutor
 
-            executor = DaskExecutor(client)
+            def waiting(text):
+                out.write(f"{PROG}: warning: {text} (--scheduler-timeout)", sys.stderr)
+
+            executor = DaskExecutor(client, timeout=_scheduler_timeout(args), on_wait=waiting)
         elif jobs > 1 and len(items) > 1:
             start_workers()  # their imports run beside this process's own, on another core
         tasks = _compress_tasks(args, items, all_inputs)
@@ -298,24 +301,37 @@ def main(argv=None):
         return _main(args, items, input_errors, client)
     finally:
         if client is not None:
-            client.close()
+            from ._dask import close_client
+
+            close_client(client, timeout=min(_scheduler_timeout(args), 5.0))
+
+
+def _scheduler_timeout(args):
+    from ._dask import DEFAULT_TIMEOUT
+
+    return args.scheduler_timeout or DEFAULT_TIMEOUT
 
 
 def _connect(args):
     """(client, None), or (None, exit status) after one line saying why not."""
-    from ._dask import DEFAULT_TIMEOUT, DaskMissingError, SchedulerUnreachableError, connect, version_warnings
+    from ._dask import DaskMissingError, SchedulerUnreachableError, connect, route_logs, version_warnings, worker_count
 
+    timeout = _scheduler_timeout(args)
     try:
-        client, _ = connect(args.scheduler, timeout=args.scheduler_timeout or DEFAULT_TIMEOUT)
+        route_logs(args.scheduler_log)  # distributed's own log lines never reach the terminal
+        client, _ = connect(args.scheduler, timeout=timeout)
     except DaskMissingError:
         _error("--scheduler needs the [dask] extra: pip install 'kmeans-compress[dask]' (it brings distributed)")
         return None, EXIT_USAGE
     except SchedulerUnreachableError as exc:
         _error(f"{exc}; nothing done")
         return None, EXIT_FAILED
-    texts = version_warnings(client)
-    if not client.scheduler_info().get("workers"):
-        texts.append(f"the Dask scheduler {args.scheduler} has no workers yet; files wait until one joins")
+    except OSError as exc:  # the --scheduler-log file
+        _error(f"--scheduler-log: {one_line(exc)}")
+        return None, EXIT_USAGE
+    texts = version_warnings(client, timeout=timeout)
+    if not worker_count(client, timeout=timeout):
+        texts.append(f"the Dask scheduler {args.scheduler} has no workers yet; files wait up to {timeout:g} s for one")
     for text in texts:
         print(f"{PROG}: warning: {text}", file=sys.stderr)
     return client, None

@@ -293,8 +293,12 @@ def test_write_makes_folders_only_for_a_file_and_removes_them_when_it_fails(tmp_
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "fsync", no_space)
-    with pytest.raises(OSError, match="No space"):
-        write_bytes_atomic(tmp_path / "c" / "d" / "y.png", b"data", make_folders=True)
+    target = tmp_path / "c" / "d" / "y.png"
+    with pytest.raises(OSError) as raised:
+        write_bytes_atomic(target, b"data", make_folders=True)
+    # the output asked for and its folder, in words; the errno kept; no temporary name
+    assert str(raised.value) == f"{target}: no space left on the device holding {target.parent}/"
+    assert raised.value.errno == 28
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # c/d made for the file, then removed
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_bytes_atomic(tmp_path / "e" / "z.png", b"data")
