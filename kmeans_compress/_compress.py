@@ -13,6 +13,7 @@ import io
 import math
 import os
 import time
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal
@@ -20,9 +21,11 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ._animate import compress_animation
 from ._choose import KChoice, choose_k, target_text
 from ._encode import gif_alpha
 from ._formats import check_format, output_format
+from ._frames import is_animation
 from ._inputs import default_output_path
 from ._load import ImageInfo, image_from_array, read_image, read_input
 from ._measure import Measurement
@@ -135,8 +138,9 @@ class CompressionReport:
         else:
             ratio = _ratio_text(m.ratio)
             sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
+        frames = f"{m.frames} frames  " if m.frames > 1 else ""  # figures over all of them
         line = (
-            f"{self.input}: k={m.k} ({m.n_colors} used)  PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
+            f"{self.input}: k={m.k} ({m.n_colors} used)  {frames}PSNR {psnr_txt} dB  SSIM {m.ssim:.4f}  "
             f"dE00 {m.delta_e:.2f}  {sizes}  {m.seconds:.2f} s"
         )
         if self.output:
@@ -151,7 +155,7 @@ class CompressionReport:
         return line
 
 
-_FORMAT_NAMES = {"png": "PNG", "webp": "WebP"}
+_FORMAT_NAMES = {"png": "PNG", "webp": "WebP", "gif": "GIF"}
 
 
 def _wants_choice(n_colors: int | str, min_psnr: float | None, min_ssim: float | None) -> bool:
@@ -310,12 +314,19 @@ def _compress_box(
     Every caller hands the bytes over in the list and keeps no reference, so that a large input
     file does not stay in memory through the fit and the metrics.
     """
+    done_started = time.perf_counter()
     data = box.pop()
     bytes_in = len(data)
     buffer = io.BytesIO(data)  # shares the bytes, no copy
     del data
     buffer.name = name
     check_format(format)
+    if is_animation(buffer):  # every frame on one palette, written as an animation of ``format``
+        if keep_profile:
+            warnings.warn(f"{name}: an animation's colour profile is not kept; its frames are in sRGB", stacklevel=2)
+        done = compress_animation(buffer, n_colors, format=format, bytes_in=bytes_in, **kwargs)
+        seconds = time.perf_counter() - (done_started if started is None else started)
+        return Compressed(done.data, dataclasses.replace(done.measurement, seconds=seconds), done.choice)
     image, info = read_image(buffer, keep_profile=keep_profile)
     del buffer
     return compress_image(image, n_colors, bytes_in=bytes_in, started=started, format=format, info=info, **kwargs)
