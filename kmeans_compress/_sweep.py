@@ -48,7 +48,7 @@ class SweepRow(Measurement):
         The fields of :class:`~kmeans_compress.Measurement`, with the same meaning.
     delta_e, bytes_out, bits_per_pixel, raw_bytes, ratio_raw : see Measurement
         The fields of :class:`~kmeans_compress.Measurement`, with the same meaning.
-    bytes_in, ratio, seconds, color_space, dither, format : see Measurement
+    bytes_in, ratio, seconds, color_space, dither, format, frames : see Measurement
         The optional fields of :class:`~kmeans_compress.Measurement`, with the same meaning and defaults.
     jpeg : Baseline or None
         With ``compare=True``: the best Pillow JPEG no larger than this k's file (``setting`` is
