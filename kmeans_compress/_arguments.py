@@ -297,6 +297,7 @@ def build_parser():
         default=None,
         help="append the Dask client's own log (distributed's) to FILE; it never goes to the terminal",
     )
+    _add_set_arguments(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -315,8 +316,48 @@ def quality_targets(args):
     return targets
 
 
+def _add_set_arguments(parser):
+    group = parser.add_argument_group(
+        "shared palettes and animations",
+        "an animated GIF, APNG or WebP INPUT is written as an animation (every frame on one palette) in the output "
+        "format: GIF, APNG (.png) or animated WebP",
+    )
+    which = group.add_mutually_exclusive_group()
+    which.add_argument(
+        "--shared-palette",
+        action="store_true",
+        help="one palette for all INPUTs, fitted on their summed colour histogram, and every output written with it "
+        "(the same PLTE in each; written even when larger than its input); -k auto, --min-psnr and --min-ssim "
+        "hold for every file; the last line gives the set's pooled PSNR",
+    )
+    which.add_argument(
+        "--palette",
+        metavar="FILE",
+        help="map every INPUT onto the palette of FILE (an indexed PNG or a GIF), as pngquant's --map; k is its size",
+    )
+
+
+def _set_problem(args):
+    """Why the shared-palette options do not go with the others, or None."""
+    flag = "--shared-palette" if args.shared_palette else "--palette" if args.palette is not None else None
+    if flag is None:
+        return None
+    if args.sweep is not None:
+        return f"{flag} writes a set on one palette; --sweep measures one file's k: drop one of them"
+    if args.palette is not None and (args.k is not None or quality_targets(args)):
+        return "--palette gives the colours (k is its size); drop -k and the quality targets"
+    if "-" in args.inputs or args.output == "-":
+        return f"{flag} works on files: '-' (stdin, stdout) is for one image at a time"
+    if args.skip_if_larger:
+        return f"{flag} writes every file on the palette; drop --skip-if-larger"
+    return None
+
+
 def usage_problem(args, n_files):
     """One-line reason why these options do not go together, or None."""
+    problem = _set_problem(args)
+    if problem:
+        return problem
     for name in ("psnr", "ssim"):
         if getattr(args, name) is not None and getattr(args, f"min_{name}") is not None:
             return f"--min-{name} X is --{name} X-X: give one of them"

@@ -20,9 +20,11 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from ._animate import compress_animation
 from ._choose import choose_k, target_text
 from ._encode import gif_alpha
 from ._formats import check_format, output_format
+from ._frames import is_animation
 from ._inputs import DEFAULT_SUFFIX, default_output_path
 from ._load import ImageInfo, image_from_array, is_image_source, read_image, read_input
 from ._measure import check_metrics
@@ -278,12 +280,21 @@ def _compress_box(
     Every caller hands the bytes over in the list and keeps no reference, so that a large input
     file does not stay in memory through the fit and the metrics.
     """
+    done_started = time.perf_counter()
     data = box.pop()
     bytes_in = len(data)
     buffer = io.BytesIO(data)  # shares the bytes, no copy
     del data
     buffer.name = name
     check_format(format)
+    if is_animation(buffer):  # every frame on one palette, written as an animation of ``format``
+        if keep_profile:
+            warnings.warn(f"{name}: an animation's colour profile is not kept; its frames are in sRGB", stacklevel=2)
+        for name in ("floor_psnr", "floor_ssim", "metrics"):  # an animation is measured whole; a target is met or not
+            kwargs.pop(name, None)
+        done = compress_animation(buffer, n_colors, format=format, bytes_in=bytes_in, **kwargs)
+        seconds = time.perf_counter() - (done_started if started is None else started)
+        return Compressed(done.data, dataclasses.replace(done.measurement, seconds=seconds), done.choice)
     image, info = read_image(buffer, keep_profile=keep_profile)
     del buffer
     return compress_image(image, n_colors, bytes_in=bytes_in, started=started, format=format, info=info, **kwargs)

@@ -32,7 +32,14 @@ from ._icc import colour_tag, transform_to_srgb, warn_image
 from ._load import InvalidImageError
 from ._messages import one_line
 
-__all__ = ["ANIMATION_FORMATS", "Animation", "AnimationSource", "encode_animation", "read_animation"]
+__all__ = [
+    "ANIMATION_FORMATS",
+    "Animation",
+    "AnimationSource",
+    "encode_animation",
+    "is_animation",
+    "read_animation",
+]
 
 #: What :func:`read_animation` accepts.
 AnimationSource = str | bytes | os.PathLike | IO[bytes] | Image.Image
@@ -74,6 +81,37 @@ class Animation:
         """Every frame stacked top to bottom: one image of shape ``(n_frames * H, W, C)``, a view."""
         n, height, width, channels = self.frames.shape
         return self.frames.reshape(n * height, width, channels)
+
+
+#: Pillow's names of the input formats whose several frames are an animation (a multi-page TIFF
+#: is a document: its first page is read, with a warning).
+_ANIMATED_INPUTS = ("GIF", "PNG", "WEBP")
+
+
+def is_animation(source: IO[bytes]) -> bool:
+    """Whether a file holds an animation of more than one frame (animated GIF, APNG or WebP).
+
+    Parameters
+    ----------
+    source : binary file object
+        The file, seekable; it is left at its start. Only its header is read, except for a GIF,
+        whose frames are counted by walking the file.
+
+    Returns
+    -------
+    bool
+        False for a still, another format, or a file Pillow cannot open (whose reader then
+        says why).
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a bomb or a bad profile: the reader reports it
+            with Image.open(source) as im:
+                return im.format in _ANIMATED_INPUTS and int(getattr(im, "n_frames", 1)) > 1
+    except Exception:  # noqa: BLE001 - any reader error is the reader's to report
+        return False
+    finally:
+        source.seek(0)
 
 
 def _label(source):

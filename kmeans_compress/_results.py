@@ -134,7 +134,9 @@ class CompressionReport:
         else:
             ratio = _ratio_text(m.ratio)
             sizes = f"{m.bytes_in:,} B -> {m.bytes_out:,} B  ({ratio}, {m.bits_per_pixel:.2f} bits/pixel)"
-        line = f"{self.input}: k={m.k} ({m.n_colors} used)  {quality}  {sizes}  {m.seconds:.2f} s".replace("    ", "  ")
+        frames = f"  {m.frames} frames" if m.frames > 1 else ""  # figures over all of them
+        line = f"{self.input}: k={m.k} ({m.n_colors} used){frames}  {quality}  {sizes}  {m.seconds:.2f} s"
+        line = line.replace("    ", "  ")
         if self.output:
             line += f"  -> {self.output}"
         if self.kept_original:

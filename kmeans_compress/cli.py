@@ -1,7 +1,8 @@
 """The ``kmeans-compress`` command line: parse, expand the inputs, run, print.
 
 ``kmeans-compress INPUT... [-k K|auto] [-o OUTPUT | --out-dir DIR] [--format png|webp] [--keep-profile]
-[--force] [--seed N] [--color-space rgb|lab|oklab] [--dither] [--run-budget DB] [--json]``
+[--force] [--seed N] [--color-space rgb|lab|oklab] [--dither] [--run-budget DB] [--json]
+[--shared-palette | --palette FILE]``
 
 INPUT may be files, folders (their images; ``--recursive`` for subfolders) and glob patterns.
 One line per input on stdout (or one JSON object per line with ``--json``), in the order of the
@@ -13,6 +14,11 @@ Choosing k: ``-k auto`` picks the knee of the size-quality curve, or with ``--mi
 ``--min-ssim`` the fewest colours reaching that quality. ``--sweep 2,4,8,...`` measures each k and
 prints a table instead of writing images (``--compare`` adds JPEG at the same bytes and Pillow's
 median cut; ``--csv``, ``--json-out`` and ``--plot`` save it).
+
+An animated GIF, APNG or WebP input is compressed as an animation: every frame on one palette,
+written as an animated GIF, APNG or WebP (the output format), its figures over all frames.
+``--shared-palette`` writes every input on one palette fitted over them all; ``--palette FILE``
+maps them onto the palette of an existing palette image.
 
 Output: an indexed PNG, or with ``--format webp`` (or an ``-o`` name ending in ``.webp``) a
 lossless WebP of the same pixels; in sRGB, tagged as such, unless ``--keep-profile`` keeps the
@@ -343,6 +349,10 @@ def _main(args, items, input_errors, client):
         _error(f"cannot create --out-dir {args.out_dir}: a file of that name exists")
         return EXIT_FAILED
     all_inputs = [src for src, _ in items]  # never written over, whatever the output names
+    if args.shared_palette or args.palette is not None:
+        from ._shared_run import main_set
+
+        return main_set(args, items, input_errors, all_inputs, client, _Output, _summary)
     k = _palette_size(args)
     fixed_k = None if k == "auto" else k
     if args.sweep is None and (fixed_k is not None or "{k}" not in args.suffix) and not args.output:

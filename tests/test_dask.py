@@ -104,6 +104,21 @@ def test_cluster_outputs_equal_local_bytes(photos, tmp_path, capsys, two_workers
     assert remote.err.splitlines()[-1] == local.err.splitlines()[-1]  # the summary (on stderr with --json)
 
 
+@pytest.mark.parametrize("k", ["8", "auto"])
+def test_shared_palette_on_the_cluster_equals_local(photos, tmp_path, capsys, two_workers, k):
+    """Histograms mapped on the workers, summed and fitted here, files remapped there: the local bytes."""
+    address = two_workers.scheduler.address
+    common = [str(photos), "--shared-palette", "-k", k, "--json"]
+    assert main([*common, "--out-dir", str(tmp_path / "local"), "--jobs", "1"]) == 0
+    local = capsys.readouterr()
+    assert main([*common, "--out-dir", str(tmp_path / "dask"), "--scheduler", address]) == 0
+    remote = capsys.readouterr()
+    assert _outputs(tmp_path / "dask") == _outputs(tmp_path / "local")
+    assert len(_outputs(tmp_path / "local")) == 6
+    assert _records(remote.out) == _records(local.out)
+    assert remote.err.splitlines()[-1] == local.err.splitlines()[-1]  # the set's pooled PSNR
+
+
 def test_bad_file_on_the_cluster(photos, tmp_path, capsys, two_workers):
     (photos / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a PNG")
     address = two_workers.scheduler.address

@@ -291,8 +291,16 @@ def test_animated_gif_first_frame_with_warning(tmp_path, capsys):
         image = load_image(path)
     assert image.shape == (4, 6, 3)
     assert (image == (255, 0, 0)).all()
-    _, err = assert_cli_writes_only_output(tmp_path, capsys, path, n_warnings=1)
-    assert "kmeans-compress: warning: " in err and "3 frames; using the first" in err
+    # the command line reads every frame instead: an APNG of the three frames, and no warning
+    _, err = assert_cli_writes_only_output(tmp_path, capsys, path, n_warnings=0)
+    assert "using the first" not in err
+    with Image.open(tmp_path / "out.png") as im:
+        assert im.n_frames == 3
+        frames = []
+        for i in range(3):
+            im.seek(i)
+            frames.append(im.convert("RGB").getpixel((0, 0)))
+    assert frames == [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 
 
 @pytest.mark.parametrize(
