@@ -147,7 +147,7 @@ def encode_palette_png(
     -----
     The deflate encoder decides the size: libdeflate's high levels write smaller files than
     zlib's best, at a cost in time that grows with the image, so large images get a lower
-    level (the README's benchmark gives the figures). Row filters do not help indexed images
+    level (the documentation's benchmarks page gives the figures). Row filters do not help indexed images
     and the palette order hardly changes the size, so both stay as they are.
 
     One exception to "as given": Pillow's own PNG reader misreads a ``tRNS`` of 255s, one 0,

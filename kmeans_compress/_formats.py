@@ -66,7 +66,7 @@ FORMATS: dict[str, OutputFormat] = {
         OutputFormat("png", (".png",), "encode_palette_png", "indexed PNG", dpi=True),
         OutputFormat("webp", (".webp",), "encode_palette_webp", "lossless WebP, the same pixels, usually smaller"),
         OutputFormat(
-            "gif", (".gif",), "encode_palette_gif", "GIF (on/off transparency: alpha below 128 is clear)",
+            "gif", (".gif",), "encode_palette_gif", "GIF, on/off transparency: alpha below 128 is clear",
             alpha=False, icc_profile=False,
         ),
     )

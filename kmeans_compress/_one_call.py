@@ -88,7 +88,7 @@ def quantize(
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
         Relative tolerance on centre movement to declare convergence, as scikit-learn's.
-    random_state : int, numpy.random.Generator or None, default=0
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None, default=0
         Seed for k-means++: the same image, k and seed give the same palette.
     dither : bool, default=False
         Floyd–Steinberg error diffusion instead of nearest colours (RGB only).

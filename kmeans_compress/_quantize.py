@@ -68,7 +68,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
     colours merged into their weighted mean, see ``histogram_bits``), then the centres are
     polished by exact Lloyd steps on every distinct colour, and every colour gets its exactly
     nearest palette entry. This is much faster on photos and close to the exact fit; the
-    README's benchmark gives the measured trade-off.
+    documentation's benchmarks page gives the measured trade-off.
 
     Parameters
     ----------
@@ -87,7 +87,7 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         Maximum number of Lloyd iterations of ``KMeans`` for a single run.
     tol : float, default=1e-4
         Relative tolerance on centre movement to declare convergence, as scikit-learn's.
-    random_state : int, numpy.random.Generator or None, default=0
+    random_state : int, numpy.random.RandomState, numpy.random.Generator or None, default=0
         Seed for k-means++. The same image, k and seed give the same palette and PNG bytes.
     dither : bool, default=False
         Map pixels to the palette with Floyd–Steinberg error diffusion instead of nearest
