@@ -1,8 +1,8 @@
 """Type stub of kmeans_compress: the public names of the lazy ``__init__.py``, with their modules.
 
 ``__init__.py`` imports these on first use; this stub lets type checkers and IDEs see them (as
-scikit-image does with lazy_loader). Keep it in step with ``_EXPORTS`` and ``__all__`` there
-(``tests/test_architecture.py`` checks). Names listed in ``__all__`` are re-exported.
+scikit-image does with lazy_loader). Keep it in step with ``_EXPORTS`` there (``__all__`` is computed from it;
+``tests/test_architecture.py`` checks). Names listed in ``__all__`` are re-exported.
 """
 
 from ._choose import KChoice, choose_k

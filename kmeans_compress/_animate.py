@@ -16,7 +16,6 @@ bytes count every frame.
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -29,18 +28,8 @@ from ._encode import gif_alpha
 from ._frames import Animation, AnimationSource, encode_animation, read_animation
 from ._histogram import ColorHistogram
 from ._load import ImageInfo
-from ._measure import Measurement, label_histogram
-from ._metrics import (
-    bits_per_pixel,
-    compression_ratio,
-    delta_e,
-    mse,
-    palette_delta_e,
-    palette_mse,
-    palette_ssim,
-    psnr_from_mse,
-    raw_size,
-)
+from ._measure import Measurement, label_histogram, measurement_of
+from ._metrics import delta_e, mse, palette_delta_e, palette_mse, palette_ssim, raw_size
 from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep, SweepRow
 from ._validation import check_k
@@ -119,7 +108,12 @@ class AnimationSweep(ImageSweep):
     histogram : ColorHistogram
         Their summed histogram.
     rows_, data_, quantizers_, n_fits
-        As for :class:`~kmeans_compress.ImageSweep`.
+        As for :class:`~kmeans_compress.ImageSweep`; each row's figures are over all frames
+        (``frames`` is their number).
+    palettes_ : dict of int to tuple of ndarray of uint8
+        The palettes (one, or one per frame) of every k measured so far.
+    labels_ : dict of int to ndarray of unsigned int, shape (n_frames, H, W)
+        The labels of every k measured so far.
     """
 
     def __init__(
@@ -145,15 +139,10 @@ class AnimationSweep(ImageSweep):
         self.palette_mode = palette
         self.unchanged_transparent = unchanged_transparent
         self.histogram = ColorHistogram.from_image(self.image)
-        self.bytes_in = bytes_in
-        self.compare = False
-        self.random_state = random_state
-        self.keep_quantizers = keep_quantizers
-        self.params = {"run_budget": run_budget, **params}
-        self.n_fits = 0
-        self.rows_: dict[int, SweepRow] = {}
-        self.data_: dict[int, bytes] = {}
-        self.quantizers_: dict[int, KMeansQuantizer] = {}
+        self._start_rows(
+            bytes_in=bytes_in, compare=False, random_state=random_state, keep_quantizers=keep_quantizers,
+            run_budget=run_budget, params=params,
+        )
         self.palettes_: dict[int, tuple[NDArray[np.uint8], ...]] = {}
         self.labels_: dict[int, NDArray[Any]] = {}
 
@@ -172,23 +161,8 @@ class AnimationSweep(ImageSweep):
         ]
         return min(files, key=len)  # the first of equal sizes: unchanged pixels written as they are
 
-    def row(self, k: int) -> SweepRow:
-        """The measurement of ``k`` over all frames, fitting it only the first time it is asked for.
-
-        Parameters
-        ----------
-        k : int
-            Palette size, 1 to 256.
-
-        Returns
-        -------
-        SweepRow
-            Its figures over all frames (``frames`` is their number); the file is in ``data_[k]``,
-            the palettes in ``palettes_[k]`` and the labels in ``labels_[k]``.
-        """
-        k = check_k("k", k)
-        if k in self.rows_:
-            return self.rows_[k]
+    def _measure_row(self, k: int) -> tuple[SweepRow, bytes, KMeansQuantizer]:
+        """Fit ``k`` over all frames, encode and measure it; keep its palettes and labels too."""
         start = time.perf_counter()
         frames = self.animation.frames
         n, height, width = frames.shape[:3]
@@ -214,14 +188,9 @@ class AnimationSweep(ImageSweep):
         measured = _measure(
             self.animation, fits, palettes, labels, data, k=k, bytes_in=self.bytes_in, started=start, format=self.format
         )
-        row = SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)})
-        if self.keep_quantizers:
-            self.quantizers_[k] = fits[0]
-        self.rows_[k] = row
-        self.data_[k] = data
         self.palettes_[k] = palettes
         self.labels_[k] = labels
-        return row
+        return SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}), data, fits[0]
 
 
 def _measure(animation, fits, palettes, labels, data, *, k, bytes_in, started, format):  # noqa: A002
@@ -246,28 +215,11 @@ def _measure(animation, fits, palettes, labels, data, *, k, bytes_in, started, f
         palette_ssim(frame, palette, lab)
         for frame, palette, lab in zip(frames, per_frame, labels, strict=True)
     ]))
-    raw = raw_size(animation.stacked)
-    return Measurement(
-        k=int(k),
-        n_colors=int(max(q.n_colors_ for q in fits)),
-        width=int(width),
-        height=int(height),
-        inertia=float(sum(q.inertia_ for q in fits)),
-        mse=err,
-        psnr=psnr_from_mse(err),
-        ssim=similarity,
-        delta_e=float(np.mean(colour_errors)),
-        bytes_out=len(data),
-        bits_per_pixel=bits_per_pixel(len(data), n * height * width),
-        raw_bytes=raw,
-        ratio_raw=compression_ratio(raw, len(data)),
-        bytes_in=None if bytes_in is None else int(bytes_in),
-        ratio=None if bytes_in is None else compression_ratio(bytes_in, len(data)),
-        seconds=math.nan if started is None else time.perf_counter() - started,
-        color_space=fits[0].color_space,
-        dither=bool(fits[0].dither) and frames.shape[-1] == 3,
-        format=format,
-        frames=int(n),
+    return measurement_of(
+        data, raw_size(animation.stacked), k=k, n_colors=max(q.n_colors_ for q in fits), width=width, height=height,
+        inertia=sum(q.inertia_ for q in fits), mse=err, ssim=similarity, delta_e=float(np.mean(colour_errors)),
+        bytes_in=bytes_in, started=started, color_space=fits[0].color_space,
+        dither=bool(fits[0].dither) and frames.shape[-1] == 3, format=format, frames=n,
     )
 
 

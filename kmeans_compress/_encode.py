@@ -405,10 +405,8 @@ def encode_palette(
 
     Parameters
     ----------
-    palette : ndarray of uint8, shape (k, 3) or (k, 4)
-        The colours, ``k`` in 1..256.
-    labels : ndarray of unsigned int, shape (H, W)
-        Index into ``palette`` for every pixel.
+    palette, labels : ndarray
+        The palette image, as :func:`encode_palette_png` takes it (each encoder checks it).
     format : str, default "png"
         The output format's name (``"png"``, ``"webp"`` or ``"gif"``).
     icc_profile : bytes, optional

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     #: What measure() reads: a fit on one image, or a kept-profile fit's seen view.
     Measurable = KMeansQuantizer | SeenQuantizer
 
-__all__ = ["METRICS", "Measurement", "check_metrics", "encode_and_measure", "label_histogram", "measure"]
+__all__ = ["METRICS", "Measurement", "check_metrics", "label_histogram", "measure", "measurement_of"]
 
 #: What ``metrics=`` may name: the quality figures each choice computes (the others are NaN).
 METRICS: dict[str, frozenset[str]] = {
@@ -272,27 +272,74 @@ def measure(
         del quantized
         if "ssim" in wanted:
             similarity = palette_ssim(image, palette, labels)
-    raw = raw_size(image)
+    return measurement_of(
+        data, raw_size(image), k=int(quantizer.n_colors if k is None else k), n_colors=quantizer.n_colors_,
+        width=width, height=height, inertia=quantizer.inertia_, mse=err, ssim=similarity, delta_e=colour_error,
+        bytes_in=bytes_in, started=started, color_space=quantizer.color_space, dither=dithered, format=format,
+    )
+
+
+def measurement_of(
+    data: bytes,
+    raw_bytes: int,
+    *,
+    k: int,
+    n_colors: int,
+    width: int,
+    height: int,
+    inertia: float,
+    mse: float,
+    ssim: float,
+    delta_e: float,
+    bytes_in: int | None,
+    started: float | None,
+    color_space: str,
+    dither: bool,
+    format: str,  # noqa: A002
+    frames: int = 1,
+) -> Measurement:
+    """A :class:`Measurement` from the quality figures and the file: PSNR, sizes, ratios and time derived here.
+
+    Parameters
+    ----------
+    data : bytes
+        The encoded file.
+    raw_bytes : int
+        Bytes of the uncompressed pixels (of every frame).
+    k, n_colors, width, height, inertia, mse, ssim, delta_e : see Measurement
+        As the fields of the same names (MSE NaN when not measured: PSNR is then NaN too).
+    bytes_in : int or None
+        Size of the input file, for ``ratio``.
+    started : float or None
+        A :func:`time.perf_counter` value: ``seconds`` runs from it to now. NaN when None.
+    color_space, dither, format, frames : see Measurement
+        As the fields of the same names.
+
+    Returns
+    -------
+    Measurement
+    """
     return Measurement(
-        k=int(quantizer.n_colors if k is None else k),
-        n_colors=int(quantizer.n_colors_),
+        k=int(k),
+        n_colors=int(n_colors),
         width=int(width),
         height=int(height),
-        inertia=float(quantizer.inertia_),
-        mse=err,
-        psnr=psnr_from_mse(err) if math.isfinite(err) else math.nan,
-        ssim=similarity,
-        delta_e=colour_error,
+        inertia=float(inertia),
+        mse=mse,
+        psnr=psnr_from_mse(mse) if math.isfinite(mse) else math.nan,
+        ssim=ssim,
+        delta_e=delta_e,
         bytes_out=len(data),
-        bits_per_pixel=bits_per_pixel(len(data), height * width),
-        raw_bytes=raw,
-        ratio_raw=compression_ratio(raw, len(data)),
+        bits_per_pixel=bits_per_pixel(len(data), frames * height * width),
+        raw_bytes=raw_bytes,
+        ratio_raw=compression_ratio(raw_bytes, len(data)),
         bytes_in=None if bytes_in is None else int(bytes_in),
         ratio=None if bytes_in is None else compression_ratio(bytes_in, len(data)),
         seconds=math.nan if started is None else time.perf_counter() - started,
-        color_space=quantizer.color_space,
-        dither=dithered,
+        color_space=color_space,
+        dither=dither,
         format=format,
+        frames=int(frames),
     )
 
 
@@ -331,39 +378,3 @@ def label_histogram(
         color_labels = np.concatenate([color_labels, old, new]).astype(quantizer.labels_.dtype)
     return colors, counts, quantizer.palette_, color_labels
 
-
-def encode_and_measure(
-    image: NDArray[np.uint8],
-    quantizer: Measurable,
-    *,
-    stored: KMeansQuantizer | None = None,
-    k: int | None = None,
-    bytes_in: int | None = None,
-    started: float | None = None,
-    format: str = "png",  # noqa: A002
-    icc_profile: bytes | None = None,
-    dpi: Any = None,
-    data: bytes | None = None,
-    metrics: str | frozenset[str] = "all",
-) -> tuple[bytes, Measurement]:
-    """Encode the quantized image, then :func:`measure` it.
-
-    ``stored`` is the quantizer whose palette is written, when it differs from the one measured (a
-    kept colour profile: written in stored values, measured as seen); default ``quantizer``.
-    ``data``, when given, is that quantizer's file already encoded with these options.
-    Encoding runs before measuring, not beside it: SSIM already keeps both cores busy, so a
-    second thread for the encoder bought no time and raised the peak memory.
-
-    Returns
-    -------
-    data : bytes
-        The encoded file (``format``, with ``icc_profile`` and ``dpi`` when given).
-    measurement : Measurement
-    """
-    written = quantizer if stored is None else stored
-    if data is None:
-        data = encode_palette(written.palette_, written.labels_, format=format, icc_profile=icc_profile, dpi=dpi)
-    measured = measure(
-        image, quantizer, data=data, k=k, bytes_in=bytes_in, started=started, format=format, metrics=metrics
-    )
-    return data, measured

@@ -116,10 +116,8 @@ def psnr(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, data_range: f
 
     Parameters
     ----------
-    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        The original image.
-    test : ndarray of uint8, the shape of ``reference``
-        The image compared with it, for example the quantized one.
+    reference, test : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image and the image compared with it, for example the quantized one.
     data_range : float, default=255.0
         The largest possible pixel value.
 
@@ -147,10 +145,8 @@ def ssim(reference: NDArray[np.uint8], test: NDArray[np.uint8], *, win_size: int
 
     Parameters
     ----------
-    reference : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
-        The original image.
-    test : ndarray of uint8, the shape of ``reference``
-        The image compared with it, for example the quantized one.
+    reference, test : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
+        The original image and the image compared with it, for example the quantized one.
     win_size : int, default=7
         Side of the square window, in pixels (odd, as scikit-image requires).
 
@@ -307,7 +303,11 @@ def _delta_e_sum_pairs(ref: NDArray[np.uint8], tst: NDArray[np.uint8], bg: NDArr
     return float(np.dot(_ciede2000(lab_a, lab_b), counts))
 
 
-_Histogram = tuple[NDArray[np.uint8], NDArray[np.integer[Any]], NDArray[np.uint8], NDArray[np.integer[Any]]]
+# a palette image described by the original's colour histogram: colours, their pixel counts, the
+# palette and each colour's entry (the arguments of palette_mse, palette_sq_error, palette_delta_e)
+_Colors = NDArray[np.uint8]
+_Ints = NDArray[np.integer[Any]]
+_Histogram = tuple[_Colors, _Ints, _Colors, _Ints]
 
 
 def _palette_pairs(colors: ArrayLike, counts: ArrayLike, palette: ArrayLike, color_labels: ArrayLike) -> _Histogram:
@@ -337,12 +337,7 @@ def _palette_pairs(colors: ArrayLike, counts: ArrayLike, palette: ArrayLike, col
     return colors, counts, palette, color_labels
 
 
-def palette_mse(
-    colors: NDArray[np.uint8],
-    counts: NDArray[np.integer[Any]],
-    palette: NDArray[np.uint8],
-    color_labels: NDArray[np.integer[Any]],
-) -> float:
+def palette_mse(colors: _Colors, counts: _Ints, palette: _Colors, color_labels: _Ints) -> float:
     """:func:`mse` of a palette image, from the original's colour histogram instead of its pixels.
 
     Every pixel of colour ``colors[i]`` (``counts[i]`` of them) is drawn as
@@ -374,12 +369,7 @@ def palette_mse(
     return float(np.einsum("ij,ij->i", diff, diff) @ counts.astype(np.float64)) / n_values
 
 
-def palette_sq_error(
-    colors: NDArray[np.uint8],
-    counts: NDArray[np.integer[Any]],
-    palette: NDArray[np.uint8],
-    color_labels: NDArray[np.integer[Any]],
-) -> int:
+def palette_sq_error(colors: _Colors, counts: _Ints, palette: _Colors, color_labels: _Ints) -> int:
     """Sum over pixels of the squared RGB error of a palette image, as an exact int.
 
     The sum behind :func:`palette_mse` for RGB (same arguments, validated there), in integer
@@ -395,10 +385,10 @@ def palette_sq_error(
 
 
 def palette_delta_e(
-    colors: NDArray[np.uint8],
-    counts: NDArray[np.integer[Any]],
-    palette: NDArray[np.uint8],
-    color_labels: NDArray[np.integer[Any]],
+    colors: _Colors,
+    counts: _Ints,
+    palette: _Colors,
+    color_labels: _Ints,
     *,
     background: tuple[float, float, float] = (0, 0, 0),
 ) -> float:

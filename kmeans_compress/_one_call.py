@@ -52,19 +52,10 @@ class QuantizeResult:
         return f"QuantizeResult(n_colors={self.n_colors}, shape={self.image.shape}, inertia={self.inertia:.4g})"
 
 
-def quantize(
-    image: Any,
-    n_colors: int = 16,
-    *,
-    color_space: str = "rgb",
-    n_init: int | str = "auto",
-    max_iter: int = 300,
-    tol: float = 1e-4,
-    random_state: int | np.random.RandomState | np.random.Generator | None = 0,
-    dither: bool = False,
-    run_budget: float | str = "auto",
-    histogram_bits: int | None = 5,
-    refine_iter: int = 10,
+def quantize(  # KMeansQuantizer's parameters, written out so that help(), IDEs and mypy show them
+    image: Any, n_colors: int = 16, *, color_space: str = "rgb", n_init: int | str = "auto", max_iter: int = 300,
+    tol: float = 1e-4, random_state: int | np.random.RandomState | np.random.Generator | None = 0,
+    dither: bool = False, run_budget: float | str = "auto", histogram_bits: int | None = 5, refine_iter: int = 10,
 ) -> QuantizeResult:
     """Quantize an image to at most ``n_colors`` colours in one call, as the command line does.
 

@@ -133,13 +133,17 @@ def plot_result(
 
 
 
-def _result_image(value):
-    """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image."""
+def _result_image(value, original, name):
+    """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image, of ``original``'s shape."""
     if hasattr(value, "palette_") and hasattr(value, "labels_"):
         image = value.palette_[value.labels_]
     else:
         image = getattr(value, "image", value)
-    return check_image(image, "each result")
+    image = check_image(image, "each result")
+    if image.shape != original.shape:
+        msg = f"the image for {name} has shape {image.shape}, expected {original.shape}."
+        raise ValueError(msg)
+    return image
 
 
 def plot_k_grid(
@@ -147,9 +151,7 @@ def plot_k_grid(
     results: Mapping[Any, Any] | Sequence[Any],
     *,
     measurements: Mapping[Any, Any] | None = None,
-    ncols: int = 4,
-    include_original: bool = True,
-    fig: Figure | None = None,
+    ncols: int = 4, include_original: bool = True, fig: Figure | None = None,  # the grid's layout, as plot_variants'
 ) -> Figure:
     """A grid of the image quantized at several k, each titled with its k, file size and PSNR.
 
@@ -188,10 +190,7 @@ def plot_k_grid(
         if k == "original":
             show_image(ax, image, f"Original\n{distinct_colors(image):,} colours")
             continue
-        quantized = _result_image(value)
-        if quantized.shape != image.shape:
-            msg = f"the image for k = {k} has shape {quantized.shape}, expected {image.shape}."
-            raise ValueError(msg)
+        quantized = _result_image(value, image, f"k = {k}")
         m = by_k.get(k)
         title = f"k = {k}" if m is None else f"k = {k}\n{kb_text(m.bytes_out)}, PSNR {psnr_text(m.psnr)}"
         show_image(ax, quantized, title, palette_only=True)
@@ -227,9 +226,7 @@ def plot_variants(
     measurements: Mapping[str, Any] | None = None,
     zoom: tuple[float, float, float, float] | None = None,
     title: str | None = None,
-    ncols: int = 4,
-    include_original: bool = True,
-    fig: Figure | None = None,
+    ncols: int = 4, include_original: bool = True, fig: Figure | None = None,  # the grid's layout, as plot_k_grid's
 ) -> Figure:
     """The same image quantized in several ways, side by side, titled with bytes, PSNR, SSIM and ΔE00.
 
@@ -268,10 +265,7 @@ def plot_variants(
     measurements = {} if measurements is None else measurements
     variant_panels = []
     for label, value in variants.items():
-        quantized = _result_image(value)
-        if quantized.shape != image.shape:
-            msg = f"the image for {label!r} has shape {quantized.shape}, expected {image.shape}."
-            raise ValueError(msg)
+        quantized = _result_image(value, image, repr(label))
         variant_panels.append((str(label), quantized, measurements.get(label, False)))
     original = ("Original", image, None)
     crop_h, crop_w = image[rows, cols].shape[:2]

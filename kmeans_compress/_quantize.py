@@ -37,8 +37,6 @@ from ._validation import (
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-    from ._remap import Runs
-
 __all__ = ["ColorHistogram", "KMeansQuantizer", "label_dtype"]
 
 #: What ``fit`` accepts: an image or pixel array, a histogram, or a list or tuple of them.
@@ -272,7 +270,10 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         self.label_corrections_ = None
         if hist.has_pixels:
             image = None if isinstance(X, (ColorHistogram, list, tuple)) else np.asarray(X)
-            labels, runs = self._remap(hist, self.color_labels_, self.dither, self.run_budget, image, stacklevel=3)
+            labels, runs = remap_histogram(
+                hist, self.palette_, self.color_labels_, dither=self.dither,
+                run_budget_db=resolve_run_budget(self.run_budget, self.n_colors), image=image, stacklevel=3,
+            )
             self.labels_ = labels
             if runs is not None:
                 positions, old, moves = runs
@@ -394,27 +395,6 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
     # -- remapping onto the fitted palette ------------------------------------------------------
 
-    def _remap(
-        self,
-        hist: ColorHistogram,
-        color_labels: NDArray[Any],
-        dither: bool,
-        run_budget: RunBudget,
-        image: NDArray[np.uint8] | None = None,
-        stacklevel: int = 2,
-    ) -> tuple[NDArray[Any], Runs | None]:
-        """Labels of ``hist``'s pixels from each colour's entry, with dithering or runs (see :mod:`._remap`)."""
-        budget = resolve_run_budget(run_budget, self.n_colors)
-        return remap_histogram(
-            hist,
-            self.palette_,
-            color_labels,
-            dither=dither,
-            run_budget_db=budget,
-            image=image,
-            stacklevel=stacklevel + 1,
-        )
-
     def remap(
         self, X: ArrayLike | ColorHistogram, *, dither: bool = False, run_budget: RunBudget = 0.0
     ) -> NDArray[Any]:
@@ -453,7 +433,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
         color_labels, _ = nearest_entries(hist.colors, feats, palette, colors_to_features(palette, self.color_space))
         color_labels = order[color_labels].astype(label_dtype(self.n_colors_))
         image = None if isinstance(X, ColorHistogram) else np.asarray(X)
-        return self._remap(hist, color_labels, dither, run_budget, image)[0]
+        budget = resolve_run_budget(run_budget, self.n_colors)
+        return remap_histogram(hist, self.palette_, color_labels, dither=dither, run_budget_db=budget, image=image)[0]
 
     def _histogram_of(self, X: ArrayLike | ColorHistogram) -> ColorHistogram:
         """One image's histogram, its channels checked against the palette's."""
@@ -504,12 +485,9 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of uint8, shape (H, W, 3|4) or (N, 3|4)
-            The image or pixels to fit and quantize.
-        y : None
-            Ignored.
-        **fit_params
-            Ignored; for scikit-learn's API.
+        X, y, **fit_params : see fit_predict
+            As for :meth:`fit_predict`: the image or pixels to fit and quantize, then two arguments
+            ignored (scikit-learn's API).
 
         Returns
         -------
@@ -524,8 +502,8 @@ class KMeansQuantizer(TransformerMixin, ClusterMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : ndarray of uint8, shape (H, W, C) or (N, C), C matching the palette
-            The image or pixels to quantize.
+        X : see predict
+            The image or pixels to quantize, as :meth:`predict` takes them.
 
         Returns
         -------

@@ -1,7 +1,7 @@
 """What compressing returns: :class:`Compressed` (bytes and figures) and :class:`CompressionReport` (a file).
 
 Split from :mod:`._compress`, which re-exports both, so that the workflow's module stays about
-the work.
+the work. Both are frozen dataclasses: each parameter is kept as the attribute of the same name.
 """
 
 from __future__ import annotations
@@ -19,8 +19,6 @@ __all__ = ["Compressed", "CompressionReport"]
 @dataclasses.dataclass(frozen=True)
 class Compressed:
     """What :func:`compress_bytes` returns.
-
-    Each parameter is kept as the attribute of the same name.
 
     Parameters
     ----------
@@ -56,8 +54,6 @@ def _ratio_text(ratio: float) -> str:
 @dataclasses.dataclass(frozen=True)
 class CompressionReport:
     """One file compressed: where from, where to, what it cost and kept, and how k was chosen.
-
-    Each parameter is kept as the attribute of the same name.
 
     Parameters
     ----------

@@ -23,7 +23,7 @@ from ._formats import check_format
 from ._histogram import ColorHistogram
 from ._kept_profile import as_seen, fit_quantizer
 from ._load import read_image
-from ._measure import Measurement, check_metrics, encode_and_measure
+from ._measure import Measurement, check_metrics, measure
 from ._memory import release_free_memory
 from ._validation import check_k
 
@@ -178,6 +178,16 @@ class ImageSweep:
         release_free_memory()  # the decoder's buffers: not kept at the size of their peak
         self.histogram = ColorHistogram.from_image(self.image)
         release_free_memory()
+        self._start_rows(
+            bytes_in=bytes_in, compare=compare, random_state=random_state, keep_quantizers=keep_quantizers,
+            run_budget=run_budget, params=params,
+        )
+
+    def _start_rows(
+        self, *, bytes_in: int | None, compare: bool, random_state: Any, keep_quantizers: bool, run_budget: float | str,
+        params: dict[str, Any],
+    ) -> None:
+        """The settings of every fit and the empty caches of rows, files and fits (an animation's too)."""
         self.bytes_in = bytes_in
         self.compare = compare
         self.random_state = random_state
@@ -209,27 +219,27 @@ class ImageSweep:
             The measured row of ``k``; the same object on every later call.
         """
         k = check_k("k", k)
-        if k in self.rows_:
-            return self.rows_[k]
+        if k not in self.rows_:
+            row, data, quantizer = self._measure_row(k)
+            if self.keep_quantizers:
+                self.quantizers_[k] = quantizer
+            self.rows_[k] = row
+            self.data_[k] = data
+        return self.rows_[k]
+
+    def _measure_row(self, k: int) -> tuple[SweepRow, bytes, KMeansQuantizer]:
+        """Fit (or take the quick view's fit of), encode and measure ``k``: ``(row, data, quantizer)``."""
         start = time.perf_counter()
         if k in self._fits:  # fitted and encoded for a quick view: its time counts in the row's
             (quantizer, data), fit_seconds = self._fits.pop(k)
             start -= fit_seconds
         else:
             quantizer, data = self._fit(k)
-        options: dict[str, Any] = {"format": self.format, "icc_profile": self.info.icc_profile, "dpi": self.info.dpi}
         seen_image, seen_quantizer = as_seen(self.image, quantizer, seen_image=self._seen_image)
         self._seen_image = seen_image  # a kept profile's image as seen: converted once per sweep
-        data, measured = encode_and_measure(
-            seen_image,
-            seen_quantizer,
-            stored=quantizer,
-            k=k,
-            bytes_in=self.bytes_in,
-            started=start,
-            data=data,
+        measured = measure(  # the file is the stored values'; the figures are of the image as seen
+            seen_image, seen_quantizer, data=data, k=k, bytes_in=self.bytes_in, started=start, format=self.format,
             metrics=self.metrics,
-            **options,
         )
         jpeg = mediancut = None
         if self.compare:  # against the image as seen, as the row itself is measured
@@ -239,11 +249,7 @@ class ImageSweep:
             jpeg=jpeg,
             mediancut=mediancut,
         )
-        if self.keep_quantizers:
-            self.quantizers_[k] = quantizer
-        self.rows_[k] = row
-        self.data_[k] = data
-        return row
+        return row, data, quantizer
 
     def encoded(self, k: int) -> tuple[KMeansQuantizer, bytes]:
         """The fit of ``k`` and its encoded file, without measuring them (what a quick view needs).
@@ -253,7 +259,7 @@ class ImageSweep:
         Parameters
         ----------
         k : int
-            Palette size, 1 to 256.
+            Palette size, 1 to 256; fitted here unless :meth:`row` or an earlier call already did.
 
         Returns
         -------
