@@ -28,34 +28,23 @@ __all__ = [
 
 @dataclasses.dataclass(frozen=True)
 class OutputFormat:
-    """One output format.
+    """One output format: a row of :data:`FORMATS`, each field documented where it is declared."""
 
-    Attributes
-    ----------
-    name : str
-        The format's name, as ``--format`` and ``format=`` take it (lower case).
-    suffixes : tuple of str
-        File name suffixes (lower case, with the dot) that name this format; the first is the
-        one given to names this package makes (``<stem>-k16.png``).
-    encoder : str
-        Name of the function of :mod:`._encode` that writes it, called as
-        ``encoder(palette, labels, icc_profile=..., [dpi=...])``.
-    description : str
-        A few words for the command line's help.
-    alpha : bool
-        Whether the file keeps an alpha channel (partial transparency included).
-    icc_profile : bool
-        Whether the file can embed an ICC profile.
-    dpi : bool
-        Whether the file stores a physical resolution (the encoder then takes ``dpi``).
-    """
-
+    #: The format's name, as ``--format`` and ``format=`` take it (lower case).
     name: str
+    #: File name suffixes (lower case, with the dot) that name this format; the first is the one
+    #: given to names this package makes (``<stem>-k16.png``).
     suffixes: tuple[str, ...]
+    #: Name of the function of :mod:`._encode` that writes it, called as
+    #: ``encoder(palette, labels, icc_profile=..., [dpi=...])``.
     encoder: str
+    #: A few words for the command line's help.
     description: str
+    #: Whether the file keeps an alpha channel (partial transparency included).
     alpha: bool = True
+    #: Whether the file can embed an ICC profile.
     icc_profile: bool = True
+    #: Whether the file stores a physical resolution (the encoder then takes ``dpi``).
     dpi: bool = False
 
 

@@ -93,20 +93,13 @@ class FileColours:
 
 @dataclasses.dataclass(frozen=True)
 class CountJob:
-    """Count one file's colours: a task for the ordered runner, in one piece or three.
+    """Count one file's colours: a task for the ordered runner, in one piece or three."""
 
-    Attributes
-    ----------
-    input_path : str
-        The image file.
-    keep_profile : bool
-        Count the colours in the file's own profile instead of sRGB.
-    format : str
-        The output format (for GIF, alpha is thresholded before counting).
-    """
-
+    #: The image file.
     input_path: str
+    #: Count the colours in the file's own profile instead of sRGB.
     keep_profile: bool = False
+    #: The output format (for GIF, alpha is thresholded before counting).
     format: str = "png"
 
     def __call__(self) -> FileColours:
@@ -132,17 +125,7 @@ class CountJob:
 
     @staticmethod
     def remote(payload: tuple[Any, ...]) -> FileColours:
-        """Anywhere: decode and count.
-
-        Parameters
-        ----------
-        payload : tuple
-            What :meth:`prepare` returned first.
-
-        Returns
-        -------
-        FileColours
-        """
+        """Anywhere: decode the payload :meth:`prepare` made and count its colours (the runner's ``SplitTask`` step)."""
         data, name, keep_profile, format = payload  # noqa: A001
         image, info = _decode(data, name, keep_profile=keep_profile, format=format)
         del data
@@ -331,17 +314,7 @@ class RemapJob:
 
     @staticmethod
     def remote(payload: tuple[Any, ...]) -> RemapResult:
-        """Anywhere: decode, remap onto the palette, encode and measure.
-
-        Parameters
-        ----------
-        payload : tuple
-            What :meth:`prepare` returned first.
-
-        Returns
-        -------
-        RemapResult
-        """
+        """Anywhere: decode the payload :meth:`prepare` made, remap it onto the palette, encode and measure it."""
         data, job = payload
         started = time.perf_counter()
         bytes_in = len(data)
@@ -375,19 +348,10 @@ class RemapJob:
         return RemapResult(None if job.output_path is None else encoded, measured, int(labels.size))
 
     def finish(self, value: RemapResult, state: tuple[ProtectedFiles, float]) -> CompressionReport | RemapResult:
-        """Here: write the output (every file is written: the point is that they share the palette).
+        """Here: write the output, and return its report (``value`` itself when only measured).
 
-        Parameters
-        ----------
-        value : RemapResult
-            What :meth:`remote` returned.
-        state : tuple
-            What :meth:`prepare` returned second.
-
-        Returns
-        -------
-        CompressionReport or RemapResult
-            The report of the file written; ``value`` itself when only measured.
+        Every file is written: the point is that they share the palette. ``value`` is what
+        :meth:`remote` returned and ``state`` what :meth:`prepare` returned second.
         """
         protected, seconds_here = state
         if self.output_path is None or value.data is None:
