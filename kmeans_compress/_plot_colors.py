@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ._histogram import ColorHistogram
 from ._plot_common import axes_list, composite, plt, to_hex
 from ._validation import check_image, check_palette
 
@@ -103,6 +104,9 @@ def plot_palette(
 
 
 _RGB_TICKS = [64, 128, 192]  # away from the cube's corners, where three axes' labels meet
+# Marker areas (points²) of the distinct colours: the most frequent one at the largest, the
+# rarest not below the smallest (a colour of one pixel would otherwise be too small to see).
+_DOT_AREA_MAX, _DOT_AREA_MIN = 300.0, 2.0
 
 
 def _edge_colors(colors):
@@ -112,6 +116,26 @@ def _edge_colors(colors):
     edges = np.zeros((len(colors), 4))
     edges[light] = (0.45, 0.45, 0.45, 1.0)
     return edges
+
+
+def _distinct_colors(image, n_colors):
+    """(distinct visible colours, their pixel counts, index of each one's first pixel, number of
+    distinct visible colours): the ``n_colors`` most frequent, most frequent first."""
+    hist = ColorHistogram.from_image(image)
+    visible = np.arange(hist.n_colors)
+    if hist.n_channels == 4:
+        visible = visible[hist.colors[:, 3] > 0]  # all fully transparent pixels: one colour, not drawn
+    order = visible[np.argsort(-hist.counts[visible], kind="stable")][:n_colors]
+    labels = hist.pixel_labels(np.arange(hist.n_colors, dtype=np.uint32)).reshape(-1)
+    _, first = np.unique(labels, return_index=True)  # every colour has a pixel: first[i] is colour i's
+    return hist.colors[order], hist.counts[order], first[order], len(visible)
+
+
+def _dot_areas(counts):
+    """Marker areas proportional to pixel counts, the largest ``_DOT_AREA_MAX``, none below ``_DOT_AREA_MIN``."""
+    if len(counts) == 0:
+        return np.zeros(0)
+    return np.maximum(_DOT_AREA_MAX * counts / counts.max(), _DOT_AREA_MIN)
 
 
 def _scatter_rgb(ax, positions, colors, title, size):
@@ -149,13 +173,15 @@ def plot_color_scatter(
     n_samples: int = 3000,
     random_state: int = 0,
     ax: Axes | Sequence[Axes] | None = None,
+    points: Literal["sample", "distinct"] = "sample",
 ) -> Figure:
     """Pixels as points in 3-D RGB space, each drawn in its own colour.
 
-    A fixed-seed random sample of the pixels is drawn (the same pixels in both panels). With
-    ``quantized``, a second panel shows the same pixels at the same places drawn in the colour
-    k-means gave them, so the clusters appear as regions of one colour; ``palette`` marks the k
-    centres (large crosses edged in black) on every panel.
+    A fixed-seed random sample of the pixels is drawn (the same pixels in both panels), or with
+    ``points="distinct"`` each distinct colour once, its dot's area proportional to its pixel
+    count. With ``quantized``, a second panel shows the same points at the same places drawn in
+    the colour k-means gave them, so the clusters appear as regions of one colour; ``palette``
+    marks the k centres (large crosses edged in black) on every panel.
 
     Parameters
     ----------
@@ -165,11 +191,19 @@ def plot_color_scatter(
     palette : ndarray of uint8, shape (k, 3) or (k, 4), optional
         Fully transparent entries are not marked.
     n_samples : int, default 3000
-        Pixels drawn (all of them when the image has fewer visible pixels).
+        Points drawn: pixels (all of them when the image has fewer visible pixels), or with
+        ``points="distinct"`` the ``n_samples`` most frequent colours.
     random_state : int, default 0
-        Seed of the sample (``numpy.random.default_rng``).
+        Seed of the sample (``numpy.random.default_rng``); unused with ``points="distinct"``.
     ax : Axes3D or sequence of Axes3D, optional
         One 3-D axes per panel (``fig.add_subplot(projection="3d")``).
+    points : {"sample", "distinct"}, default "sample"
+        What is drawn. ``"sample"``: a random sample of pixels, all dots one size, so a colour
+        that many pixels share is one dot drawn over itself. ``"distinct"``: each distinct visible
+        colour once (the weighted histogram that :class:`~kmeans_compress.KMeansQuantizer` fits),
+        dot area proportional to the number of pixels of that colour (the largest a fixed size,
+        the rarest kept visible); in the second panel each colour is drawn in the quantized value
+        of its first pixel.
 
     Returns
     -------
@@ -183,6 +217,9 @@ def plot_color_scatter(
             raise ValueError(msg)
     if palette is not None:
         palette = check_palette(palette)
+    if not isinstance(points, str) or points not in ("sample", "distinct"):
+        msg = f"points must be 'sample' or 'distinct', got {points!r}."
+        raise ValueError(msg)
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
         msg = f"n_samples must be a positive integer, got {n_samples!r}."
         raise ValueError(msg)
@@ -191,18 +228,30 @@ def plot_color_scatter(
 
     n_ch = image.shape[2]
     pixels = image.reshape(-1, n_ch)
-    visible = np.flatnonzero(pixels[:, 3] > 0) if n_ch == 4 else np.arange(len(pixels))
-    rng = np.random.default_rng(random_state)
-    n = min(n_samples, len(visible))
-    idx = np.sort(rng.choice(visible, size=n, replace=False))
-    size = 4.0 if n > 1000 else 12.0
-
     k_text = "" if palette is None else f"\ncrosses: the k = {len(palette)} palette colours"
-    _scatter_rgb(axes[0], pixels[idx], pixels[idx], f"Original: {n:,} of {len(pixels):,} pixels{k_text}", size)
+    size: float | NDArray[np.float64]
+    if points == "distinct":
+        colors, counts, idx, n_distinct = _distinct_colors(image, n_samples)
+        n = len(colors)
+        size = _dot_areas(counts)
+        what = f"{n:,} most common of {n_distinct:,}" if n < n_distinct else f"{n:,}"
+        title = f"Original: {what} distinct colour{'s' if n_distinct != 1 else ''}\ndot area ∝ pixels"
+        same = "colours"
+    else:
+        visible = np.flatnonzero(pixels[:, 3] > 0) if n_ch == 4 else np.arange(len(pixels))
+        rng = np.random.default_rng(random_state)
+        n = min(n_samples, len(visible))
+        idx = np.sort(rng.choice(visible, size=n, replace=False))
+        colors = pixels[idx]
+        size = 4.0 if n > 1000 else 12.0
+        title = f"Original: {n:,} of {len(pixels):,} pixels"
+        same = "pixels"
+
+    _scatter_rgb(axes[0], colors, colors, title + k_text, size)
     if quantized is not None:
         q_pixels = quantized.reshape(-1, n_ch)[idx]
         k = len(palette) if palette is not None else len(np.unique(q_pixels, axis=0))
-        _scatter_rgb(axes[1], pixels[idx], q_pixels, f"The same pixels in their palette colour\nk = {k}", size)
+        _scatter_rgb(axes[1], colors, q_pixels, f"The same {same} in their palette colour\nk = {k}", size)
     if palette is not None:
         shown = palette if palette.shape[1] == 3 else palette[palette[:, 3] > 0]
         marker_size = max(30.0, 160.0 / math.sqrt(max(1, len(shown)) / 8))

@@ -276,6 +276,70 @@ def test_scatter_draws_on_given_3d_axes():
     assert plot_color_scatter(image, image, ax=axes) is fig
 
 
+def counted_colors():
+    """1x10 image of known counts: 6 red, 3 green, 1 blue pixels, interleaved."""
+    image = np.array([[RED, GREEN, RED, RED, BLUE, GREEN, RED, RED, GREEN, RED]], np.uint8)
+    return image
+
+
+def test_scatter_distinct_draws_each_colour_once_with_area_by_pixel_count():
+    fig = plot_color_scatter(counted_colors(), points="distinct")
+    ax = fig.axes[0]
+    positions, colors = scatter_points(ax)
+    sizes = PathCollection.get_sizes(ax.collections[0])
+    assert len(positions) == 3  # the three distinct colours, not the ten pixels
+    np.testing.assert_array_equal(positions, [RED, GREEN, BLUE])  # most frequent first
+    np.testing.assert_allclose(colors[:, :3] * 255, positions, atol=1e-6)
+    assert sizes[0] > sizes[1] > sizes[2]  # ordered as the counts 6, 3, 1
+    np.testing.assert_allclose(sizes / sizes[0], [1, 3 / 6, 1 / 6])  # area proportional to count
+    assert "3 distinct colours" in ax.get_title() and "dot area" in ax.get_title()
+
+
+def test_scatter_distinct_keeps_the_most_frequent_and_says_so():
+    fig = plot_color_scatter(counted_colors(), points="distinct", n_samples=2)
+    positions, _ = scatter_points(fig.axes[0])
+    np.testing.assert_array_equal(positions, [RED, GREEN])
+    assert "2 most common of 3 distinct colours" in fig.axes[0].get_title()
+
+
+def test_scatter_distinct_rarest_colour_stays_visible():
+    image = np.zeros((100, 100, 3), np.uint8)
+    image[0, 0] = RED  # one pixel in ten thousand
+    sizes = PathCollection.get_sizes(plot_color_scatter(image, points="distinct").axes[0].collections[0])
+    assert sizes[0] > sizes[1] >= 1.0
+
+
+def test_scatter_distinct_second_panel_draws_the_same_colours_in_their_palette_colour():
+    image = counted_colors()
+    result = quantize(image, 2, random_state=0)
+    fig = plot_color_scatter(image, result.image, palette=result.palette, points="distinct")
+    before, after = fig.axes
+    pos_before, _ = scatter_points(before)
+    pos_after, col_after = scatter_points(after)
+    np.testing.assert_array_equal(pos_before, pos_after)  # same colours, same places
+    lookup = {
+        tuple(p): tuple(q)
+        for p, q in zip(image.reshape(-1, 3).tolist(), result.image.reshape(-1, 3).tolist(), strict=True)
+    }
+    expected = np.array([lookup[tuple(p)] for p in pos_before.astype(int).tolist()]) / 255
+    np.testing.assert_allclose(col_after[:, :3], expected, atol=1e-6)
+    np.testing.assert_array_equal(
+        PathCollection.get_sizes(before.collections[0]), PathCollection.get_sizes(after.collections[0])
+    )
+    assert "The same colours" in after.get_title() and "k = 2" in after.get_title()
+
+
+def test_scatter_distinct_leaves_out_fully_transparent_pixels():
+    fig = plot_color_scatter(soft_rgba(), points="distinct")
+    ax = fig.axes[0]
+    positions, colors = scatter_points(ax)
+    np.testing.assert_array_equal(positions, [(0, 0, 255), (255, 128, 0)])  # 24 blue, 8 orange; 32 transparent out
+    np.testing.assert_allclose(np.round(colors[:, 3] * 255), [255, 128])
+    sizes = PathCollection.get_sizes(ax.collections[0])
+    np.testing.assert_allclose(sizes / sizes[0], [1, 8 / 24])
+    assert "2 distinct colours" in ax.get_title()
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -283,8 +347,9 @@ def test_scatter_draws_on_given_3d_axes():
         ({"quantized": np.zeros((2, 2, 3), np.uint8)}, r"quantized must have the shape of image \(4, 4, 3\)"),
         ({"ax": "2d"}, "must be '3d' axes"),
         ({"ax": "two"}, "ax must be 1 axes for this figure, got 2"),
+        ({"points": "unique"}, "points must be 'sample' or 'distinct', got 'unique'"),
     ],
-    ids=["n-samples", "shape", "not-3d", "count"],
+    ids=["n-samples", "shape", "not-3d", "count", "points"],
 )
 def test_scatter_rejects_bad_input(kwargs, match):
     if kwargs.get("ax") == "2d":
