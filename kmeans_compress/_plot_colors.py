@@ -188,6 +188,7 @@ def plot_color_scatter(
     image : ndarray of uint8, shape (H, W, 3) or (H, W, 4)
         Fully transparent pixels (alpha 0) are left out; the others are drawn with their alpha.
     quantized : ndarray of uint8, same shape as ``image``, optional
+        The image rebuilt from its palette; adds the second panel.
     palette : ndarray of uint8, shape (k, 3) or (k, 4), optional
         Fully transparent entries are not marked.
     n_samples : int, default 3000
@@ -208,6 +209,7 @@ def plot_color_scatter(
     Returns
     -------
     matplotlib.figure.Figure
+        The figure, one 3-D panel per view.
     """
     image = check_image(image)
     if quantized is not None:
