@@ -18,19 +18,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import noisy_photo as _photo
 from PIL import Image
 
 from kmeans_compress import cli
 from kmeans_compress.cli import expand_inputs, main
-
-
-def _photo(path, seed=0, size=(40, 56)):
-    """A noisy ramp saved as RGB PNG: its indexed PNG is smaller than the file."""
-    y, x = np.mgrid[0 : size[0], 0 : size[1]]
-    base = np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.int16)
-    noise = np.random.default_rng(seed).integers(-12, 13, base.shape)
-    Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(path)
-    return path
 
 
 @pytest.fixture

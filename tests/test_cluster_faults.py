@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import noisy_photo as _photo
 from PIL import Image
-from test_cli_batch import _photo
 
 ROOT = Path(__file__).resolve().parents[1]
 PROG = "kmeans-compress"

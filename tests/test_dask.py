@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import noisy_photo as _photo
 from PIL import Image
-from test_cli_batch import _photo
 
 import kmeans_compress
 from kmeans_compress.cli import main

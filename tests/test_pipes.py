@@ -12,21 +12,13 @@ import sys
 
 import numpy as np
 import pytest
+from _helpers import noisy_photo as _photo
 from PIL import Image
 
 from kmeans_compress._exits import EXIT_STATUSES, most_severe
 from kmeans_compress.cli import build_parser, main
 
 COMMAND = [sys.executable, "-m", "kmeans_compress"]
-
-
-def _photo(path, seed=0, size=(40, 56)):
-    """A noisy ramp saved as RGB PNG: its indexed PNG is smaller than the file."""
-    y, x = np.mgrid[0 : size[0], 0 : size[1]]
-    base = np.stack([x * 4, y * 6, (x + y) * 2], axis=-1).astype(np.int16)
-    noise = np.random.default_rng(seed).integers(-12, 13, base.shape)
-    Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8)).save(path)
-    return path
 
 
 def _flat(path):
