@@ -46,21 +46,36 @@ def sigint_ignored() -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
-def interrupt_held() -> Iterator[None]:
+def interrupt_held(on_signal: Callable[[], object] | None = None) -> Iterator[None]:
     """Hold Ctrl-C until the block is done, then raise KeyboardInterrupt (main thread only).
 
     For steps that must not be cut in half, such as a file written and then reported.
+
+    Parameters
+    ----------
+    on_signal : callable, optional
+        Called at once when Ctrl-C comes (for what cannot wait for the block's end, such as
+        telling workers to start nothing more); it must not block.
 
     Yields
     ------
     None
     """
     received: list[int] = []
-    with _sigint_handled_by(lambda signum, frame: received.append(signum)):
+
+    def held(signum: int, frame: object) -> None:
+        received.append(signum)
+        if on_signal is not None:
+            on_signal()
+
+    with _sigint_handled_by(held):
         yield
     if received:
         raise KeyboardInterrupt
 
+
+#: Seconds between two checks for Ctrl-C while waiting for a task (a task that finishes ends the wait at once).
+_POLL = 0.1
 
 #: In a worker process: set by the parent on Ctrl-C, so that no task starts after it.
 _STOP: Any = None
@@ -160,9 +175,19 @@ class LocalExecutor:
             return self._pool.submit(_unless_stopped, None, fn, *args)
 
     def wait(self, futures: Collection[concurrent.futures.Future[Any]]) -> Collection[concurrent.futures.Future[Any]]:
-        """Block until at least one of ``futures`` is done; return the done ones."""
-        done, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
-        return done
+        """Block until at least one of ``futures`` is done; return the done ones.
+
+        Ctrl-C is raised between short waits, never inside one: raised inside
+        :func:`concurrent.futures.wait`, it can leave a future's lock held, and the worker that
+        finishes that future then waits for the lock forever. The workers are told at once to
+        start no other task.
+        """
+        first = concurrent.futures.FIRST_COMPLETED
+        while True:
+            with interrupt_held(on_signal=self._stop.set):  # no task starts after Ctrl-C, even before it is raised
+                done, _ = concurrent.futures.wait(futures, timeout=_POLL, return_when=first)
+            if done:
+                return done
 
     def result(self, future: concurrent.futures.Future[Outcome | None]) -> Outcome | None:
         """The future's outcome; None when it was stopped before it started."""
@@ -176,14 +201,16 @@ class LocalExecutor:
 
     def stop(self, futures: Collection[concurrent.futures.Future[Any]]) -> Collection[concurrent.futures.Future[Any]]:
         """Start none of ``futures`` not started yet; return the others (running, or to be skipped)."""
-        if self._stop is not None:
-            self._stop.set()
-        return [f for f in futures if not f.cancel()]
+        with interrupt_held():  # a second Ctrl-C never lands inside a future's lock (see wait)
+            if self._stop is not None:
+                self._stop.set()
+            return [f for f in futures if not f.cancel()]
 
     def abandon(self, futures: Collection[concurrent.futures.Future[Any]]) -> None:
         """Wait for none of ``futures``: the workers finish them, unreported."""
-        for future in futures:
-            future.cancel()
+        with interrupt_held():
+            for future in futures:
+                future.cancel()
 
 
 def start_workers() -> None:
