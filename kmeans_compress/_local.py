@@ -75,7 +75,7 @@ def interrupt_held(on_signal: Callable[[], object] | None = None) -> Iterator[No
 
 
 #: Seconds between two checks for Ctrl-C while waiting for a task (a task that finishes ends the wait at once).
-_POLL = 0.1
+_POLL = 0.05
 
 #: In a worker process: set by the parent on Ctrl-C, so that no task starts after it.
 _STOP: Any = None
