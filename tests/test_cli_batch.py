@@ -292,6 +292,52 @@ def test_no_task_starts_after_ctrl_c(tmp_path, jobs):
     assert reported == set(started)  # each task that started was finished and reported
 
 
+def test_ctrl_c_inside_the_wait_leaves_no_future_locked(monkeypatch):
+    """Ctrl-C that comes while ``concurrent.futures.wait`` holds a future's lock is raised after the
+    wait, not there: raised there, the lock stayed held and the worker finishing that future
+    blocked for good (a hang seen once in CI). The queued task never starts; the running one
+    finishes and is collected."""
+    import concurrent.futures
+
+    from kmeans_compress import _local
+
+    real_wait, held = concurrent.futures.wait, []
+
+    def wait_with_ctrl_c_inside(fs, timeout=None, return_when=concurrent.futures.ALL_COMPLETED):
+        if not held:  # the first time: Ctrl-C while a future's lock is held, as inside the real wait
+            future = next(iter(fs))
+            future._condition.acquire()
+            held.append(future)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here
+            future._condition.release()
+            held.remove(future)
+        return real_wait(fs, timeout, return_when)
+
+    monkeypatch.setattr(_local.concurrent.futures, "wait", wait_with_ctrl_c_inside)
+    started = []
+
+    def task(i):
+        started.append(i)
+        time.sleep(0.3)
+        return i
+
+    with _local.LocalExecutor(1) as local:
+        try:
+            futures = [local.submit(task, i) for i in range(2)]
+            time.sleep(0.05)  # the first is running, the second queued
+            with pytest.raises(KeyboardInterrupt):
+                local.wait(futures)
+            running = local.stop(futures)
+            assert running == futures[:1]
+            done, _ = real_wait(running, timeout=5)
+            assert [local.result(f) for f in done] == [0]
+        finally:
+            for future in held:  # on failure, let the worker go so that the test ends
+                future._condition.release()
+    assert started == [0]
+
+
 def test_ctrl_c_in_a_folder_run_on_a_terminal(tmp_path):
     """Ctrl-C in a real terminal: a line at once, the progress bar gone, the summary, exit 130."""
     folder = tmp_path / "in"
