@@ -14,7 +14,9 @@ here) so that a Dask cluster runs them as it runs single files:
 
 Each file is decoded once to count and once per remap pass: holding every decoded image between
 the passes would make the set's memory the sum of its images. A set mixing RGB and RGBA files
-gets an RGBA palette, the RGB files being opaque RGBA. :func:`read_palette` reads the palette of
+gets an RGBA palette, the RGB files being opaque RGBA. An animation in the set counts with all
+its frames and is written as an animation on the same palette, keeping its durations and loop
+count (its figures are over all frames, as for an animation alone). :func:`read_palette` reads the palette of
 an existing palette image for :class:`RemapJob` to map onto (pngquant's ``--map``).
 """
 
@@ -33,14 +35,14 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
+from ._animate import frames_for_format
 from ._encode import encode_palette, gif_alpha
+from ._frames import Animation, encode_animation, is_animation, read_animation
 from ._histogram import ColorHistogram
 from ._load import InvalidImageError, read_image, read_input
-from ._measure import Measurement
+from ._measure import Measurement, measurement_of
 from ._messages import one_line
 from ._metrics import (
-    bits_per_pixel,
-    compression_ratio,
     delta_e,
     mse,
     palette_ssim,
@@ -55,13 +57,24 @@ from ._write import ProtectedFiles, check_output_path, write_bytes_atomic
 __all__ = ["CountJob", "FileColours", "RemapJob", "RemapResult", "fit_shared_palette", "pooled_psnr", "read_palette"]
 
 
-def _decode(data: bytes, name: str, *, keep_profile: bool, format: str) -> tuple[NDArray[np.uint8], Any]:  # noqa: A002
+def _decode(
+    data: bytes, name: str, *, keep_profile: bool, format: str  # noqa: A002
+) -> tuple[NDArray[np.uint8], Any, Animation | None]:
+    """The pixels as the output format can hold them, the still's ImageInfo, and the animation if it is one.
+
+    An animation's pixels are its frames stacked top to bottom (its ImageInfo is None).
+    """
     buffer = io.BytesIO(data)
     buffer.name = name
+    if is_animation(buffer):
+        if keep_profile:
+            warnings.warn(f"{name}: an animation's colour profile is not kept; its frames are in sRGB", stacklevel=3)
+        animation = frames_for_format(read_animation(buffer), format)
+        return animation.stacked, None, animation
     image, info = read_image(buffer, keep_profile=keep_profile)
     if format == "gif" and image.shape[2] == 4:  # on/off transparency, as the file holds it
         image = gif_alpha(image)
-    return image, info
+    return image, info, None
 
 
 def _opaque(colors: NDArray[np.uint8], channels: int) -> NDArray[np.uint8]:
@@ -127,10 +140,10 @@ class CountJob:
     def remote(payload: tuple[Any, ...]) -> FileColours:
         """Anywhere: decode the payload :meth:`prepare` made and count its colours (the runner's ``SplitTask`` step)."""
         data, name, keep_profile, format = payload  # noqa: A001
-        image, info = _decode(data, name, keep_profile=keep_profile, format=format)
+        image, info, _ = _decode(data, name, keep_profile=keep_profile, format=format)
         del data
         hist = ColorHistogram.from_image(image)
-        return FileColours(hist.colors, hist.counts, info.icc_profile)
+        return FileColours(hist.colors, hist.counts, None if info is None else info.icc_profile)
 
     def finish(self, value: FileColours, state: None) -> FileColours:
         """Here: the histogram as it came back.
@@ -318,7 +331,7 @@ class RemapJob:
         data, job = payload
         started = time.perf_counter()
         bytes_in = len(data)
-        image, info = _decode(data, job.input_path, keep_profile=job.keep_profile, format=job.format)
+        image, info, animation = _decode(data, job.input_path, keep_profile=job.keep_profile, format=job.format)
         del data
         palette = job.palette
         promoted = image.shape[2] == 3 and palette.shape[1] == 4
@@ -333,18 +346,20 @@ class RemapJob:
             image = np.ascontiguousarray(image[..., :3])
         quantizer = KMeansQuantizer.from_palette(palette, color_space=job.color_space)
         dither = bool(job.dither) and image.shape[2] == 3
-        options = {"format": job.format, "icc_profile": info.icc_profile, "dpi": info.dpi}
         labels = quantizer.remap(image, dither=dither)
-        encoded = encode_palette(palette, labels, **options)
+        encoded = _encode(palette, labels, job.format, info, animation)
         budget = resolve_run_budget(job.run_budget, len(palette))
         if budget > 0 and not dither and image.shape[2] == 3:  # runs only where they make the file smaller
             runs = quantizer.remap(image, run_budget=budget)
-            runs_data = encode_palette(palette, runs, **options)
+            runs_data = _encode(palette, runs, job.format, info, animation)
             if len(runs_data) < len(encoded):
                 labels, encoded = runs, runs_data
         if promoted:  # measured as the RGB image it is (its entries are opaque): as a run of its own would
             image, palette = np.ascontiguousarray(image[..., :3]), np.ascontiguousarray(palette[:, :3])
-        measured = _measure(image, palette, labels, encoded, job, bytes_in=bytes_in, dither=dither, started=started)
+        frames = 1 if animation is None else animation.n_frames
+        measured = _measure(
+            image, palette, labels, encoded, job, bytes_in=bytes_in, dither=dither, started=started, frames=frames
+        )
         return RemapResult(None if job.output_path is None else encoded, measured, int(labels.size))
 
     def finish(self, value: RemapResult, state: tuple[ProtectedFiles, float]) -> CompressionReport | RemapResult:
@@ -363,37 +378,42 @@ class RemapJob:
         return CompressionReport(self.input_path, os.fspath(self.output_path), measurement)
 
 
+def _encode(
+    palette: NDArray[np.uint8], labels: NDArray[Any], format: str, info: Any, animation: Animation | None  # noqa: A002
+) -> bytes:
+    """The file: a still with its profile and resolution, or an animation with its timing."""
+    if animation is None:
+        return encode_palette(palette, labels, format=format, icc_profile=info.icc_profile, dpi=info.dpi)
+    frames = labels.reshape(animation.n_frames, -1, labels.shape[1])
+    return encode_animation(palette, frames, format=format, durations=animation.durations, loop=animation.loop)
+
+
 def _measure(
     image: NDArray[np.uint8], palette: NDArray[np.uint8], labels: NDArray[Any], data: bytes, job: RemapJob, *,
-    bytes_in: int, dither: bool, started: float,
+    bytes_in: int, dither: bool, started: float, frames: int = 1,
 ) -> Measurement:
-    """A Measurement of ``palette[labels]`` against ``image``, pixel by pixel (no fit to read it from)."""
+    """A Measurement of ``palette[labels]`` against ``image``, pixel by pixel (no fit to read it from).
+
+    ``image`` and ``labels`` hold ``frames`` frames stacked top to bottom: MSE and ΔE are over
+    all their pixels, SSIM the mean of each frame's, as for an animation alone.
+    """
     quantized = palette[labels]
     err = mse(image, quantized)
     colour_error = delta_e(image, quantized)
     del quantized
-    height, width = labels.shape
-    raw = raw_size(image)
-    return Measurement(
-        k=int(job.k),
-        n_colors=int(np.count_nonzero(np.bincount(labels.ravel(), minlength=len(palette)))),
-        width=int(width),
-        height=int(height),
-        inertia=math.nan,
-        mse=err,
-        psnr=psnr_from_mse(err),
-        ssim=palette_ssim(image, palette, labels),
-        delta_e=colour_error,
-        bytes_out=len(data),
-        bits_per_pixel=bits_per_pixel(len(data), height * width),
-        raw_bytes=raw,
-        ratio_raw=compression_ratio(raw, len(data)),
-        bytes_in=int(bytes_in),
-        ratio=compression_ratio(bytes_in, len(data)),
-        seconds=time.perf_counter() - started,
-        color_space=job.color_space,
-        dither=dither,
-        format=job.format,
+    height, width = labels.shape[0] // frames, labels.shape[1]
+    similarity = float(
+        np.mean([
+            palette_ssim(image[i * height : (i + 1) * height], palette, labels[i * height : (i + 1) * height])
+            for i in range(frames)
+        ])
+    )
+    used = int(np.count_nonzero(np.bincount(labels.ravel(), minlength=len(palette))))
+    return measurement_of(
+        data, raw_size(image), k=job.k, n_colors=used,
+        width=width, height=height, inertia=math.nan, mse=err, ssim=similarity, delta_e=colour_error,
+        bytes_in=bytes_in, started=started, color_space=job.color_space, dither=dither, format=job.format,
+        frames=frames,
     )
 
 

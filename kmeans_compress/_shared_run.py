@@ -243,7 +243,7 @@ def _pooled_line(outcomes: list[Any], k: int, source: str, choice: str | None, a
     reports = [o.value for o in outcomes if o.error is None]
     if not reports:
         return
-    measured = [(r.measurement, r.measurement.width * r.measurement.height) for r in reports]
+    measured = [(r.measurement, r.measurement.frames * r.measurement.width * r.measurement.height) for r in reports]
     pooled = pooled_psnr(measured)
     worst = min(reports, key=lambda r: r.measurement.psnr)
     auto = f"  [k=auto: {choice}]" if choice else ""

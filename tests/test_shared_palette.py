@@ -215,6 +215,54 @@ def test_animated_input_json_figures_over_all_frames(tmp_path, capsys):
     assert record["bits_per_pixel"] == pytest.approx(8 * record["bytes_out"] / (4 * 16 * 24))
 
 
+@pytest.mark.parametrize(("fmt", "out_suffix"), [("GIF", ".gif"), ("PNG", ".png"), ("WEBP", ".webp")])
+def test_animation_in_a_shared_set_keeps_every_frame_on_the_set_palette(folder, tmp_path, fmt, out_suffix, capsys):
+    """An animation in the set counts with all its frames and is written as an animation on the
+    one palette, with its durations and loop count; its figures are over all its frames."""
+    _animation(folder / f"anim.{fmt.lower()}", fmt)
+    out = tmp_path / "out"
+    status = main([str(folder), "--shared-palette", "-k", "8", "--format", out_suffix[1:], "--out-dir", str(out),
+                   "--json"])
+    assert status == 0
+    records = {r["input"].rsplit("/", 1)[-1]: r for r in map(json.loads, capsys.readouterr().out.splitlines())
+               if "input" in r}
+    record = records[f"anim.{fmt.lower()}"]
+    assert record["frames"] == 4 and (record["width"], record["height"]) == (24, 16)
+    source = read_animation(folder / f"anim.{fmt.lower()}")
+    written = read_animation(out / f"anim-k8{out_suffix}")
+    assert written.n_frames == 4 and written.durations == source.durations == (100, 110, 120, 130)
+    assert written.loop == source.loop
+    # the palette is the fit on every still and every frame, and each frame is drawn from it
+    images = [_picture(i) for i in range(3)] + [source.stacked]
+    colours = [FileColours(h.colors, h.counts) for h in map(ColorHistogram.from_image, images)]
+    palette = {tuple(c) for c in fit_shared_palette(colours, 8, random_state=0).palette_}
+    assert {tuple(c) for c in np.unique(written.frames.reshape(-1, 3), axis=0)} <= palette
+    if out_suffix != ".webp":  # (WebP has no palette table to compare)
+        for name in ("p0", "anim"):
+            table = Image.open(out / f"{name}-k8{out_suffix}").getpalette()[: 3 * 8]
+            assert {tuple(table[i : i + 3]) for i in range(0, len(table), 3)} == palette
+    # its PSNR is over all frames, against the frames as read
+    assert record["psnr"] == pytest.approx(psnr(source.stacked, written.stacked), abs=0.01)
+    # the set's pooled figure counts every frame's pixels
+    assert main([str(folder), "--shared-palette", "-k", "8", "--format", out_suffix[1:], "--out-dir", str(out),
+                 "--force"]) == 0
+    assert f"over all {(3 + 4) * 16 * 24:,} pixels" in capsys.readouterr().out
+
+
+def test_animation_mapped_onto_a_palette_file(tmp_path, capsys):
+    src = tmp_path / "anim.gif"
+    _animation(src, "GIF")
+    ref = tmp_path / "ref.png"
+    Image.fromarray(_picture(7)).quantize(6).save(ref)
+    table = Image.open(ref).getpalette()[: 3 * 6]
+    entries = {tuple(table[i : i + 3]) for i in range(0, len(table), 3)}
+    out = tmp_path / "out"
+    assert main([str(src), "--palette", str(ref), "--out-dir", str(out)]) == 0
+    written = read_animation(next(out.iterdir()))
+    assert written.n_frames == 4 and written.durations == (100, 110, 120, 130)
+    assert {tuple(c) for c in np.unique(written.frames.reshape(-1, 3), axis=0)} <= entries
+
+
 def test_shared_palette_takes_the_output_suffix(folder, tmp_path):
     out = tmp_path / "out"
     assert main([str(folder), "--shared-palette", "-k", "4", "--suffix=-shared{k}", "--out-dir", str(out)]) == 0
