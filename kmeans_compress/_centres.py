@@ -45,7 +45,7 @@ _POLISH_OVERRELAX = 0.9
 _AUTO_N_INIT = ((8, 10), (64, 3))
 
 
-def _resolve_n_init(n_init, n_clusters):
+def _resolve_n_init(n_init: int | str, n_clusters: int) -> int:
     """``"auto"``: several k-means++ runs for small k, one above (see ``KMeansQuantizer``)."""
     if n_init == "auto":
         return next((runs for max_k, runs in _AUTO_N_INIT if n_clusters <= max_k), 1)
@@ -142,7 +142,15 @@ def fit_centres(
 
 
 
-def _lloyd_runs(points, weights, n_clusters, n_runs, rng, max_iter, tol):
+def _lloyd_runs(
+    points: NDArray[np.float64],
+    weights: NDArray[Any],
+    n_clusters: int,
+    n_runs: int,
+    rng: np.random.RandomState,
+    max_iter: int,
+    tol: float,
+) -> KMeans:
     """One Lloyd run per k-means++ seeding, the lowest inertia kept, as a fitted ``KMeans``.
 
     What ``KMeans(init=seeds, n_init=1, algorithm="lloyd").fit(points, sample_weight=weights)``

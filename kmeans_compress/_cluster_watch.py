@@ -44,7 +44,7 @@ def bounded(fn: Callable[[], Any], seconds: float) -> Any:
     """
     box: dict[str, Any] = {}
 
-    def target():
+    def target() -> None:
         try:
             box["value"] = fn()
         except BaseException as exc:  # noqa: BLE001 - re-raised below

@@ -12,12 +12,15 @@ import json
 import os
 import sys
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._arguments import PROG
 from ._exits import EXIT_FAILED, EXIT_LARGER, EXIT_OK, EXIT_QUALITY, EXIT_USAGE
 from ._formats import format_of_suffix
 from ._messages import one_line
+
+if TYPE_CHECKING:
+    from ._results import Compressed
 
 __all__ = ["STDIN_NAME", "STDOUT_NAME", "run_pipe"]
 
@@ -111,7 +114,7 @@ def run_pipe(args: Any, options: dict[str, Any], n_colors: Any) -> int:
     return _deliver(args, result, data, name, to_stdout)
 
 
-def _deliver(args, result, data, name, to_stdout):
+def _deliver(args: Any, result: Compressed, data: bytes, name: str, to_stdout: bool) -> int:
     """Write the result (or the input's bytes, or nothing) and report; returns the exit status."""
     from ._results import CompressionReport
 

@@ -108,7 +108,13 @@ def nearest_entries(
     return labels, sq_dist
 
 
-def _nearest(colors, features, pal_feats, search=None, guess=None):
+def _nearest(
+    colors: NDArray[np.uint8],
+    features: NDArray[np.float64],
+    pal_feats: NDArray[np.float64],
+    search: NearestSearch | None = None,
+    guess: NDArray[np.intp] | None = None,
+) -> tuple[NDArray[np.intp], NDArray[np.float64]]:
     """Exact nearest palette entry of every distinct colour (ties to the lowest index)."""
     if search is not None:
         return search.query(pal_feats, guess)
