@@ -146,7 +146,7 @@ class AnimationSweep(ImageSweep):
         self.palettes_: dict[int, tuple[NDArray[np.uint8], ...]] = {}
         self.labels_: dict[int, NDArray[Any]] = {}
 
-    def _encode(self, palettes, labels):
+    def _encode(self, palettes: tuple[NDArray[np.uint8], ...], labels: NDArray[Any]) -> bytes:
         palette = palettes[0] if len(palettes) == 1 else list(palettes)
         if self.format != "gif":
             ways = [False]
@@ -193,7 +193,18 @@ class AnimationSweep(ImageSweep):
         return SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}), data, fits[0]
 
 
-def _measure(animation, fits, palettes, labels, data, *, k, bytes_in, started, format):  # noqa: A002
+def _measure(
+    animation: Animation,
+    fits: list[KMeansQuantizer],
+    palettes: tuple[NDArray[np.uint8], ...],
+    labels: NDArray[Any],
+    data: bytes,
+    *,
+    k: int,
+    bytes_in: int | None,
+    started: float,
+    format: str,  # noqa: A002
+) -> Measurement:
     """A Measurement over all frames (see the module's notes)."""
     frames = animation.frames
     n, height, width = frames.shape[:3]

@@ -28,12 +28,12 @@ _DISPOSAL_NONE = 1
 _CHUNK = 1 << 16  # bytes the encoder hands back at a time  # "do not dispose": the next frame is drawn over this one
 
 
-def _table_bits(n_entries):
+def _table_bits(n_entries: int) -> int:
     """Bits of a GIF colour table holding ``n_entries`` (its size is ``2 ** bits``, at least 2)."""
     return max(1, int(n_entries - 1).bit_length())
 
 
-def _image_block(labels, bits, left=0, top=0):
+def _image_block(labels: NDArray[Any], bits: int, left: int = 0, top: int = 0) -> bytes:
     """An image descriptor and its LZW data, codes starting at ``bits + 1`` bits.
 
     Pillow's GIF writer starts every image's codes at 9 bits whatever the palette; an image of
@@ -60,7 +60,7 @@ def _image_block(labels, bits, left=0, top=0):
     return descriptor + bytes([code_size]) + b"".join(chunks) + b"\x00"
 
 
-def _header(table, bits, height, width):
+def _header(table: NDArray[np.uint8], bits: int, height: int, width: int) -> bytes:
     """GIF89a, the logical screen and the global colour table (padded to ``2 ** bits`` entries)."""
     padded = np.zeros((2**bits, 3), np.uint8)
     padded[: len(table)] = table
@@ -89,7 +89,7 @@ def still_gif(rgb: NDArray[np.uint8], labels: NDArray[Any], transparency: int | 
     return _header(rgb, bits, *labels.shape) + control + _image_block(labels, bits) + b";"
 
 
-def _control(delay_ms, transparency):
+def _control(delay_ms: int, transparency: int | None) -> bytes:
     packed = (_DISPOSAL_NONE << 2) | (1 if transparency is not None else 0)
     delay = min(0xFFFF, round(delay_ms / 10))  # GIF counts hundredths of a second
     return b"\x21\xf9\x04" + struct.pack("<BHB", packed, delay, transparency or 0) + b"\x00"
@@ -153,7 +153,7 @@ def mux_opaque_gif(
     return bytes(out)
 
 
-def _clear_unchanged(crop, changed, transparency):
+def _clear_unchanged(crop: NDArray[Any], changed: NDArray[np.bool_], transparency: int) -> NDArray[np.uint8]:
     """``crop`` with unchanged pixels made transparent where that makes longer runs.
 
     In the order LZW reads the pixels (row after row), an unchanged pixel keeps its colour while
@@ -171,7 +171,7 @@ def _clear_unchanged(crop, changed, transparency):
     return np.where(clear, np.uint8(transparency), flat).astype(np.uint8).reshape(crop.shape)
 
 
-def _unused_colour(rgb):
+def _unused_colour(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """A colour no entry of ``rgb`` has, for the transparent entry (never shown)."""
     codes = set((rgb.astype(np.uint32) @ np.array([65536, 256, 1], np.uint32)).tolist())
     code = next(c for c in range(len(rgb) + 1) if c not in codes)
