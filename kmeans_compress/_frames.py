@@ -114,7 +114,7 @@ def is_animation(source: IO[bytes]) -> bool:
         source.seek(0)
 
 
-def _label(source):
+def _label(source: AnimationSource) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     return getattr(source, "name", None) or type(source).__name__
@@ -184,7 +184,7 @@ def read_animation(source: AnimationSource) -> Animation:
         raise InvalidImageError(msg) from None
 
 
-def _read_frames(im, label):
+def _read_frames(im: Image.Image, label: str) -> Animation:
     width, height = im.size
     try:
         n_frames = int(getattr(im, "n_frames", 1))
@@ -232,7 +232,7 @@ def _read_frames(im, label):
     return Animation(frames, tuple(durations), loop, fmt)
 
 
-def _duration(value):
+def _duration(value: Any) -> int:
     try:
         ms = float(value)
     except (TypeError, ValueError):
@@ -240,7 +240,7 @@ def _duration(value):
     return round(ms) if np.isfinite(ms) and ms > 0 else 0
 
 
-def _plays(fmt, info):
+def _plays(fmt: str | None, info: dict[str | tuple[int, int], Any]) -> int:
     """How many times the file says it plays (0: for ever)."""
     loop = info.get("loop")
     if fmt == "GIF":
@@ -334,7 +334,7 @@ def encode_animation(
     return buf.getvalue()
 
 
-def _p_image(rgb, labels):
+def _p_image(rgb: NDArray[np.uint8], labels: NDArray[Any]) -> Image.Image:
     height, width = labels.shape
     raw = np.ascontiguousarray(labels, dtype=np.uint8).tobytes()
     im = Image.frombuffer("P", (width, height), raw, "raw", "P", 0, 1)
@@ -342,13 +342,13 @@ def _p_image(rgb, labels):
     return im
 
 
-def _rgb_or_rgba(palette, labels):
+def _rgb_or_rgba(palette: NDArray[np.uint8], labels: NDArray[Any]) -> Image.Image:
     if palette.shape[1] == 4 and np.all(palette[:, 3] == 255):
         palette = palette[:, :3]
     return Image.fromarray(np.ascontiguousarray(palette[labels]), "RGBA" if palette.shape[1] == 4 else "RGB")
 
 
-def _spare_colour(rgb, skip):
+def _spare_colour(rgb: NDArray[np.uint8], skip: int) -> NDArray[np.uint8]:
     """Entry ``skip``'s colour when no other entry has it, else a colour no other entry has."""
     codes = rgb.astype(np.uint32) @ np.array([65536, 256, 1], np.uint32)
     others = set(np.delete(codes, skip).tolist())
@@ -358,7 +358,9 @@ def _spare_colour(rgb, skip):
     return np.array([code >> 16, (code >> 8) & 255, code & 255], np.uint8)
 
 
-def _gif_frames(palettes, labels, shared, loop):
+def _gif_frames(
+    palettes: Sequence[NDArray[np.uint8]], labels: NDArray[Any], shared: bool, loop: int
+) -> tuple[list[Image.Image], dict[str, Any]]:
     images, transparency = [], None
     for palette, frame_labels in zip(palettes, labels, strict=True):
         rgb, lab, clear = gif_palette(palette, frame_labels)
@@ -386,7 +388,9 @@ def _gif_frames(palettes, labels, shared, loop):
     return [_p_image(rgb, lab) for rgb, lab in images], params
 
 
-def _apng_frames(palettes, labels, shared, loop):
+def _apng_frames(
+    palettes: Sequence[NDArray[np.uint8]], labels: NDArray[Any], shared: bool, loop: int
+) -> tuple[list[Image.Image], dict[str, Any]]:
     params: dict[str, Any] = {"loop": int(loop), "default_image": False}
     if not shared:  # one PLTE per file: true colour frames
         return [_rgb_or_rgba(p, lab) for p, lab in zip(palettes, labels, strict=True)], params
