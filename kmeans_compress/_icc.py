@@ -16,8 +16,8 @@ import io
 import math
 import struct
 import warnings
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -130,7 +130,7 @@ def colour_tag(im: Image.Image, label: str) -> ColourTag | None:
 
 
 @functools.lru_cache(maxsize=32)
-def _profile_facts(icc):
+def _profile_facts(icc: bytes) -> tuple[str, str]:
     from PIL import ImageCms
 
     profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
@@ -200,7 +200,7 @@ def grey_to_srgb(icc: bytes) -> tuple[NDArray[np.uint8], bool]:
     return lut, identity
 
 
-def _probe_rgb():
+def _probe_rgb() -> NDArray[np.uint8]:
     """Every grey, every level of each primary and secondary, and a 16-step cube."""
     ramp = np.arange(256, dtype=np.uint8)
     zero = np.zeros(256, np.uint8)
@@ -223,21 +223,21 @@ _SRGB_TRC = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)  # ICC parametri
 _BRADFORD = np.array([[0.8951, 0.2664, -0.1614], [-0.7502, 1.7135, 0.0367], [0.0389, -0.0685, 1.0296]])
 
 
-def _s15f16(value):
+def _s15f16(value: float) -> bytes:
     return struct.pack(">i", round(value * 65536))
 
 
-def _xyz_tag(xyz):
+def _xyz_tag(xyz: Iterable[float]) -> bytes:
     return b"XYZ \0\0\0\0" + b"".join(_s15f16(v) for v in xyz)
 
 
-def _curve_tag(params):
+def _curve_tag(params: tuple[float, ...]) -> bytes:
     """ICC ``para`` curve: ``(g,)`` is ``Y = X**g``; five numbers are the sRGB-style type 3."""
     kind = {1: 0, 5: 3}[len(params)]
     return b"para\0\0\0\0" + struct.pack(">HH", kind, 0) + b"".join(_s15f16(v) for v in params)
 
 
-def _text_tag(text):
+def _text_tag(text: str) -> bytes:
     ascii_text = text.encode("ascii") + b"\0"
     # ICC v2 textDescriptionType: ASCII, then empty Unicode and ScriptCode parts.
     return b"desc\0\0\0\0" + struct.pack(">I", len(ascii_text)) + ascii_text + bytes(8 + 3 + 67)
@@ -289,10 +289,10 @@ def icc_matrix_profile(
     return header + struct.pack(">I", len(tags)) + b"".join(table) + body
 
 
-def _rgb_to_xyz_d50(chromaticity):
+def _rgb_to_xyz_d50(chromaticity: Sequence[float]) -> NDArray[np.float64]:
     wx, wy, rx, ry, gx, gy, bx, by = (float(v) for v in chromaticity)
 
-    def xyz(x, y):
+    def xyz(x: float, y: float) -> NDArray[np.float64]:
         return np.array([x / y, 1.0, (1.0 - x - y) / y])
 
     primaries = np.stack([xyz(rx, ry), xyz(gx, gy), xyz(bx, by)], axis=1)
@@ -303,7 +303,7 @@ def _rgb_to_xyz_d50(chromaticity):
     return adapt @ matrix
 
 
-def _png_gamma_profile(gamma, chromaticity, *, grey):
+def _png_gamma_profile(gamma: float | None, chromaticity: Sequence[float] | None, *, grey: bool) -> bytes:
     """Profile for a PNG's ``gAMA`` (file gamma, e.g. 0.45455) and ``cHRM`` (sRGB's when absent)."""
     if gamma is not None:
         gamma = float(gamma)
@@ -323,7 +323,7 @@ def _png_gamma_profile(gamma, chromaticity, *, grey):
     return icc_matrix_profile(desc, curve, _checked_chromaticity(chromaticity, "cHRM"))
 
 
-def _checked_chromaticity(chromaticity, what):
+def _checked_chromaticity(chromaticity: Iterable[Any], what: str) -> list[float]:
     """Eight white/red/green/blue x, y values in 0..1 whose primaries make a triangle, or ValueError."""
     values = [float(v) for v in chromaticity]
     ok = len(values) == 8 and all(math.isfinite(v) and 0 <= v <= 1 for v in values)
@@ -353,7 +353,7 @@ _NCLX_CURVES = {
 }
 
 
-def _nclx_tag(nclx, label):
+def _nclx_tag(nclx: Mapping[str, Any], label: str) -> ColourTag | None:
     """The colour tag of a HEIF's ``nclx`` box (coding-independent code points: primaries and tone curve).
 
     Read by pillow-heif, with the primaries as chromaticities. Other tone curves, the HDR ones
