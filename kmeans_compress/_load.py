@@ -21,14 +21,14 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ._colorspace import to_uint8
-from ._icc import GREY_MODES, colour_tag, grey_to_srgb, transform_to_srgb, warn_image
+from ._icc import GREY_MODES, ColourTag, colour_tag, grey_to_srgb, transform_to_srgb, warn_image
 from ._messages import one_line
 
 __all__ = [
@@ -73,7 +73,7 @@ class InvalidImageError(ValueError):
     """The input is not an image this package can read (message is one line)."""
 
 
-def _label(source):
+def _label(source: object) -> str:
     if isinstance(source, (str, os.PathLike)):
         return os.fspath(source)
     return getattr(source, "name", None) or type(source).__name__
@@ -242,7 +242,7 @@ def read_image(source: ImageSource, *, keep_profile: bool = False) -> tuple[NDAr
 _UNREADABLE = (FileNotFoundError, IsADirectoryError, PermissionError)
 
 
-def _unreadable(label, exc):
+def _unreadable(label: str, exc: OSError) -> InvalidImageError:
     if isinstance(exc, FileNotFoundError):
         reason = "no such file"
     elif isinstance(exc, IsADirectoryError):
@@ -284,11 +284,11 @@ _HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b
 _HEIF_HINT = "a HEIC/HEIF image; reading it needs pillow-heif: pip install kmeans-compress[heif]"
 
 
-def _is_heif(head):
+def _is_heif(head: bytes) -> bool:
     return len(head) >= 12 and head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
-def _open(source, label):
+def _open(source: str | os.PathLike[str] | IO[bytes], label: str) -> Image.Image:
     """``Image.open``, and for a HEIF file that Pillow alone does not know, pillow-heif."""
     try:
         return Image.open(source)
@@ -313,8 +313,8 @@ def _open(source, label):
         return Image.open(source)
 
 
-def _dpi(info):
-    dpi = info.get("dpi")
+def _dpi(info: dict[str | tuple[int, int], Any]) -> tuple[float, float] | None:
+    dpi: Any = info.get("dpi")  # anything, None included: what is not two numbers is refused below
     try:
         x, y = (float(v) for v in dpi)
     except (TypeError, ValueError):
@@ -324,7 +324,9 @@ def _dpi(info):
     return (x, y)
 
 
-def _decode(im, label, *, keep_profile=False, sixteen_bit=False):
+def _decode(
+    im: Image.Image, label: str, *, keep_profile: bool = False, sixteen_bit: bool = False
+) -> tuple[NDArray[np.uint8], ImageInfo]:
     """Pixels of an opened (first-frame) image: upright, colour-managed, in the contract."""
     tag = colour_tag(im, label)
     dpi = _dpi(im.info)
@@ -337,7 +339,9 @@ def _decode(im, label, *, keep_profile=False, sixteen_bit=False):
     return arr, ImageInfo(format=fmt, dpi=dpi, profile=tag.name, converted=converted, icc_profile=kept)
 
 
-def _manage_colour(im, tag, label, *, keep_profile, sixteen_bit):
+def _manage_colour(
+    im: Image.Image, tag: ColourTag, label: str, *, keep_profile: bool, sixteen_bit: bool
+) -> tuple[NDArray[np.uint8], bool, bytes | None]:
     """Pixels of ``im`` in sRGB (or in the tag's own space when kept): (array, converted, kept)."""
     try:
         if tag.space == "CMYK":
@@ -380,13 +384,13 @@ def _manage_colour(im, tag, label, *, keep_profile, sixteen_bit):
         return _pil_to_array(im, sixteen_bit=sixteen_bit), False, None
 
 
-def _with_alpha(rgb, original):
+def _with_alpha(rgb: NDArray[np.uint8], original: NDArray[np.uint8]) -> NDArray[np.uint8]:
     if original.shape[2] == 4:
         return np.ascontiguousarray(np.dstack([rgb, original[..., 3]]))
     return np.ascontiguousarray(rgb)
 
 
-def _first_frame(im, label):
+def _first_frame(im: Image.Image, label: str) -> Image.Image:
     n_frames = getattr(im, "n_frames", 1)
     if n_frames > 1:
         warnings.warn(
@@ -401,7 +405,7 @@ def _first_frame(im, label):
 _EXIF_ORIENTATION = 0x0112
 
 
-def _apply_orientation(im, label):
+def _apply_orientation(im: Image.Image, label: str) -> Image.Image:
     try:
         im.load()  # as exif_transpose does: a PNG's eXIf chunk may follow its pixels
         if im.getexif().get(_EXIF_ORIENTATION, 1) not in range(2, 9):
@@ -412,7 +416,7 @@ def _apply_orientation(im, label):
         return im
 
 
-def _stored_as_16_bit(im):
+def _stored_as_16_bit(im: Image.Image) -> bool:
     """True when the file stores 16-bit samples that Pillow decodes into a 32-bit ``I`` image.
 
     Older Pillow (10.1, for one) opens 16-bit greyscale PNGs as mode ``I`` (raw mode ``I;16B``);
@@ -426,7 +430,7 @@ def _stored_as_16_bit(im):
     return False
 
 
-def _scale_high_range(values, mode, sixteen_bit=False):
+def _scale_high_range(values: NDArray[Any], mode: str, sixteen_bit: bool = False) -> NDArray[np.uint8]:
     """Float array from a 16/32-bit or float mode -> uint8, following load_image's rules."""
     values = values.astype(np.float64)
     vmax = float(values.max()) if values.size else 0.0
@@ -437,7 +441,7 @@ def _scale_high_range(values, mode, sixteen_bit=False):
     return to_uint8(values)
 
 
-def _pil_to_array(im, *, sixteen_bit=False):
+def _pil_to_array(im: Image.Image, *, sixteen_bit: bool = False) -> NDArray[np.uint8]:
     mode = im.mode
     # A PNG colour key (tRNS chunk on a grey or RGB image): pixels of that value are transparent.
     key = im.info.get("transparency") if mode in ("1", "L", "RGB", "I", "I;16", "I;16B") else None
@@ -446,7 +450,7 @@ def _pil_to_array(im, *, sixteen_bit=False):
     elif mode in ("1", "L"):
         arr = np.asarray(im.convert("RGBA" if key is not None else "L"))
     elif mode == "P":
-        has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"
+        has_alpha = "transparency" in im.info or im.palette.mode == "RGBA"  # type: ignore[union-attr]  # P: a palette
         arr = np.asarray(im.convert("RGBA" if has_alpha else "RGB"))
     elif mode in ("LA", "La", "PA", "RGBa"):
         arr = np.asarray(im.convert("RGBA"))
@@ -468,7 +472,7 @@ def _pil_to_array(im, *, sixteen_bit=False):
 _ROWS_PIXELS = 1 << 20
 
 
-def _rows_to_array(im):
+def _rows_to_array(im: Image.Image) -> NDArray[np.uint8]:
     """``np.asarray(im)`` for an RGB or RGBA image, a band of rows at a time.
 
     ``np.asarray`` goes through ``Image.tobytes``, which holds the pixels twice (its chunks, then
