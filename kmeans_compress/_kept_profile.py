@@ -40,6 +40,7 @@ from ._quantize import KMeansQuantizer
 from ._remap import nearest_entries
 
 if TYPE_CHECKING:
+    from PIL.ImageCms import ImageCmsTransform
     from typing_extensions import Self
 
 __all__ = ["KeptProfileQuantizer", "SeenQuantizer", "as_seen", "fit_quantizer"]
@@ -157,7 +158,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         del params["icc_profile"]
         return {**params, "dither": False}
 
-    def _transform(self):
+    def _transform(self) -> ImageCmsTransform:
         if self.icc_profile is None:
             msg = "KeptProfileQuantizer needs icc_profile, the RGB ICC profile the image is stored in."
             raise ValueError(msg)
@@ -223,11 +224,15 @@ class KeptProfileQuantizer(KMeansQuantizer):
         self.labels_ = self._seen_labels(hist, seen, color_labels, self.dither)
         return self
 
-    def _seen_labels(self, hist, seen, color_labels, dither):
+    def _seen_labels(
+        self, hist: ColorHistogram, seen: NDArray[np.uint8], color_labels: NDArray[Any], dither: bool
+    ) -> NDArray[Any]:
         """Pixel labels from each stored colour's entry, or dithered in seen colours."""
         if dither and hist.n_channels == 3:
             image = seen[hist.pixel_labels(np.arange(hist.n_colors, dtype=np.uint32))]
-            image = image.reshape((*hist.shape, 3) if len(hist.shape) == 2 else (1, -1, 3))
+            image = image.reshape(
+                (*hist.shape, 3) if len(hist.shape) == 2 else (1, -1, 3)  # type: ignore[misc, arg-type]  # has a shape
+            )
             return floyd_steinberg(image, self.seen_palette_).reshape(hist.shape).astype(color_labels.dtype, copy=False)
         return hist.pixel_labels(color_labels)
 
@@ -253,7 +258,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         color_labels = self._nearest(seen, self.seen_palette_).astype(label_dtype(self.n_colors_))
         return self._seen_labels(hist, seen, color_labels, dither)
 
-    def _adopt(self, fitted, hist):
+    def _adopt(self, fitted: KMeansQuantizer, hist: ColorHistogram) -> None:
         self.view_quantizer_ = fitted
         self.kmeans_ = fitted.kmeans_
         self.palette_ = fitted.palette_
@@ -303,7 +308,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         )
 
     @staticmethod
-    def _seen(transform, colors):
+    def _seen(transform: ImageCmsTransform, colors: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """``colors`` (M, C) uint8 in the profile, as sRGB through ``transform``; alpha kept."""
         rgb = np.ascontiguousarray(colors[:, None, :3])
         out = np.asarray(transform.apply(Image.fromarray(rgb, "RGB")))[:, 0, :]
@@ -312,7 +317,14 @@ class KeptProfileQuantizer(KMeansQuantizer):
             out[colors[:, 3] == 0] = 0  # every fully transparent pixel is one colour
         return np.ascontiguousarray(out)
 
-    def _stored_entries(self, transform, hist, seen, color_labels, n_entries):
+    def _stored_entries(
+        self,
+        transform: ImageCmsTransform,
+        hist: ColorHistogram,
+        seen: NDArray[np.uint8],
+        color_labels: NDArray[np.intp],
+        n_entries: int,
+    ) -> NDArray[np.uint8]:
         """Each cluster's entry: a rounding of its members' mean stored value, the one seen closest.
 
         The mean is weighted by pixel counts. Of the (up to) 8 ways to round it, the entry is the
@@ -334,7 +346,7 @@ class KeptProfileQuantizer(KMeansQuantizer):
         palette[:, :3] = candidates[np.arange(n_entries), np.argmin(err, axis=1)]
         return palette
 
-    def _nearest(self, seen_colors, seen_palette):
+    def _nearest(self, seen_colors: NDArray[np.uint8], seen_palette: NDArray[np.uint8]) -> NDArray[np.intp]:
         """Entry of ``seen_palette`` nearest each seen colour.
 
         Opaque colours go to opaque entries; ties to the lowest index.
@@ -383,19 +395,21 @@ def as_seen(
     return image, quantizer
 
 
-def _pack(colors):
+def _pack(colors: NDArray[np.uint8]) -> NDArray[np.uint32]:
     """One integer per colour, (M, 3|4) uint8 -> (M,) uint32: R, G, B (and A) from the high byte.
 
     Not the RGBA code of :class:`ColorHistogram` (a native uint32 view): the order of the seen
     colours feeds k-means++, so this one keeps the order the kept-profile fit was made with.
     """
-    out = pack_rgb(colors)
+    out: NDArray[Any] = pack_rgb(colors)  # numpy's stubs type `uint32 << int` as signed; it stays uint32
     if colors.shape[1] == 4:
         out = (out << 8) | colors[:, 3]
     return out
 
 
-def _weighted_sums(labels, weights, values, n_entries):
+def _weighted_sums(
+    labels: NDArray[np.intp], weights: NDArray[np.float64], values: NDArray[np.float64], n_entries: int
+) -> NDArray[np.float64]:
     """Per label, the sum of ``weights * values`` over its members: (n_entries, values.shape[1])."""
     return np.stack(
         [np.bincount(labels, weights=weights * values[:, c], minlength=n_entries) for c in range(values.shape[1])],
