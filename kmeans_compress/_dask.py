@@ -26,11 +26,14 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._cluster_watch import LOST, ClusterWatch, ask_scheduler, bounded
 from ._messages import one_line
 from ._tasks import ExecutorLost, error_text, quiet_pil_logger
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -63,7 +66,7 @@ class SchedulerUnreachableError(ConnectionError):
     """The scheduler did not answer in time, or what answered is not a Dask scheduler."""
 
 
-def _distributed():
+def _distributed() -> ModuleType:
     try:
         import distributed
     except ImportError as exc:
@@ -179,23 +182,23 @@ def route_logs(path: str | None = None) -> None:
     warnings.filterwarnings("ignore", module=r"distributed(\.|$)")
 
 
-def _unreachable(address, timeout, exc):
+def _unreachable(address: str, timeout: float, exc: BaseException) -> str:
     reason = one_line(exc) or type(exc).__name__
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or reason.startswith("Timed out"):
         reason = "no answer"
     return f"Dask scheduler {address}: {reason} (waited up to {timeout:g} s)"
 
 
-def _probe(address, timeout):
+def _probe(address: str, timeout: float) -> None:
     from distributed.comm.core import connect as comm_connect
 
-    async def probe():
+    async def probe() -> None:
         comm = await asyncio.wait_for(comm_connect(address, timeout=timeout), timeout)
         await comm.close()
 
     failure = []
 
-    def target():
+    def target() -> None:
         try:
             asyncio.run(probe())
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
@@ -230,7 +233,7 @@ def version_warnings(client: Any, *, timeout: float = DEFAULT_TIMEOUT) -> list[s
     """
     from . import __version__
 
-    def package_version():  # nested: sent by value, so it runs on workers without this module too
+    def package_version() -> str | None:  # nested: sent by value, so it runs on workers without this module too
         try:
             from kmeans_compress import __version__
         except ImportError:
