@@ -7,7 +7,7 @@ to install when it is missing.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,7 +20,11 @@ except ImportError as exc:  # the [plot] extra
 from ._colorspace import to_uint8
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+    from numpy.typing import NDArray
 
 __all__ = [
     "axes_list",
@@ -39,7 +43,9 @@ __all__ = [
 _CHECKER_LIGHT, _CHECKER_DARK = 255.0, 204.0
 
 
-def axes_list(ax, n, *, projection=None, figsize):
+def axes_list(
+    ax: Axes | Sequence[Axes] | None, n: int, *, projection: str | None = None, figsize: tuple[float, float]
+) -> tuple[Any, list[Any]]:  # Any: given axes' .figure may be a SubFigure; Axes3D's scatter differs
     """New figure with ``n`` axes in a row, or check the ``n`` axes given."""
     if ax is None:
         fig = plt.figure(figsize=figsize, layout="constrained")
@@ -61,20 +67,20 @@ def to_hex(color: Iterable[int]) -> str:
     return "#" + "".join(f"{int(v):02x}" for v in color)
 
 
-def kb_text(n_bytes):
+def kb_text(n_bytes: float) -> str:
     return f"{n_bytes / 1000:.1f} kB"
 
 
-def psnr_text(value):
+def psnr_text(value: float) -> str:
     return "exact" if math.isinf(value) else f"{value:.1f} dB"
 
 
-def distinct_colors(image):
+def distinct_colors(image: NDArray[np.uint8]) -> int:
     pixels = image.reshape(-1, image.shape[2])
     return len(np.unique(pixels, axis=0))
 
 
-def composite(image):
+def composite(image: NDArray[np.uint8]) -> NDArray[np.uint8]:
     """RGB uint8 for display: RGBA is blended over a light checkerboard, RGB is returned as is."""
     if image.shape[2] == 3:
         return image
@@ -86,7 +92,9 @@ def composite(image):
     return to_uint8(image[..., :3] * alpha + checker[..., None] * (1.0 - alpha))
 
 
-def panel_axes(fig, n_panels, ncols, shape, *, panel_w, title_h):
+def panel_axes(
+    fig: Figure | None, n_panels: int, ncols: int, shape: tuple[int, ...], *, panel_w: float, title_h: float
+) -> Any:  # Any: read as a Figure's axes, mixed with plot_variants' own (.figure is Figure | SubFigure)
     """Axes for ``n_panels`` images of ``shape`` (H, W) in rows of at most ``ncols``, with no
     empty slot (see ``grid_columns`` and ``grid_axes``).
 
@@ -100,7 +108,7 @@ def panel_axes(fig, n_panels, ncols, shape, *, panel_w, title_h):
     return grid_axes(fig, n_panels, ncols)
 
 
-def show_image(ax, image, title, *, palette_only=False):
+def show_image(ax: Axes, image: NDArray[np.uint8], title: str, *, palette_only: bool = False) -> None:
     """``palette_only`` (for quantized images): nearest-neighbour resampling, so that a figure
     smaller than the image shows only palette colours instead of blends that the file never holds."""
     ax.imshow(composite(image), interpolation="nearest" if palette_only else "antialiased")
@@ -108,7 +116,7 @@ def show_image(ax, image, title, *, palette_only=False):
     ax.set_axis_off()
 
 
-def grid_columns(n_panels, max_columns):
+def grid_columns(n_panels: int, max_columns: int) -> int:
     """Columns for ``n_panels``: at most ``max_columns``, and a count that fills every row when
     one of 3..max_columns does (7 panels in 4 columns leave a gap; 6 go in 3 columns)."""
     if n_panels <= max_columns:
@@ -119,7 +127,7 @@ def grid_columns(n_panels, max_columns):
     return max_columns
 
 
-def grid_axes(fig, n_panels, ncols):
+def grid_axes(fig: Figure, n_panels: int, ncols: int) -> list[Axes]:
     """``n_panels`` axes in rows of ``ncols``; a last row that is not full is centred, so the grid
     has no empty slot (each panel spans two columns of a grid of half-panels)."""
     nrows = math.ceil(n_panels / ncols)
