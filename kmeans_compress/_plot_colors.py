@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -109,7 +109,7 @@ _RGB_TICKS = [64, 128, 192]  # away from the cube's corners, where three axes' l
 _DOT_AREA_MAX, _DOT_AREA_MIN = 300.0, 2.0
 
 
-def _edge_colors(colors):
+def _edge_colors(colors: NDArray[np.uint8]) -> NDArray[np.float64]:
     """A thin grey rim for near-white points (drawn on white panes, they would vanish), none for the rest."""
     rgb = colors[:, :3].astype(np.float64) / 255.0
     light = rgb @ np.array([0.299, 0.587, 0.114]) > 0.8
@@ -118,7 +118,9 @@ def _edge_colors(colors):
     return edges
 
 
-def _distinct_colors(image, n_colors):
+def _distinct_colors(
+    image: NDArray[np.uint8], n_colors: int
+) -> tuple[NDArray[np.uint8], NDArray[np.int64], NDArray[np.intp], int]:
     """(distinct visible colours, their pixel counts, index of each one's first pixel, number of
     distinct visible colours): the ``n_colors`` most frequent, most frequent first."""
     hist = ColorHistogram.from_image(image)
@@ -131,14 +133,16 @@ def _distinct_colors(image, n_colors):
     return hist.colors[order], hist.counts[order], first[order], len(visible)
 
 
-def _dot_areas(counts):
+def _dot_areas(counts: NDArray[np.int64]) -> NDArray[np.float64]:
     """Marker areas proportional to pixel counts, the largest ``_DOT_AREA_MAX``, none below ``_DOT_AREA_MIN``."""
     if len(counts) == 0:
         return np.zeros(0)
     return np.maximum(_DOT_AREA_MAX * counts / counts.max(), _DOT_AREA_MIN)
 
 
-def _scatter_rgb(ax, positions, colors, title, size):
+def _scatter_rgb(
+    ax: Any, positions: NDArray[np.uint8], colors: NDArray[np.uint8], title: str, size: float | NDArray[np.float64]
+) -> None:  # ax: an Axes3D (mpl_toolkits has no type information)
     ax.scatter(
         positions[:, 0],
         positions[:, 1],

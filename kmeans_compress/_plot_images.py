@@ -67,7 +67,7 @@ def plot_side_by_side(
     return fig
 
 
-def _result_layout(shape, k, max_columns=16):
+def _result_layout(shape: Sequence[int], k: int, max_columns: int = 16) -> tuple[tuple[float, float], float, float]:
     """(figure size, image height, palette height) in inches for :func:`plot_result`."""
     height, width = shape[:2]
     panel_w = 6.0
@@ -133,7 +133,7 @@ def plot_result(
 
 
 
-def _result_image(value, original, name):
+def _result_image(value: Any, original: NDArray[np.uint8], name: str) -> NDArray[np.uint8]:
     """The quantized image of a QuantizeResult, a fitted KMeansQuantizer or an image, of ``original``'s shape."""
     if hasattr(value, "palette_") and hasattr(value, "labels_"):
         image = value.palette_[value.labels_]
@@ -199,7 +199,7 @@ def plot_k_grid(
     return fig
 
 
-def _zoom_slices(shape, zoom):
+def _zoom_slices(shape: Sequence[int], zoom: tuple[float, float, float, float] | None) -> tuple[slice, slice]:
     """Row and column slices for ``zoom = (top, left, bottom, right)`` given as fractions 0..1."""
     if zoom is None:
         return slice(None), slice(None)
