@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -34,7 +35,15 @@ from ._quantize import KMeansQuantizer
 from ._sweep import DEFAULT_KS, ImageSweep, SweepRow
 from ._validation import check_k
 
-__all__ = ["PALETTE_MODES", "AnimationSweep", "CompressedAnimation", "compress_animation", "frames_for_format"]
+__all__ = [
+    "PALETTE_MODES",
+    "AnimationSweep",
+    "CompressedAnimation",
+    "compress_animation",
+    "frames_for_format",
+    "mean_frame_ssim",
+    "warn_profile_not_kept",
+]
 
 #: How the frames of an animation get their colours: one palette for all, or one each.
 PALETTE_MODES = ("shared", "per-frame")
@@ -193,6 +202,41 @@ class AnimationSweep(ImageSweep):
         return SweepRow(**{f.name: getattr(measured, f.name) for f in dataclasses.fields(Measurement)}), data, fits[0]
 
 
+def warn_profile_not_kept(name: str | None, *, stacklevel: int = 2) -> None:
+    """Warn that an animation's colour profile is not kept (``keep_profile`` asked for it): its frames are in sRGB.
+
+    Parameters
+    ----------
+    name : str or None
+        The file's name, which starts the message.
+    stacklevel : int, default=2
+        As :func:`warnings.warn`'s, counted from the caller of this function.
+    """
+    message = f"{name}: an animation's colour profile is not kept; its frames are in sRGB"
+    warnings.warn(message, stacklevel=stacklevel + 1)
+
+
+def mean_frame_ssim(
+    frames: Iterable[NDArray[np.uint8]], palettes: Iterable[NDArray[np.uint8]], labels: Iterable[NDArray[Any]]
+) -> float:
+    """SSIM over an animation: the mean of each frame's (frames of one size weigh the same).
+
+    Parameters
+    ----------
+    frames : iterable of ndarray of uint8, shape (H, W, C)
+        The frames as read.
+    palettes : iterable of ndarray of uint8
+        Each frame's palette.
+    labels : iterable of ndarray of unsigned int, shape (H, W)
+        Each frame's indexes into its palette.
+
+    Returns
+    -------
+    float
+    """
+    return float(np.mean([palette_ssim(f, p, lab) for f, p, lab in zip(frames, palettes, labels, strict=True)]))
+
+
 def _measure(
     animation: Animation,
     fits: list[KMeansQuantizer],
@@ -222,10 +266,7 @@ def _measure(
             errors.append(mse(frame, quantized))
             colour_errors.append(delta_e(frame, quantized))
     err = float(np.mean(errors))
-    similarity = float(np.mean([
-        palette_ssim(frame, palette, lab)
-        for frame, palette, lab in zip(frames, per_frame, labels, strict=True)
-    ]))
+    similarity = mean_frame_ssim(frames, per_frame, labels)
     return measurement_of(
         data, raw_size(animation.stacked), k=k, n_colors=max(q.n_colors_ for q in fits), width=width, height=height,
         inertia=sum(q.inertia_ for q in fits), mse=err, ssim=similarity, delta_e=float(np.mean(colour_errors)),

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from ._animate import compress_animation
+from ._animate import compress_animation, warn_profile_not_kept
 from ._choose import choose_k, target_text
 from ._encode import gif_alpha
 from ._formats import check_format, output_format
@@ -289,7 +289,7 @@ def _compress_box(
     check_format(format)
     if is_animation(buffer):  # every frame on one palette, written as an animation of ``format``
         if keep_profile:
-            warnings.warn(f"{name}: an animation's colour profile is not kept; its frames are in sRGB", stacklevel=2)
+            warn_profile_not_kept(name, stacklevel=2)
         for name in ("floor_psnr", "floor_ssim", "metrics"):  # an animation is measured whole; a target is met or not
             kwargs.pop(name, None)
         done = compress_animation(buffer, n_colors, format=format, bytes_in=bytes_in, **kwargs)

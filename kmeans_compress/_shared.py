@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
 
-from ._animate import frames_for_format
+from ._animate import frames_for_format, mean_frame_ssim, warn_profile_not_kept
 from ._encode import encode_palette, gif_alpha
 from ._frames import Animation, encode_animation, is_animation, read_animation
 from ._histogram import ColorHistogram
@@ -45,7 +45,6 @@ from ._messages import one_line
 from ._metrics import (
     delta_e,
     mse,
-    palette_ssim,
     psnr_from_mse,
     raw_size,
 )
@@ -68,7 +67,7 @@ def _decode(
     buffer.name = name
     if is_animation(buffer):
         if keep_profile:
-            warnings.warn(f"{name}: an animation's colour profile is not kept; its frames are in sRGB", stacklevel=3)
+            warn_profile_not_kept(name, stacklevel=3)
         animation = frames_for_format(read_animation(buffer), format)
         return animation.stacked, None, animation
     image, info = read_image(buffer, keep_profile=keep_profile)
@@ -402,11 +401,8 @@ def _measure(
     colour_error = delta_e(image, quantized)
     del quantized
     height, width = labels.shape[0] // frames, labels.shape[1]
-    similarity = float(
-        np.mean([
-            palette_ssim(image[i * height : (i + 1) * height], palette, labels[i * height : (i + 1) * height])
-            for i in range(frames)
-        ])
+    similarity = mean_frame_ssim(
+        image.reshape(frames, height, width, -1), [palette] * frames, labels.reshape(frames, height, width)
     )
     used = int(np.count_nonzero(np.bincount(labels.ravel(), minlength=len(palette))))
     return measurement_of(
